@@ -1,0 +1,110 @@
+//! The schema, as an ordered list of migrations in portable SQL.
+//!
+//! Each migration is a list of statements run in one transaction and
+//! recorded in `schema_migrations`. Never edit a released migration: add one.
+
+use crate::{Catalog, Result};
+
+const MIGRATIONS: &[(i64, &[&str])] = &[(
+    1,
+    &[
+        "CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL DEFAULT 'user',
+            created_ms BIGINT NOT NULL
+        )",
+        "CREATE TABLE albums (
+            id TEXT PRIMARY KEY,
+            owner_id TEXT NOT NULL REFERENCES users(id),
+            name TEXT NOT NULL,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            default_visibility TEXT NOT NULL DEFAULT 'public',
+            created_ms BIGINT NOT NULL,
+            UNIQUE (owner_id, name)
+        )",
+        "CREATE TABLE photos (
+            id TEXT PRIMARY KEY,
+            owner_id TEXT NOT NULL REFERENCES users(id),
+            album_id TEXT NOT NULL REFERENCES albums(id),
+            title TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            visibility TEXT NOT NULL,
+            status TEXT NOT NULL,
+            width BIGINT NOT NULL,
+            height BIGINT NOT NULL,
+            format TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            byte_size BIGINT NOT NULL,
+            file_name TEXT NOT NULL,
+            original_key TEXT NOT NULL UNIQUE,
+            thumbnail_key TEXT UNIQUE,
+            thumbnail_done BIGINT NOT NULL DEFAULT 0,
+            indexed BIGINT NOT NULL DEFAULT 0,
+            taken_at TEXT,
+            camera TEXT,
+            lens TEXT,
+            location TEXT,
+            license TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            created_ms BIGINT NOT NULL,
+            updated_ms BIGINT NOT NULL,
+            ready_ms BIGINT,
+            deleted_ms BIGINT
+        )",
+        "CREATE INDEX photos_owner_created ON photos (owner_id, created_ms, id)",
+        "CREATE INDEX photos_created ON photos (created_ms, id)",
+        "CREATE TABLE photo_tags (
+            photo_id TEXT NOT NULL REFERENCES photos(id),
+            tag TEXT NOT NULL,
+            PRIMARY KEY (photo_id, tag)
+        )",
+        "CREATE INDEX photo_tags_tag ON photo_tags (tag, photo_id)",
+        "CREATE TABLE outbox (
+            id TEXT PRIMARY KEY,
+            created_ms BIGINT NOT NULL,
+            topic TEXT NOT NULL,
+            msg_key TEXT NOT NULL,
+            payload TEXT NOT NULL
+        )",
+        "CREATE INDEX outbox_order ON outbox (created_ms, id)",
+    ],
+)];
+
+pub(crate) async fn run(catalog: &Catalog) -> Result<()> {
+    let pool = catalog.pool();
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY,
+            applied_ms BIGINT NOT NULL
+        )",
+    )
+    .execute(pool)
+    .await?;
+    for (version, statements) in MIGRATIONS {
+        let mut tx = pool.begin().await?;
+        // Claiming the version first makes concurrent starters (two API
+        // instances booting at once) serialise on the primary key.
+        let claimed = sqlx::query(
+            "INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)
+             ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(*version)
+        .bind(photostream_types::now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            tx.rollback().await?;
+            continue;
+        }
+        for sql in *statements {
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(version, "applied catalog migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! Photos: insertion with the outbox record, reads, keyset listing, and the
+//! processing flags that drive `processing → ready`.
+
+use photostream_types::{
+    now_ms, AlbumId, AlbumName, PhotoId, PhotoMetadata, PhotoStatus, UserId, Username, Visibility,
+};
+use sqlx::any::AnyRow;
+
+use crate::outbox::OutboxEntry;
+use crate::users::parse;
+use crate::{conflict, get, Catalog, CatalogError, Result};
+
+/// A photo row with its owner's username and album name joined in.
+#[derive(Debug, Clone)]
+pub struct Photo {
+    pub id: PhotoId,
+    pub owner_id: UserId,
+    pub owner: Username,
+    pub album_id: AlbumId,
+    pub album: AlbumName,
+    pub title: String,
+    pub description: String,
+    pub visibility: Visibility,
+    pub status: PhotoStatus,
+    pub width: i64,
+    pub height: i64,
+    pub format: String,
+    pub content_hash: String,
+    pub byte_size: i64,
+    pub file_name: String,
+    pub original_key: String,
+    pub thumbnail_key: Option<String>,
+    pub thumbnail_done: bool,
+    pub indexed: bool,
+    pub metadata: PhotoMetadata,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub ready_ms: Option<i64>,
+    pub deleted_ms: Option<i64>,
+}
+
+impl Photo {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        let tags: String = get(row, "tags")?;
+        Ok(Self {
+            id: parse(get::<String>(row, "id")?)?,
+            owner_id: parse(get::<String>(row, "owner_id")?)?,
+            owner: Username::parse(&get::<String>(row, "owner_username")?)
+                .map_err(|e| CatalogError::Corrupt(e.0))?,
+            album_id: parse(get::<String>(row, "album_id")?)?,
+            album: AlbumName::parse(&get::<String>(row, "album_name")?)
+                .map_err(|e| CatalogError::Corrupt(e.0))?,
+            title: get(row, "title")?,
+            description: get(row, "description")?,
+            visibility: parse(get::<String>(row, "visibility")?)?,
+            status: parse(get::<String>(row, "status")?)?,
+            width: get(row, "width")?,
+            height: get(row, "height")?,
+            format: get(row, "format")?,
+            content_hash: get(row, "content_hash")?,
+            byte_size: get(row, "byte_size")?,
+            file_name: get(row, "file_name")?,
+            original_key: get(row, "original_key")?,
+            thumbnail_key: get(row, "thumbnail_key")?,
+            thumbnail_done: get::<i64>(row, "thumbnail_done")? != 0,
+            indexed: get::<i64>(row, "indexed")? != 0,
+            metadata: PhotoMetadata {
+                taken_at: get(row, "taken_at")?,
+                camera: get(row, "camera")?,
+                lens: get(row, "lens")?,
+                location: get(row, "location")?,
+                license: get(row, "license")?,
+                tags: serde_json::from_str(&tags)
+                    .map_err(|e| CatalogError::Corrupt(format!("tags: {e}")))?,
+            },
+            created_ms: get(row, "created_ms")?,
+            updated_ms: get(row, "updated_ms")?,
+            ready_ms: get(row, "ready_ms")?,
+            deleted_ms: get(row, "deleted_ms")?,
+        })
+    }
+
+    /// The keyset position of this photo in newest-first listings.
+    pub fn keyset(&self) -> Keyset {
+        Keyset {
+            created_ms: self.created_ms,
+            id: self.id.clone(),
+        }
+    }
+}
+
+const SELECT_PHOTO: &str = "SELECT p.*, u.username AS owner_username, a.name AS album_name
+    FROM photos p
+    JOIN users u ON u.id = p.owner_id
+    JOIN albums a ON a.id = p.album_id";
+
+/// Everything the upload path knows about a new photo.
+#[derive(Debug, Clone)]
+pub struct NewPhoto {
+    pub id: PhotoId,
+    pub owner_id: UserId,
+    pub album_id: AlbumId,
+    pub title: String,
+    pub description: String,
+    pub visibility: Visibility,
+    pub width: i64,
+    pub height: i64,
+    pub format: String,
+    pub content_hash: String,
+    pub byte_size: i64,
+    pub file_name: String,
+    pub original_key: String,
+    /// Set when a verified client thumbnail was stored with the upload.
+    pub thumbnail_key: Option<String>,
+    pub metadata: PhotoMetadata,
+}
+
+/// A position in a newest-first listing: `(created_ms, id)`, both descending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyset {
+    pub created_ms: i64,
+    pub id: PhotoId,
+}
+
+/// Which side of a keyset a page lies on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Direction {
+    /// The first (newest) page.
+    First,
+    /// Items older than the keyset (`previous_last`).
+    After(Keyset),
+    /// Items newer than the keyset (`previous_first`).
+    Before(Keyset),
+}
+
+/// Which photos a listing may return.
+#[derive(Debug, Clone, Default)]
+pub struct PhotoFilter {
+    pub owner: Option<UserId>,
+    pub album: Option<AlbumId>,
+    pub tag: Option<String>,
+    /// Include photos that are not `ready` yet (the owner's own view).
+    pub include_unready: bool,
+}
+
+impl Catalog {
+    /// Inserts the photo and its outbox record in one transaction: once this
+    /// returns `Ok`, the photo will be processed even if the process dies now.
+    pub async fn insert_photo(&self, p: &NewPhoto, outbox: &OutboxEntry) -> Result<Photo> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO photos (id, owner_id, album_id, title, description, visibility, status,
+                width, height, format, content_hash, byte_size, file_name, original_key,
+                thumbnail_key, thumbnail_done, taken_at, camera, lens, location, license, tags,
+                created_ms, updated_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                $18, $19, $20, $21, $22, $23, $24)",
+        )
+        .bind(p.id.as_str())
+        .bind(p.owner_id.as_str())
+        .bind(p.album_id.as_str())
+        .bind(&p.title)
+        .bind(&p.description)
+        .bind(p.visibility.as_str())
+        .bind(PhotoStatus::Processing.as_str())
+        .bind(p.width)
+        .bind(p.height)
+        .bind(&p.format)
+        .bind(&p.content_hash)
+        .bind(p.byte_size)
+        .bind(&p.file_name)
+        .bind(&p.original_key)
+        .bind(p.thumbnail_key.as_deref())
+        .bind(p.thumbnail_key.is_some() as i64)
+        .bind(p.metadata.taken_at.as_deref())
+        .bind(p.metadata.camera.as_deref())
+        .bind(p.metadata.lens.as_deref())
+        .bind(p.metadata.location.as_deref())
+        .bind(p.metadata.license.as_deref())
+        .bind(serde_json::to_string(&p.metadata.tags).expect("tags serialise"))
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("object key"))?;
+        for tag in &p.metadata.tags {
+            sqlx::query("INSERT INTO photo_tags (photo_id, tag) VALUES ($1, $2)")
+                .bind(p.id.as_str())
+                .bind(tag)
+                .execute(&mut *tx)
+                .await?;
+        }
+        outbox.insert(&mut tx).await?;
+        tx.commit().await?;
+        self.photo(&p.id).await?.ok_or(CatalogError::NotFound)
+    }
+
+    /// The photo with this id, deleted or not: callers decide visibility.
+    pub async fn photo(&self, id: &PhotoId) -> Result<Option<Photo>> {
+        sqlx::query(&format!("{SELECT_PHOTO} WHERE p.id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| Photo::from_row(&r))
+            .transpose()
+    }
+
+    /// The photo that owns the object `key` (its original or a rendition).
+    pub async fn photo_by_object_key(&self, key: &str) -> Result<Option<Photo>> {
+        sqlx::query(&format!(
+            "{SELECT_PHOTO} WHERE p.original_key = $1 OR p.thumbnail_key = $1"
+        ))
+        .bind(key)
+        .fetch_optional(self.pool())
+        .await?
+        .map(|r| Photo::from_row(&r))
+        .transpose()
+    }
+
+    /// Whether any photo row refers to the object `key` (for the sweeper).
+    pub async fn object_key_in_use(&self, key: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM photos WHERE original_key = $1 OR thumbnail_key = $1",
+        )
+        .bind(key)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(get::<i64>(&row, "n")? > 0)
+    }
+
+    /// Newest-first listing of live photos matching `filter`, `limit` items
+    /// from `direction`. Returns the page (newest first) and whether more
+    /// items exist beyond it in that direction.
+    pub async fn list_photos(
+        &self,
+        filter: &PhotoFilter,
+        direction: &Direction,
+        limit: i64,
+    ) -> Result<(Vec<Photo>, bool)> {
+        let mut sql = format!("{SELECT_PHOTO} WHERE p.deleted_ms IS NULL");
+        let mut binds: Vec<Bind> = Vec::new();
+        let next = |b: Bind, binds: &mut Vec<Bind>| {
+            binds.push(b);
+            format!("${}", binds.len())
+        };
+        if let Some(owner) = &filter.owner {
+            let n = next(Bind::Text(owner.to_string()), &mut binds);
+            sql += &format!(" AND p.owner_id = {n}");
+        }
+        if let Some(album) = &filter.album {
+            let n = next(Bind::Text(album.to_string()), &mut binds);
+            sql += &format!(" AND p.album_id = {n}");
+        }
+        if let Some(tag) = &filter.tag {
+            let n = next(Bind::Text(tag.clone()), &mut binds);
+            sql += &format!(
+                " AND EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id AND t.tag = {n})"
+            );
+        }
+        if !filter.include_unready {
+            sql += " AND p.status = 'ready'";
+        }
+        let (cmp, order) = match direction {
+            Direction::First => (None, "DESC"),
+            Direction::After(k) => (Some(("<", k)), "DESC"),
+            Direction::Before(k) => (Some((">", k)), "ASC"),
+        };
+        if let Some((op, k)) = cmp {
+            let a = next(Bind::Int(k.created_ms), &mut binds);
+            let b = next(Bind::Text(k.id.to_string()), &mut binds);
+            sql += &format!(
+                " AND (p.created_ms {op} {a} OR (p.created_ms = {a} AND p.id {op} {b}))"
+            );
+        }
+        let l = next(Bind::Int(limit + 1), &mut binds);
+        sql += &format!(" ORDER BY p.created_ms {order}, p.id {order} LIMIT {l}");
+
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = match b {
+                Bind::Text(s) => q.bind(s.clone()),
+                Bind::Int(i) => q.bind(*i),
+            };
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        let mut photos = rows
+            .iter()
+            .map(Photo::from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let more = photos.len() as i64 > limit;
+        photos.truncate(limit as usize);
+        if matches!(direction, Direction::Before(_)) {
+            photos.reverse();
+        }
+        Ok((photos, more))
+    }
+
+    /// Records that the thumbnail exists at `key`; the photo becomes `ready`
+    /// if its search document exists too. Idempotent.
+    pub async fn mark_thumbnail_done(&self, id: &PhotoId, key: &str) -> Result<()> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE photos SET thumbnail_key = $1, thumbnail_done = 1, updated_ms = $2,
+                ready_ms = CASE WHEN indexed = 1 AND status = 'processing' THEN $2 ELSE ready_ms END,
+                status = CASE WHEN indexed = 1 AND status = 'processing' THEN 'ready' ELSE status END
+             WHERE id = $3",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(id.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records that the search document exists; the photo becomes `ready` if
+    /// its thumbnail exists too. Idempotent.
+    pub async fn mark_indexed(&self, id: &PhotoId) -> Result<()> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE photos SET indexed = 1, updated_ms = $1,
+                ready_ms = CASE WHEN thumbnail_done = 1 AND status = 'processing' THEN $1 ELSE ready_ms END,
+                status = CASE WHEN thumbnail_done = 1 AND status = 'processing' THEN 'ready' ELSE status END
+             WHERE id = $2",
+        )
+        .bind(now)
+        .bind(id.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Every live photo, oldest first, in pages (for rebuilds and checks).
+    pub async fn photo_count(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM photos WHERE deleted_ms IS NULL")
+            .fetch_one(self.pool())
+            .await?;
+        get(&row, "n")
+    }
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}

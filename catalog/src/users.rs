@@ -1,0 +1,148 @@
+//! Users and albums.
+
+use photostream_types::{now_ms, AlbumId, AlbumName, UserId, Username, Visibility};
+use sqlx::any::AnyRow;
+
+use crate::{conflict, get, Catalog, CatalogError, Result};
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: UserId,
+    pub username: Username,
+    pub password_hash: String,
+    pub role: String,
+    pub created_ms: i64,
+}
+
+impl User {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        Ok(Self {
+            id: parse(get::<String>(row, "id")?)?,
+            username: Username::parse(&get::<String>(row, "username")?)
+                .map_err(|e| CatalogError::Corrupt(e.0))?,
+            password_hash: get(row, "password_hash")?,
+            role: get(row, "role")?,
+            created_ms: get(row, "created_ms")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Album {
+    pub id: AlbumId,
+    pub owner_id: UserId,
+    pub name: AlbumName,
+    pub title: String,
+    pub description: String,
+    pub default_visibility: Visibility,
+    pub created_ms: i64,
+}
+
+impl Album {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        Ok(Self {
+            id: parse(get::<String>(row, "id")?)?,
+            owner_id: parse(get::<String>(row, "owner_id")?)?,
+            name: AlbumName::parse(&get::<String>(row, "name")?)
+                .map_err(|e| CatalogError::Corrupt(e.0))?,
+            title: get(row, "title")?,
+            description: get(row, "description")?,
+            default_visibility: parse(get::<String>(row, "default_visibility")?)?,
+            created_ms: get(row, "created_ms")?,
+        })
+    }
+}
+
+pub(crate) fn parse<T: std::str::FromStr>(s: String) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse().map_err(|e: T::Err| CatalogError::Corrupt(e.to_string()))
+}
+
+impl Catalog {
+    /// Creates a user and their `default` album. `Conflict("username")` if taken.
+    pub async fn create_user(&self, username: &Username, password_hash: &str) -> Result<User> {
+        let user = User {
+            id: UserId::new(),
+            username: username.clone(),
+            password_hash: password_hash.to_string(),
+            role: "user".into(),
+            created_ms: now_ms(),
+        };
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO users (id, username, password_hash, role, created_ms)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(user.id.as_str())
+        .bind(user.username.as_str())
+        .bind(&user.password_hash)
+        .bind(&user.role)
+        .bind(user.created_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("username"))?;
+        sqlx::query(
+            "INSERT INTO albums (id, owner_id, name, title, created_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(AlbumId::new().as_str())
+        .bind(user.id.as_str())
+        .bind(AlbumName::DEFAULT)
+        .bind("Default")
+        .bind(user.created_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn user_by_username(&self, username: &Username) -> Result<Option<User>> {
+        sqlx::query("SELECT * FROM users WHERE username = $1")
+            .bind(username.as_str())
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| User::from_row(&r))
+            .transpose()
+    }
+
+    pub async fn user_by_id(&self, id: &UserId) -> Result<Option<User>> {
+        sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| User::from_row(&r))
+            .transpose()
+    }
+
+    pub async fn album_by_name(&self, owner: &UserId, name: &AlbumName) -> Result<Option<Album>> {
+        sqlx::query("SELECT * FROM albums WHERE owner_id = $1 AND name = $2")
+            .bind(owner.as_str())
+            .bind(name.as_str())
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| Album::from_row(&r))
+            .transpose()
+    }
+
+    /// Returns the owner's album called `name`, creating it if needed.
+    pub async fn ensure_album(&self, owner: &UserId, name: &AlbumName) -> Result<Album> {
+        if let Some(a) = self.album_by_name(owner, name).await? {
+            return Ok(a);
+        }
+        sqlx::query(
+            "INSERT INTO albums (id, owner_id, name, title, created_ms) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (owner_id, name) DO NOTHING",
+        )
+        .bind(AlbumId::new().as_str())
+        .bind(owner.as_str())
+        .bind(name.as_str())
+        .bind(name.as_str())
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        self.album_by_name(owner, name)
+            .await?
+            .ok_or(CatalogError::NotFound)
+    }
+}

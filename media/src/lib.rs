@@ -1,0 +1,52 @@
+//! Everything photostream does to image bytes, with no I/O of its own.
+//!
+//! - [`format`]: sniff the format from magic bytes (never the name or the
+//!   client's content type).
+//! - [`probe`]: read dimensions and EXIF orientation from the header alone,
+//!   enforcing byte and pixel limits before anything is decoded.
+//! - [`verify`]: decode the whole image once so truncated or corrupt files
+//!   are refused at upload time rather than failing later in a processor.
+//! - [`thumbnail`]: the upright, shrink-on-load thumbnail (JPEG decoded at
+//!   1/2, 1/4 or 1/8 scale in the DCT domain, then a SIMD resize).
+//!
+//! All functions are synchronous and CPU-bound: async callers run them on a
+//! blocking thread.
+
+pub mod format;
+pub mod probe;
+pub mod thumbnail;
+pub mod verify;
+
+pub use format::Format;
+pub use probe::{probe, Limits, Probe};
+pub use thumbnail::{check_client_thumbnail, thumbnail, thumbnail_size, Thumbnail};
+pub use verify::verify;
+
+/// Why an image was refused or could not be processed. Every variant is the
+/// client's fault and maps to a 4xx; the message is safe to show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file is not an image format photostream recognises")]
+    Unrecognised,
+    #[error("{0} images are not supported; upload JPEG, PNG, GIF, WebP, TIFF or BMP")]
+    Unsupported(&'static str),
+    #[error("the image is {width}x{height} pixels; the limit is {max_pixels} pixels and {max_side} per side")]
+    TooLarge {
+        width: u64,
+        height: u64,
+        max_pixels: u64,
+        max_side: u32,
+    },
+    #[error("the image cannot be decoded: {0}")]
+    Corrupt(String),
+    #[error("the thumbnail is not acceptable: {0}")]
+    BadThumbnail(String),
+}
+
+/// Hex SHA-256 of the bytes: the content hash stored in the catalog.
+pub fn content_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}

@@ -1,0 +1,195 @@
+//! Upright thumbnails of a fixed width, aspect kept, never upscaled.
+//!
+//! JPEG takes the fast path: jpeg-decoder decodes straight to 1/2, 1/4 or
+//! 1/8 scale in the DCT domain (shrink-on-load), so a 12 MP photo costs a
+//! fraction of a full decode; then orientation is applied to the small image
+//! and fast_image_resize's SIMD convolution produces the final size. Other
+//! formats decode fully through `image`. Output never carries EXIF (GPS and
+//! the orientation tag are gone): JPEG in, JPEG out; anything else becomes
+//! PNG, which keeps transparency.
+
+use std::io::Cursor;
+
+use fast_image_resize::images::Image;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageEncoder};
+
+use crate::verify::decode_with_image;
+use crate::{probe, Format, Limits, MediaError, Probe};
+
+/// Decode at no less than this multiple of the target width, so the final
+/// convolution has enough samples to antialias.
+const OVERSAMPLE: u32 = 2;
+const JPEG_QUALITY: u8 = 85;
+
+#[derive(Debug, Clone)]
+pub struct Thumbnail {
+    pub bytes: Vec<u8>,
+    /// File extension of the encoded thumbnail (`jpg` or `png`).
+    pub ext: &'static str,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The thumbnail size for an image displayed at `display` size:
+/// `target_width` wide (or the image's own width when narrower), height
+/// keeping the aspect ratio, at least 1.
+pub fn thumbnail_size(display: (u32, u32), target_width: u32) -> (u32, u32) {
+    let (w, h) = display;
+    let tw = target_width.min(w).max(1);
+    let th = ((h as u64 * tw as u64 + w as u64 / 2) / w as u64).max(1) as u32;
+    (tw, th)
+}
+
+/// Makes the thumbnail of an already probed image.
+pub fn thumbnail(
+    bytes: &[u8],
+    probe: &Probe,
+    target_width: u32,
+    limits: &Limits,
+) -> Result<Thumbnail, MediaError> {
+    let (tw, th) = thumbnail_size(probe.display_size(), target_width);
+    let decoded = match probe.format {
+        Format::Jpeg => decode_jpeg_scaled(bytes, probe, tw * OVERSAMPLE)?,
+        _ => None,
+    };
+    let mut img = match decoded {
+        Some(img) => img,
+        None => decode_with_image(bytes, probe, limits)?,
+    };
+    img.apply_orientation(
+        Orientation::from_exif(probe.orientation).unwrap_or(Orientation::NoTransforms),
+    );
+    let img = normalise_pixels(img);
+    let resized = resize(&img, tw, th)?;
+    let (bytes, ext) = encode(&resized, probe.format == Format::Jpeg)?;
+    Ok(Thumbnail {
+        bytes,
+        ext,
+        width: tw,
+        height: th,
+    })
+}
+
+/// Shrink-on-load: decodes at the smallest DCT scale whose *display* width is
+/// still at least `min_display_width`. Returns `None` for pixel formats the
+/// fast path leaves to `image` (CMYK, 16-bit).
+fn decode_jpeg_scaled(
+    bytes: &[u8],
+    probe: &Probe,
+    min_display_width: u32,
+) -> Result<Option<DynamicImage>, MediaError> {
+    let corrupt = |e: jpeg_decoder::Error| MediaError::Corrupt(e.to_string());
+    let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    d.read_info().map_err(corrupt)?;
+    let (dw, _) = probe.display_size();
+    // Requested stored size so that the display width reaches the minimum.
+    let factor = (min_display_width as f64 / dw as f64).min(1.0);
+    let req_w = ((probe.width as f64 * factor).ceil() as u16).max(1);
+    let req_h = ((probe.height as f64 * factor).ceil() as u16).max(1);
+    let (w, h) = d.scale(req_w, req_h).map_err(corrupt)?;
+    let pixels = d.decode().map_err(corrupt)?;
+    let info = d.info().ok_or_else(|| MediaError::Corrupt("no JPEG header".into()))?;
+    let (w, h) = (w as u32, h as u32);
+    let img = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => image::RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8),
+        jpeg_decoder::PixelFormat::L8 => image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8),
+        jpeg_decoder::PixelFormat::CMYK32 | jpeg_decoder::PixelFormat::L16 => return Ok(None),
+    };
+    img.map(Some)
+        .ok_or_else(|| MediaError::Corrupt("decoded size does not match the header".into()))
+}
+
+/// Reduces every decoded image to 8-bit gray, RGB or RGBA.
+fn normalise_pixels(img: DynamicImage) -> DynamicImage {
+    match img {
+        DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => img,
+        DynamicImage::ImageLuma16(_) => DynamicImage::ImageLuma8(img.to_luma8()),
+        other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
+        other => DynamicImage::ImageRgb8(other.to_rgb8()),
+    }
+}
+
+fn resize(img: &DynamicImage, tw: u32, th: u32) -> Result<DynamicImage, MediaError> {
+    if img.width() == tw && img.height() == th {
+        return Ok(img.clone());
+    }
+    let pixel_type = match img {
+        DynamicImage::ImageLuma8(_) => PixelType::U8,
+        DynamicImage::ImageRgb8(_) => PixelType::U8x3,
+        _ => PixelType::U8x4,
+    };
+    let mut dst = Image::new(tw, th, pixel_type);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    Resizer::new()
+        .resize(img, &mut dst, &options)
+        .map_err(|e| MediaError::Corrupt(format!("resize failed: {e}")))?;
+    let buf = dst.into_vec();
+    let out = match pixel_type {
+        PixelType::U8 => image::GrayImage::from_raw(tw, th, buf).map(DynamicImage::ImageLuma8),
+        PixelType::U8x3 => image::RgbImage::from_raw(tw, th, buf).map(DynamicImage::ImageRgb8),
+        _ => image::RgbaImage::from_raw(tw, th, buf).map(DynamicImage::ImageRgba8),
+    };
+    out.ok_or_else(|| MediaError::Corrupt("resize produced a wrong-sized buffer".into()))
+}
+
+fn encode(img: &DynamicImage, as_jpeg: bool) -> Result<(Vec<u8>, &'static str), MediaError> {
+    let mut out = Vec::new();
+    let err = |e: image::ImageError| MediaError::Corrupt(format!("encode failed: {e}"));
+    if as_jpeg && !img.color().has_alpha() {
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
+            .encode_image(img)
+            .map_err(err)?;
+        Ok((out, "jpg"))
+    } else {
+        image::codecs::png::PngEncoder::new(&mut out)
+            .write_image(img.as_bytes(), img.width(), img.height(), img.color().into())
+            .map_err(err)?;
+        Ok((out, "png"))
+    }
+}
+
+/// Checks a client-made thumbnail against the original's probe: a JPEG,
+/// PNG or WebP that decodes, exactly the expected width, and the original's
+/// aspect ratio (height within one pixel). Returns its own probe.
+pub fn check_client_thumbnail(
+    bytes: &[u8],
+    original: &Probe,
+    target_width: u32,
+) -> Result<Probe, MediaError> {
+    let bad = |m: String| MediaError::BadThumbnail(m);
+    let small = Limits {
+        max_pixels: 1_000_000,
+        max_side: 4096,
+    };
+    let p = probe(bytes, &small).map_err(|e| bad(e.to_string()))?;
+    if !matches!(p.format, Format::Jpeg | Format::Png | Format::Webp) {
+        return Err(bad("it must be JPEG, PNG or WebP".into()));
+    }
+    crate::verify(bytes, &p, &small).map_err(|e| bad(e.to_string()))?;
+    let (ew, eh) = thumbnail_size(original.display_size(), target_width);
+    let (w, h) = p.display_size();
+    if w != ew {
+        return Err(bad(format!("it is {w} px wide; expected {ew}")));
+    }
+    if h.abs_diff(eh) > 1 {
+        return Err(bad(format!(
+            "it is {w}x{h}; the original's aspect ratio needs {ew}x{eh}"
+        )));
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_keep_aspect_and_never_upscale() {
+        assert_eq!(thumbnail_size((4000, 3000), 50), (50, 38));
+        assert_eq!(thumbnail_size((4032, 2012), 50), (50, 25));
+        assert_eq!(thumbnail_size((32, 32), 50), (32, 32));
+        assert_eq!(thumbnail_size((10000, 10), 50), (50, 1));
+    }
+}

@@ -1,0 +1,127 @@
+//! The stream that connects the API to the processors.
+//!
+//! - [`record`]: the versioned records that travel on the stream. They refer
+//!   to blobs by object key and never carry image bytes.
+//! - [`EventLog`] / [`Subscription`]: the producer/consumer traits. Consumers
+//!   belong to a named group and commit their position; after a crash a group
+//!   resumes from its last commit, so delivery is at-least-once and every
+//!   consumer must be idempotent.
+//! - [`embedded`]: the single-machine durable log used by `photostream serve`
+//!   on embedded defaults (append-only, checksummed frames, survives kill -9).
+//!
+//! Networked implementations (NATS JetStream, Fluvio) implement the same traits.
+
+pub mod embedded;
+pub mod record;
+
+use async_trait::async_trait;
+
+pub use embedded::EmbeddedLog;
+pub use record::{Envelope, PhotoUploaded, Record, SCHEMA_VERSION};
+
+/// Errors from a stream backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("stream I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("invalid name {0:?}: use 1-64 characters of a-z, 0-9, '-' or '_'")]
+    InvalidName(String),
+    #[error("stream backend unavailable: {0}")]
+    Unavailable(String),
+    #[error("the subscription was closed")]
+    Closed,
+}
+
+/// A topic: one family of records (e.g. `photos`). Records with the same key
+/// stay in order within a topic.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Topic(String);
+
+/// A consumer group: every group sees every record once (at least), and the
+/// instances within a group split the work.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConsumerGroup(String);
+
+fn valid_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+macro_rules! name_type {
+    ($t:ident) => {
+        impl $t {
+            pub fn new(name: &str) -> Result<Self, StreamError> {
+                if valid_name(name) {
+                    Ok(Self(name.to_string()))
+                } else {
+                    Err(StreamError::InvalidName(name.to_string()))
+                }
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+name_type!(Topic);
+name_type!(ConsumerGroup);
+
+impl Topic {
+    /// Photo lifecycle records ([`Record::PhotoUploaded`], …), keyed by photo id.
+    pub fn photos() -> Self {
+        Self("photos".into())
+    }
+}
+
+/// One record handed to a consumer, not yet committed.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The record's position in its topic (backend-specific, monotonic).
+    pub position: u64,
+    /// How many times this record has been delivered to the group, if known.
+    pub delivery_count: u32,
+    /// The raw payload; [`Delivery::envelope`] decodes it.
+    pub payload: Vec<u8>,
+    /// Backend bookkeeping for the commit (the next position, an ack handle id).
+    pub commit_token: u64,
+}
+
+impl Delivery {
+    pub fn envelope(&self) -> Result<Envelope, serde_json::Error> {
+        serde_json::from_slice(&self.payload)
+    }
+}
+
+/// The producer side, and the factory for consumers.
+#[async_trait]
+pub trait EventLog: Send + Sync + 'static {
+    /// Appends a record durably: when this returns `Ok` the record survives a
+    /// crash of this process.
+    async fn publish(&self, topic: &Topic, key: &str, envelope: &Envelope)
+        -> Result<(), StreamError>;
+
+    /// Joins `group` on `topic`, starting after the group's last commit.
+    async fn subscribe(
+        &self,
+        topic: &Topic,
+        group: &ConsumerGroup,
+    ) -> Result<Box<dyn Subscription>, StreamError>;
+
+    /// Cheap reachability check for `/readyz`.
+    async fn ping(&self) -> Result<(), StreamError>;
+
+    /// A short name for logs and `/readyz` (`embedded`, `nats`, …).
+    fn kind(&self) -> &'static str;
+}
+
+/// The consumer side: one member of a consumer group.
+#[async_trait]
+pub trait Subscription: Send {
+    /// Waits for the next record. Cancel-safe: dropping the future loses nothing.
+    async fn next(&mut self) -> Result<Delivery, StreamError>;
+
+    /// Marks `delivery` (and, for ordered backends, everything before it) as
+    /// done for this group.
+    async fn commit(&mut self, delivery: &Delivery) -> Result<(), StreamError>;
+}

@@ -1,0 +1,125 @@
+//! The behavioural contract every [`SearchIndex`] backend must meet. The
+//! same `contract` function runs against each implementation.
+
+use photostream_search::{SearchDoc, SearchIndex, SearchQuery, Searcher, TantivyIndex};
+use photostream_types::{PhotoId, UserId, Visibility};
+
+fn doc(owner: &UserId, title: &str, visibility: Visibility, created_ms: i64) -> SearchDoc {
+    SearchDoc {
+        id: PhotoId::new(),
+        owner_id: owner.clone(),
+        owner: "alice".into(),
+        title: title.into(),
+        description: "taken at the lake".into(),
+        tags: vec!["birds".into(), "sunset-beach".into()],
+        visibility,
+        viewers: vec![],
+        created_ms,
+    }
+}
+
+fn query(text: &str, searcher: Searcher) -> SearchQuery {
+    SearchQuery {
+        text: text.into(),
+        owner: None,
+        tag: None,
+        searcher,
+        offset: 0,
+        limit: 10,
+    }
+}
+
+pub async fn contract(index: &dyn SearchIndex) {
+    let alice = UserId::new();
+    let bob = UserId::new();
+    let carol = UserId::new();
+    let swans = doc(&alice, "Swans on the river", Visibility::Public, 1);
+    let mut secret = doc(&alice, "Secret swans", Visibility::Private, 2);
+    let mut shared = doc(&alice, "Shared swans", Visibility::Shared, 3);
+    shared.viewers = vec![bob.clone()];
+    for d in [&swans, &secret, &shared] {
+        index.upsert(d.clone()).await.unwrap();
+    }
+
+    // A title word, and a one-letter typo of it.
+    let hits = index.search(&query("river", Searcher::Anonymous)).await.unwrap();
+    assert_eq!(hits.ids, vec![swans.id.clone()]);
+    let hits = index.search(&query("rivr", Searcher::Anonymous)).await.unwrap();
+    assert_eq!(hits.ids, vec![swans.id.clone()], "deletion typo");
+    let hits = index.search(&query("rover", Searcher::Anonymous)).await.unwrap();
+    assert_eq!(hits.ids, vec![swans.id.clone()], "substitution typo");
+    let hits = index.search(&query("lkae", Searcher::Anonymous)).await.unwrap();
+    assert_eq!(hits.ids, vec![swans.id.clone()], "transposition in the description");
+    // Tags and owner names are searchable too.
+    let hits = index.search(&query("sunset", Searcher::Anonymous)).await.unwrap();
+    assert_eq!(hits.ids, vec![swans.id.clone()]);
+    assert!(index.search(&query("penguins", Searcher::Anonymous)).await.unwrap().ids.is_empty());
+
+    // Access filters are applied inside the engine.
+    let ids = |h: photostream_search::SearchHits| {
+        let mut v = h.ids;
+        v.sort();
+        v
+    };
+    let mut all = vec![swans.id.clone(), secret.id.clone(), shared.id.clone()];
+    all.sort();
+    assert_eq!(ids(index.search(&query("swans", Searcher::User(alice.clone()))).await.unwrap()), all);
+    let mut bob_sees = vec![swans.id.clone(), shared.id.clone()];
+    bob_sees.sort();
+    assert_eq!(ids(index.search(&query("swans", Searcher::User(bob.clone()))).await.unwrap()), bob_sees);
+    assert_eq!(
+        index.search(&query("swans", Searcher::User(carol.clone()))).await.unwrap().ids,
+        vec![swans.id.clone()]
+    );
+
+    // Filters by owner and tag.
+    let mut q = query("", Searcher::Unrestricted);
+    q.owner = Some(bob.clone());
+    assert!(index.search(&q).await.unwrap().ids.is_empty());
+    q.owner = Some(alice.clone());
+    q.tag = Some("sunset-beach".into());
+    assert_eq!(index.search(&q).await.unwrap().ids.len(), 3);
+
+    // Upsert replaces; remove removes; both are idempotent.
+    secret.visibility = Visibility::Public;
+    index.upsert(secret.clone()).await.unwrap();
+    index.upsert(secret.clone()).await.unwrap();
+    assert_eq!(index.count_id(&secret.id).await.unwrap(), 1);
+    assert_eq!(index.search(&query("secret", Searcher::Anonymous)).await.unwrap().ids, vec![secret.id.clone()]);
+    index.remove(&secret.id).await.unwrap();
+    index.remove(&secret.id).await.unwrap();
+    assert_eq!(index.count_id(&secret.id).await.unwrap(), 0);
+
+    // Paging by offset covers every hit exactly once.
+    for i in 0..7 {
+        index.upsert(doc(&carol, &format!("pelican {i}"), Visibility::Public, 10 + i)).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut q = query("pelican", Searcher::Anonymous);
+    q.limit = 3;
+    loop {
+        let page = index.search(&q).await.unwrap();
+        seen.extend(page.ids.clone());
+        if !page.more {
+            break;
+        }
+        q.offset += 3;
+    }
+    let n = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!((n, seen.len()), (7, 7));
+    index.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn tantivy_on_disk_meets_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = TantivyIndex::open(dir.path()).unwrap();
+    contract(&index).await;
+}
+
+#[tokio::test]
+async fn tantivy_in_memory_meets_the_contract() {
+    contract(&TantivyIndex::in_memory().unwrap()).await;
+}

@@ -1,0 +1,88 @@
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::InvalidValue;
+
+/// Who may see a photo, as chosen by its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    Public,
+    Private,
+    Shared,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Private => "private",
+            Self::Shared => "shared",
+        }
+    }
+}
+
+impl FromStr for Visibility {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "public" => Ok(Self::Public),
+            "private" => Ok(Self::Private),
+            "shared" => Ok(Self::Shared),
+            _ => Err(InvalidValue(
+                "visibility must be one of public, private, shared".into(),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Visibility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a photo is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoStatus {
+    /// Accepted and durable; renditions and the search document are pending.
+    Processing,
+    /// Every processor that gates readiness has finished.
+    Ready,
+    /// Held by moderation: visible to its owner and moderators only.
+    UnderReview,
+    /// Rejected by a moderator: visible to its owner only.
+    Rejected,
+}
+
+impl PhotoStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Processing => "processing",
+            Self::Ready => "ready",
+            Self::UnderReview => "under_review",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+impl FromStr for PhotoStatus {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "processing" => Ok(Self::Processing),
+            "ready" => Ok(Self::Ready),
+            "under_review" => Ok(Self::UnderReview),
+            "rejected" => Ok(Self::Rejected),
+            _ => Err(InvalidValue(format!("unknown photo status {s:?}"))),
+        }
+    }
+}
+
+impl fmt::Display for PhotoStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
