@@ -39,6 +39,7 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             content_hash TEXT NOT NULL,
             byte_size BIGINT NOT NULL,
             file_name TEXT NOT NULL,
+            file_stem TEXT NOT NULL,
             original_key TEXT NOT NULL UNIQUE,
             thumbnail_key TEXT UNIQUE,
             thumbnail_done BIGINT NOT NULL DEFAULT 0,
@@ -52,7 +53,8 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             created_ms BIGINT NOT NULL,
             updated_ms BIGINT NOT NULL,
             ready_ms BIGINT,
-            deleted_ms BIGINT
+            deleted_ms BIGINT,
+            UNIQUE (album_id, file_stem)
         )",
         "CREATE INDEX photos_owner_created ON photos (owner_id, created_ms, id)",
         "CREATE INDEX photos_created ON photos (created_ms, id)",

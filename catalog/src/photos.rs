@@ -109,6 +109,9 @@ pub struct NewPhoto {
     pub content_hash: String,
     pub byte_size: i64,
     pub file_name: String,
+    /// `file_name` without its extension: unique within an album, so every
+    /// rendition name derived from it is unique too.
+    pub file_stem: String,
     pub original_key: String,
     /// Set when a verified client thumbnail was stored with the upload.
     pub thumbnail_key: Option<String>,
@@ -141,6 +144,8 @@ pub struct PhotoFilter {
     pub tag: Option<String>,
     /// Include photos that are not `ready` yet (the owner's own view).
     pub include_unready: bool,
+    /// Only `public` photos (what strangers may see).
+    pub public_only: bool,
 }
 
 impl Catalog {
@@ -151,11 +156,11 @@ impl Catalog {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO photos (id, owner_id, album_id, title, description, visibility, status,
-                width, height, format, content_hash, byte_size, file_name, original_key,
+                width, height, format, content_hash, byte_size, file_name, file_stem, original_key,
                 thumbnail_key, thumbnail_done, taken_at, camera, lens, location, license, tags,
                 created_ms, updated_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18, $19, $20, $21, $22, $23, $24)",
+                $18, $19, $20, $21, $22, $23, $24, $25)",
         )
         .bind(p.id.as_str())
         .bind(p.owner_id.as_str())
@@ -170,6 +175,7 @@ impl Catalog {
         .bind(&p.content_hash)
         .bind(p.byte_size)
         .bind(&p.file_name)
+        .bind(&p.file_stem)
         .bind(&p.original_key)
         .bind(p.thumbnail_key.as_deref())
         .bind(p.thumbnail_key.is_some() as i64)
@@ -183,7 +189,7 @@ impl Catalog {
         .bind(now)
         .execute(&mut *tx)
         .await
-        .map_err(conflict("object key"))?;
+        .map_err(conflict("file name"))?;
         for tag in &p.metadata.tags {
             sqlx::query("INSERT INTO photo_tags (photo_id, tag) VALUES ($1, $2)")
                 .bind(p.id.as_str())
@@ -216,6 +222,16 @@ impl Catalog {
         .await?
         .map(|r| Photo::from_row(&r))
         .transpose()
+    }
+
+    /// Whether a photo in `album` already uses the file stem.
+    pub async fn file_stem_taken(&self, album: &AlbumId, stem: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM photos WHERE album_id = $1 AND file_stem = $2")
+            .bind(album.as_str())
+            .bind(stem)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(get::<i64>(&row, "n")? > 0)
     }
 
     /// Whether any photo row refers to the object `key` (for the sweeper).
@@ -260,6 +276,9 @@ impl Catalog {
         }
         if !filter.include_unready {
             sql += " AND p.status = 'ready'";
+        }
+        if filter.public_only {
+            sql += " AND p.visibility = 'public'";
         }
         let (cmp, order) = match direction {
             Direction::First => (None, "DESC"),

@@ -1,1 +1,16 @@
-//! stub
+//! The photostream binary's library half: configuration, backend wiring and
+//! the service lifecycle. `main.rs` only parses flags and calls in here, so
+//! tests can start the whole service in-process on port 0.
+//!
+//! - [`config`]: defaults → reference config file → `PHOTOSTREAM_*` env →
+//!   flags, with unknown keys rejected.
+//! - [`backends`]: turns backend URLs into trait objects.
+//! - [`service`]: starts the API and/or the processors for a role and stops
+//!   them gracefully on one shutdown signal.
+
+pub mod backends;
+pub mod config;
+pub mod service;
+
+pub use config::{Config, Role};
+pub use service::{start, RunningService};

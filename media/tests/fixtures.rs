@@ -7,14 +7,14 @@ use image::GenericImageView;
 use photostream_media::{probe, thumbnail, verify, Format, Limits, MediaError};
 
 fn fixtures_dir() -> PathBuf {
-    let dir = std::env::var_os("PHOTOSTREAM_FIXTURES")
+    let dir = std::env::var_os("FIXTURES_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/images")
         });
     assert!(
         dir.join("MANIFEST.tsv").exists(),
-        "fixtures not found at {} (set PHOTOSTREAM_FIXTURES)",
+        "fixtures not found at {} (set FIXTURES_DIR)",
         dir.display()
     );
     dir

@@ -1,1 +1,62 @@
-//! stub
+//! Everything that consumes the stream, and the relay that feeds it.
+//!
+//! - [`runner`]: the one generic loop (consume → handle → commit, retries
+//!   with backoff and jitter, graceful shutdown). Processors never see it.
+//! - [`relay`]: moves committed outbox rows from the catalog onto the stream.
+//! - [`thumbnailer`], [`indexer`], [`analytics_recorder`]: small processors,
+//!   each a [`Processor`] with a pure-ish `handle`.
+//! - [`sweeper`]: removes blobs no catalog row refers to (left by a crash
+//!   between storing an original and committing its row).
+//!
+//! Every processor is idempotent: the stream delivers at least once.
+
+pub mod analytics_recorder;
+pub mod indexer;
+pub mod relay;
+pub mod runner;
+pub mod sweeper;
+pub mod thumbnailer;
+
+use async_trait::async_trait;
+use photostream_pipeline::Envelope;
+
+pub use analytics_recorder::AnalyticsRecorder;
+pub use indexer::SearchIndexer;
+pub use relay::OutboxRelay;
+pub use runner::{run_processor, RunnerConfig};
+pub use sweeper::OrphanSweeper;
+pub use thumbnailer::Thumbnailer;
+
+/// How handling a record failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// Worth retrying: a backend hiccup, a timeout.
+    #[error("transient: {0:#}")]
+    Transient(anyhow::Error),
+    /// Retrying cannot help: the input itself is bad.
+    #[error("permanent: {0:#}")]
+    Permanent(anyhow::Error),
+}
+
+impl ProcessError {
+    pub fn transient(e: impl Into<anyhow::Error>) -> Self {
+        Self::Transient(e.into())
+    }
+    pub fn permanent(e: impl Into<anyhow::Error>) -> Self {
+        Self::Permanent(e.into())
+    }
+}
+
+/// A small component that reacts to stream records.
+#[async_trait]
+pub trait Processor: Send + Sync + 'static {
+    /// The consumer group name; also the name in logs and metrics.
+    fn name(&self) -> &'static str;
+    /// Handles one record. Must be idempotent.
+    async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError>;
+}
+
+/// `{user}/{album}/{resolution}/{file}`: the CDN layout of every object.
+pub fn object_key(user: &str, album: &str, resolution: &str, file: &str) -> String {
+    format!("{user}/{album}/{resolution}/{file}")
+}

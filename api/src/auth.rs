@@ -1,0 +1,253 @@
+//! Credentials: argon2 password hashes, session JWTs, and the [`Caller`]
+//! extractor every handler uses.
+//!
+//! JWTs are HS256 only (the algorithm is pinned, so `alg: none` and
+//! algorithm-confusion tokens fail), with issuer, audience and expiry
+//! checked and a small clock-skew allowance.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use photostream_types::{now_ms, UserId, Username};
+use serde::{Deserialize, Serialize};
+
+use crate::acl::Viewer;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Allowed clock difference between token issuer and verifier.
+const LEEWAY_SECS: u64 = 30;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub name: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+#[derive(Clone)]
+pub struct AuthKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    pub issuer: String,
+    pub audience: String,
+    pub session_ttl_secs: i64,
+}
+
+impl AuthKeys {
+    /// `secret` must be at least 32 bytes of key material.
+    pub fn new(secret: &[u8], issuer: &str, audience: &str, session_ttl_secs: i64) -> Self {
+        assert!(secret.len() >= 32, "JWT secret must be at least 32 bytes");
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = true;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: issuer.to_string(),
+            audience: audience.to_string(),
+            session_ttl_secs,
+        }
+    }
+
+    /// Issues a session token; returns it with its expiry (ms since epoch).
+    pub fn issue(&self, user: &UserId, username: &Username) -> Result<(String, i64), ApiError> {
+        let now = now_ms() / 1000;
+        let claims = Claims {
+            sub: user.to_string(),
+            name: username.to_string(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            iat: now,
+            exp: now + self.session_ttl_secs,
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::unavailable("jwt encode", e))?;
+        Ok((token, claims.exp * 1000))
+    }
+
+    /// Verifies a session token.
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|_| ApiError::unauthorized("the token is invalid or expired"))
+    }
+}
+
+/// Hashes a password with argon2id and a random salt (on a blocking thread).
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::unavailable("hash task", e))?
+    .map_err(|e| ApiError::unavailable("argon2", e))
+}
+
+/// Verifies a password against a stored hash. With `None` it still spends
+/// the same time, so response timing does not reveal which usernames exist.
+pub async fn verify_password(password: String, stored: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let fallback;
+        let hash = match &stored {
+            Some(h) => h.as_str(),
+            None => {
+                fallback = dummy_hash();
+                fallback.as_str()
+            }
+        };
+        let ok = PasswordHash::new(hash)
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false);
+        ok && stored.is_some()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn dummy_hash() -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(b"not-a-real-password", &salt)
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        })
+        .clone()
+}
+
+/// An authenticated user.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: UserId,
+    pub username: Username,
+    pub moderator: bool,
+}
+
+/// Whoever is calling: anonymous (no `Authorization` header) or a user.
+/// A header that is present but invalid is a 401, never anonymous.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Anonymous,
+    User(AuthUser),
+}
+
+impl Caller {
+    pub fn viewer(&self) -> Viewer {
+        match self {
+            Caller::Anonymous => Viewer::Anonymous,
+            Caller::User(u) => Viewer::User {
+                id: u.id.clone(),
+                moderator: u.moderator,
+            },
+        }
+    }
+
+    pub fn user(&self) -> Option<&AuthUser> {
+        match self {
+            Caller::Anonymous => None,
+            Caller::User(u) => Some(u),
+        }
+    }
+
+    /// The user, or 401 for anonymous callers.
+    pub fn require_user(&self) -> Result<&AuthUser, ApiError> {
+        self.user()
+            .ok_or_else(|| ApiError::unauthorized("this needs an Authorization: Bearer token"))
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(AUTHORIZATION) else {
+            return Ok(Caller::Anonymous);
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("use Authorization: Bearer <token>"))?;
+        let claims = state.auth.verify(token)?;
+        let id: UserId = claims
+            .sub
+            .parse()
+            .map_err(|_| ApiError::unauthorized("the token is invalid or expired"))?;
+        let user = state
+            .catalog
+            .user_by_id(&id)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the token's user no longer exists"))?;
+        Ok(Caller::User(AuthUser {
+            id,
+            username: user.username,
+            moderator: user.role == "moderator",
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> AuthKeys {
+        AuthKeys::new(&[7u8; 32], "photostream", "photostream-api", 3600)
+    }
+
+    #[test]
+    fn round_trip_and_forgeries() {
+        let k = keys();
+        let id = UserId::new();
+        let (token, _) = k.issue(&id, &Username::parse("alice").unwrap()).unwrap();
+        assert_eq!(k.verify(&token).unwrap().sub, id.to_string());
+
+        // Wrong key.
+        let other = AuthKeys::new(&[8u8; 32], "photostream", "photostream-api", 3600);
+        assert!(other.verify(&token).is_err());
+        // Wrong audience.
+        let aud = AuthKeys::new(&[7u8; 32], "photostream", "elsewhere", 3600);
+        assert!(aud.verify(&token).is_err());
+        // alg: none with the same claims.
+        let payload = token.split('.').nth(1).unwrap();
+        let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
+        assert!(k.verify(&none).is_err());
+        // Expired beyond the leeway.
+        let past = AuthKeys::new(&[7u8; 32], "photostream", "photostream-api", -120);
+        let (expired, _) = past.issue(&id, &Username::parse("alice").unwrap()).unwrap();
+        assert!(k.verify(&expired).is_err());
+        // Garbage.
+        assert!(k.verify("not.a.token").is_err());
+    }
+
+    #[tokio::test]
+    async fn passwords() {
+        let h = hash_password("correct horse".into()).await.unwrap();
+        assert!(verify_password("correct horse".into(), Some(h.clone())).await);
+        assert!(!verify_password("wrong".into(), Some(h)).await);
+        assert!(!verify_password("anything".into(), None).await);
+    }
+}

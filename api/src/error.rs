@@ -1,0 +1,129 @@
+//! The API's one error type.
+//!
+//! Every error answers `{"error": {"code", "message"}}` with a stable
+//! snake_case code. Client errors say what was wrong; backend failures are
+//! logged in full and answered with a generic 503, never leaking internals.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use photostream_catalog::CatalogError;
+use photostream_media::MediaError;
+use photostream_search::SearchError;
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+    /// Also what an invisible resource answers: never reveal it exists.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
+    /// A backend is down or failing: logged here, answered generically.
+    pub fn unavailable(context: &str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(context, error = %err, "backend failure");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "a backend is temporarily unavailable; retry shortly",
+        )
+        .retry_after(1)
+    }
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let mut resp = (self.status, body).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::NotFound => Self::not_found(),
+            CatalogError::Conflict(what) => Self::conflict("conflict", format!("{what} already exists")),
+            other => Self::unavailable("catalog", other),
+        }
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(e: SearchError) -> Self {
+        Self::unavailable("search", e)
+    }
+}
+
+impl From<object_store::Error> for ApiError {
+    fn from(e: object_store::Error) -> Self {
+        match e {
+            object_store::Error::NotFound { .. } => Self::not_found(),
+            other => Self::unavailable("objects", other),
+        }
+    }
+}
+
+impl From<MediaError> for ApiError {
+    fn from(e: MediaError) -> Self {
+        let msg = e.to_string();
+        match e {
+            MediaError::Empty => Self::bad_request("empty_file", msg),
+            MediaError::Unrecognised | MediaError::Unsupported(_) => {
+                Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", msg)
+            }
+            MediaError::TooLarge { .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "image_too_large", msg)
+            }
+            MediaError::Corrupt(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "undecodable_image", msg)
+            }
+            MediaError::BadThumbnail(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_thumbnail", msg)
+            }
+        }
+    }
+}
+
+impl From<photostream_types::InvalidValue> for ApiError {
+    fn from(e: photostream_types::InvalidValue) -> Self {
+        Self::bad_request("invalid_field", e.0)
+    }
+}

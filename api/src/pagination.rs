@@ -1,0 +1,141 @@
+//! Opaque cursors and list pages.
+//!
+//! A cursor is base64url of a small versioned text: `p1:{created_ms}:{id}`
+//! for keyset listings, `s1:{offset}` for search pages. Clients must treat
+//! them as opaque; anything that does not parse is `400 invalid_cursor`.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use photostream_catalog::{Direction, Keyset};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
+
+/// The query parameters every paginated list accepts.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageParams {
+    pub limit: Option<i64>,
+    pub previous_last: Option<String>,
+    pub previous_first: Option<String>,
+}
+
+impl PageParams {
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(DEFAULT_LIMIT),
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            Some(_) => Err(ApiError::bad_request(
+                "invalid_limit",
+                format!("limit must be between 1 and {MAX_LIMIT}"),
+            )),
+        }
+    }
+
+    /// The keyset direction these parameters ask for.
+    pub fn direction(&self) -> Result<Direction, ApiError> {
+        match (&self.previous_last, &self.previous_first) {
+            (Some(_), Some(_)) => Err(ApiError::bad_request(
+                "invalid_cursor",
+                "give previous_last or previous_first, not both",
+            )),
+            (Some(c), None) => Ok(Direction::After(decode_keyset(c)?)),
+            (None, Some(c)) => Ok(Direction::Before(decode_keyset(c)?)),
+            (None, None) => Ok(Direction::First),
+        }
+    }
+}
+
+/// A page of items: `{items, next, prev}`.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `previous_last` for the following (older) page.
+    pub next: Option<String>,
+    /// Pass as `previous_first` for the preceding (newer) page.
+    pub prev: Option<String>,
+}
+
+fn invalid() -> ApiError {
+    ApiError::bad_request("invalid_cursor", "the cursor is not valid")
+}
+
+pub fn encode_keyset(k: &Keyset) -> String {
+    URL_SAFE_NO_PAD.encode(format!("p1:{}:{}", k.created_ms, k.id))
+}
+
+pub fn decode_keyset(cursor: &str) -> Result<Keyset, ApiError> {
+    if cursor.len() > 200 {
+        return Err(invalid());
+    }
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(raw).map_err(|_| invalid())?;
+    let mut parts = text.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("p1"), Some(ms), Some(id)) => Ok(Keyset {
+            created_ms: ms.parse().map_err(|_| invalid())?,
+            id: id.parse().map_err(|_| invalid())?,
+        }),
+        _ => Err(invalid()),
+    }
+}
+
+pub fn encode_offset(offset: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("s1:{offset}"))
+}
+
+pub fn decode_offset(cursor: &str) -> Result<usize, ApiError> {
+    if cursor.len() > 64 {
+        return Err(invalid());
+    }
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(raw).map_err(|_| invalid())?;
+    text.strip_prefix("s1:")
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n <= 10_000)
+        .ok_or_else(invalid)
+}
+
+/// Builds the `{next, prev}` cursors for a keyset page.
+pub fn keyset_page<T, U>(
+    items: Vec<T>,
+    more: bool,
+    direction: &Direction,
+    keyset: impl Fn(&T) -> Keyset,
+    view: impl Fn(T) -> U,
+) -> Page<U> {
+    let first = items.first().map(&keyset);
+    let last = items.last().map(&keyset);
+    let (next, prev) = match direction {
+        Direction::First => (last.filter(|_| more), None),
+        Direction::After(k) => (last.filter(|_| more), Some(first.unwrap_or_else(|| k.clone()))),
+        Direction::Before(k) => (Some(last.unwrap_or_else(|| k.clone())), first.filter(|_| more)),
+    };
+    Page {
+        items: items.into_iter().map(view).collect(),
+        next: next.as_ref().map(encode_keyset),
+        prev: prev.as_ref().map(encode_keyset),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use photostream_types::PhotoId;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let k = Keyset {
+            created_ms: 1_700_000_000_000,
+            id: PhotoId::new(),
+        };
+        assert_eq!(decode_keyset(&encode_keyset(&k)).unwrap(), k);
+        assert_eq!(decode_offset(&encode_offset(40)).unwrap(), 40);
+        for bad in ["", "!!!", "cDE6eDp5", &"A".repeat(500), &encode_offset(3)] {
+            assert!(decode_keyset(bad).is_err(), "{bad}");
+        }
+        assert!(decode_offset(&encode_keyset(&k)).is_err());
+    }
+}

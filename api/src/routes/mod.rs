@@ -1,0 +1,63 @@
+//! Handlers, one module per area, and the router that mounts them.
+
+mod accounts;
+mod files;
+mod health;
+mod photos;
+mod search;
+mod streams;
+mod upload;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// JSON bodies are small; only uploads get the large limit.
+const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let upload_limit = state.config.max_upload_bytes + 2 * 1024 * 1024;
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/v1/users", post(accounts::register))
+        .route("/v1/sessions", post(accounts::login))
+        .route(
+            "/v1/photos",
+            post(upload::upload).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/v1/photos/{id}", get(photos::get_photo))
+        .route("/v1/photos/{id}/thumbnail", get(files::thumbnail))
+        .route("/v1/photos/{id}/original", get(files::original))
+        .route("/media/{user}/{album}/{resolution}/{file}", get(files::media))
+        .route("/v1/users/{username}/photos", get(streams::user_photos))
+        .route("/v1/search", get(search::search))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this path does not accept that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(300),
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,98 @@
+//! Full-text search, filtered by access in the engine and re-checked
+//! against the catalog so privacy changes apply before the index catches up.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use photostream_search::{SearchQuery, Searcher};
+use photostream_types::{normalise_tag, Username};
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::pagination::{decode_offset, encode_offset, Page, PageParams};
+use crate::routes::photos::ensure_visible;
+use crate::views::PhotoView;
+use crate::AppState;
+
+const MAX_QUERY_CHARS: usize = 200;
+
+#[derive(Deserialize)]
+pub struct SearchParams {
+    #[serde(default)]
+    q: String,
+    owner: Option<String>,
+    tag: Option<String>,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
+pub async fn search(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<Json<Page<PhotoView>>, ApiError> {
+    let limit = params.page.limit()? as usize;
+    if params.q.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("q is longer than {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    if params.q.trim().is_empty() && params.owner.is_none() && params.tag.is_none() {
+        return Err(ApiError::bad_request("missing_query", "give q, owner or tag"));
+    }
+    let offset = match (&params.page.previous_last, &params.page.previous_first) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_cursor",
+                "give previous_last or previous_first, not both",
+            ))
+        }
+        (Some(c), None) => decode_offset(c)?,
+        (None, Some(c)) => decode_offset(c)?.saturating_sub(limit),
+        (None, None) => 0,
+    };
+    let owner = match &params.owner {
+        None => None,
+        Some(name) => {
+            let found = match Username::parse(name) {
+                Ok(u) => st.catalog.user_by_username(&u).await?,
+                Err(_) => None,
+            };
+            match found {
+                Some(u) => Some(u.id),
+                None => return Ok(Json(Page { items: vec![], next: None, prev: None })),
+            }
+        }
+    };
+    let searcher = match caller.user() {
+        None => Searcher::Anonymous,
+        Some(u) if u.moderator => Searcher::Unrestricted,
+        Some(u) => Searcher::User(u.id.clone()),
+    };
+    let query = SearchQuery {
+        text: params.q.clone(),
+        owner,
+        tag: params.tag.as_deref().map(normalise_tag).transpose()?,
+        searcher,
+        offset,
+        limit,
+    };
+    let hits = st.search.search(&query).await?;
+    let mut items = Vec::with_capacity(hits.ids.len());
+    for id in &hits.ids {
+        if let Some(photo) = st.catalog.photo(id).await? {
+            if let Ok(photo) = ensure_visible(&caller, photo) {
+                items.push(PhotoView::of(photo));
+            }
+        }
+    }
+    Ok(Json(Page {
+        items,
+        next: hits.more.then(|| encode_offset(offset + limit)),
+        prev: (offset > 0).then(|| encode_offset(offset)),
+    }))
+}

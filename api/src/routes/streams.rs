@@ -1,0 +1,68 @@
+//! Photostreams: one user's photos, newest first, keyset-paginated.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use photostream_catalog::PhotoFilter;
+use photostream_types::{normalise_tag, AlbumName, Username};
+use serde::Deserialize;
+
+use crate::acl::{can_view, PhotoAccess};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::pagination::{keyset_page, Page, PageParams};
+use crate::views::PhotoView;
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub struct StreamParams {
+    #[serde(flatten)]
+    page: PageParams,
+    tag: Option<String>,
+    album: Option<String>,
+}
+
+pub async fn user_photos(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    Path(username): Path<String>,
+    ApiQuery(params): ApiQuery<StreamParams>,
+) -> Result<Json<Page<PhotoView>>, ApiError> {
+    let limit = params.page.limit()?;
+    let direction = params.page.direction()?;
+    let username = Username::parse(&username).map_err(|_| ApiError::not_found())?;
+    let owner = st
+        .catalog
+        .user_by_username(&username)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let is_owner = caller.user().is_some_and(|u| u.id == owner.id);
+    let album = match &params.album {
+        None => None,
+        Some(name) => {
+            let name = AlbumName::parse(name)?;
+            match st.catalog.album_by_name(&owner.id, &name).await? {
+                Some(a) => Some(a.id),
+                None => return Err(ApiError::not_found()),
+            }
+        }
+    };
+    let filter = PhotoFilter {
+        owner: Some(owner.id.clone()),
+        album,
+        tag: params.tag.as_deref().map(normalise_tag).transpose()?,
+        include_unready: is_owner,
+        public_only: !is_owner,
+    };
+    let (photos, more) = st.catalog.list_photos(&filter, &direction, limit).await?;
+    // The SQL filter already matches the ACL; checking each row again keeps
+    // one authority even if the two ever drift.
+    let viewer = caller.viewer();
+    let photos: Vec<_> = photos
+        .into_iter()
+        .filter(|p| can_view(&viewer, &PhotoAccess::of(p, &[])))
+        .collect();
+    Ok(Json(keyset_page(photos, more, &direction, |p| p.keyset(), PhotoView::of)))
+}

@@ -1,0 +1,297 @@
+//! `POST /v1/photos`: the upload path.
+//!
+//! 1. Read the multipart form with a byte cap per part (413 past it).
+//! 2. Sniff the format from the bytes, read size and orientation from the
+//!    header, enforce the pixel limits, then decode once to refuse truncated
+//!    or corrupt files (415/422). A client thumbnail is checked the same way.
+//! 3. Store the original under `{user}/{album}/original/{file}` with a
+//!    create-only put, so two uploads can never overwrite each other.
+//! 4. Commit the catalog row and its outbox record in one transaction, and
+//!    only then answer 202. A crash before the commit leaves at most an
+//!    orphan blob, which the sweeper removes; a crash after it loses nothing.
+
+use std::sync::Arc;
+
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::Json;
+use bytes::{Bytes, BytesMut};
+use object_store::{path::Path, PutMode, PutOptions, PutPayload};
+use photostream_catalog::{CatalogError, NewPhoto, OutboxEntry};
+use photostream_media::{check_client_thumbnail, probe, verify, MediaError, Probe};
+use photostream_pipeline::{Envelope, PhotoUploaded, Record, Topic};
+use photostream_types::{check_text, AlbumName, FileName, PhotoId, PhotoMetadata, Visibility};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::RequestId;
+use crate::views::PhotoView;
+use crate::AppState;
+
+const MAX_PARTS: usize = 16;
+const MAX_TEXT_PART: usize = 64 * 1024;
+const MAX_THUMBNAIL_BYTES: usize = 1024 * 1024;
+pub const MAX_TITLE: usize = 200;
+pub const MAX_DESCRIPTION: usize = 5000;
+
+#[derive(Default)]
+struct UploadForm {
+    file: Option<Bytes>,
+    file_name: Option<String>,
+    thumbnail: Option<Bytes>,
+    title: Option<String>,
+    description: Option<String>,
+    album: Option<String>,
+    visibility: Option<String>,
+    viewers: Option<String>,
+    metadata: Option<String>,
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large("the upload is larger than the limit")
+    } else {
+        ApiError::bad_request("invalid_multipart", e.body_text())
+    }
+}
+
+async fn read_part(
+    field: &mut axum::extract::multipart::Field<'_>,
+    cap: usize,
+    what: &str,
+) -> Result<Bytes, ApiError> {
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if buf.len() + chunk.len() > cap {
+            return Err(ApiError::too_large(format!("{what} is larger than {cap} bytes")));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+async fn read_form(mut multipart: Multipart, max_file: usize) -> Result<UploadForm, ApiError> {
+    let mut form = UploadForm::default();
+    let mut parts = 0;
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(ApiError::bad_request("too_many_parts", "the form has too many parts"));
+        }
+        let name = field.name().unwrap_or("").to_string();
+        let duplicate = || ApiError::bad_request("duplicate_field", format!("{name} was sent twice"));
+        match name.as_str() {
+            "file" => {
+                if form.file.is_some() {
+                    return Err(duplicate());
+                }
+                form.file_name = field.file_name().map(str::to_string);
+                form.file = Some(read_part(&mut field, max_file, "the file").await?);
+            }
+            "thumbnail" => {
+                if form.thumbnail.is_some() {
+                    return Err(duplicate());
+                }
+                form.thumbnail = Some(read_part(&mut field, MAX_THUMBNAIL_BYTES, "the thumbnail").await?);
+            }
+            "title" | "description" | "album" | "visibility" | "viewers" | "metadata" => {
+                let bytes = read_part(&mut field, MAX_TEXT_PART, &name).await?;
+                let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                    ApiError::bad_request("invalid_field", format!("{name} is not valid UTF-8"))
+                })?;
+                let slot = match name.as_str() {
+                    "title" => &mut form.title,
+                    "description" => &mut form.description,
+                    "album" => &mut form.album,
+                    "visibility" => &mut form.visibility,
+                    "viewers" => &mut form.viewers,
+                    _ => &mut form.metadata,
+                };
+                if slot.is_some() {
+                    return Err(duplicate());
+                }
+                *slot = Some(text);
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    "unknown_field",
+                    format!("unknown form field {:?}", other.chars().take(64).collect::<String>()),
+                ))
+            }
+        }
+    }
+    Ok(form)
+}
+
+/// Probes, verifies and checks the client thumbnail on a blocking thread.
+async fn inspect(
+    st: &AppState,
+    file: Bytes,
+    thumbnail: Option<Bytes>,
+) -> Result<(Probe, Option<Probe>, String), ApiError> {
+    let _permit = st
+        .decode_permits
+        .acquire()
+        .await
+        .map_err(|e| ApiError::unavailable("decode permits", e))?;
+    let limits = st.config.limits;
+    let width = st.config.thumbnail_width;
+    tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
+        let p = probe(&file, &limits)?;
+        verify(&file, &p, &limits)?;
+        let t = thumbnail
+            .as_deref()
+            .map(|t| check_client_thumbnail(t, &p, width))
+            .transpose()?;
+        Ok((p, t, photostream_media::content_hash(&file)))
+    })
+    .await
+    .map_err(|e| ApiError::unavailable("decode task", e))?
+    .map_err(ApiError::from)
+}
+
+pub async fn upload(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    RequestId(request_id): RequestId,
+    multipart: Multipart,
+) -> Result<(StatusCode, Json<PhotoView>), ApiError> {
+    let user = caller.require_user()?.clone();
+    let form = read_form(multipart, st.config.max_upload_bytes).await?;
+    let file = form
+        .file
+        .ok_or_else(|| ApiError::bad_request("missing_file", "the form needs a file part"))?;
+
+    // Cheap field checks before any decoding.
+    let title = form.title.unwrap_or_default();
+    check_text("title", &title, MAX_TITLE)?;
+    let description = form.description.unwrap_or_default();
+    check_text("description", &description, MAX_DESCRIPTION)?;
+    let album_name = match form.album.as_deref().map(str::trim) {
+        None | Some("") => AlbumName::default_album(),
+        Some(a) => AlbumName::parse(a)?,
+    };
+    let visibility = form
+        .visibility
+        .as_deref()
+        .map(|v| v.trim().parse::<Visibility>())
+        .transpose()?;
+    if form.viewers.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+        return Err(ApiError::bad_request(
+            "not_supported",
+            "viewer lists are not supported yet; upload as private and share later",
+        ));
+    }
+    let metadata = match form.metadata.as_deref().map(str::trim) {
+        None | Some("") => PhotoMetadata::default(),
+        Some(json) => serde_json::from_str::<PhotoMetadata>(json)
+            .map_err(|e| ApiError::bad_request("invalid_metadata", e.to_string()))?
+            .validated()?,
+    };
+
+    let byte_size = file.len() as i64;
+    let (probe, thumb_probe, content_hash) = inspect(&st, file.clone(), form.thumbnail.clone()).await?;
+    let album = st.catalog.ensure_album(&user.id, &album_name).await?;
+    let visibility = visibility.unwrap_or(album.default_visibility);
+    let (display_w, display_h) = probe.display_size();
+
+    let id = PhotoId::new();
+    let suffix = &id.as_str()[id.as_str().len() - 8..];
+    let mut name = FileName::sanitise(form.file_name.as_deref());
+    if st.catalog.file_stem_taken(&album.id, name.stem()).await? {
+        name = name.with_suffix(suffix);
+    }
+    let key_for = |resolution: &str, file: String| {
+        format!("{}/{}/{resolution}/{}", user.username, album.name, file)
+    };
+
+    // Two attempts: the second, with a unique suffix, only after a race lost
+    // to a concurrent upload of the same name.
+    for attempt in 0..2 {
+        let file_name = name.with_ext(probe.format.ext());
+        let original_key = key_for("original", file_name.clone());
+        let original_path = Path::parse(&original_key).map_err(|_| ApiError::bad_request("invalid_name", "bad file name"))?;
+        let put = st
+            .objects
+            .put_opts(
+                &original_path,
+                PutPayload::from(file.clone()),
+                PutOptions::from(PutMode::Create),
+            )
+            .await;
+        match put {
+            Ok(_) => {}
+            Err(object_store::Error::AlreadyExists { .. }) if attempt == 0 => {
+                name = name.with_suffix(suffix);
+                continue;
+            }
+            Err(e) => return Err(ApiError::unavailable("objects", e)),
+        }
+        let mut stored = vec![original_path];
+        let thumbnail_key = match (&form.thumbnail, &thumb_probe) {
+            (Some(bytes), Some(tp)) => {
+                let key = key_for("thumbnail", format!("{}_thumbnail.{}", name.stem(), tp.format.ext()));
+                let path = Path::parse(&key).map_err(|_| ApiError::bad_request("invalid_name", "bad file name"))?;
+                st.objects.put(&path, PutPayload::from(bytes.clone())).await?;
+                stored.push(path);
+                Some(key)
+            }
+            _ => None,
+        };
+        let envelope = Envelope::new(
+            Record::PhotoUploaded(PhotoUploaded {
+                photo_id: id.clone(),
+                owner_id: user.id.clone(),
+                original_key: original_key.clone(),
+                format: probe.format.name().to_string(),
+                bytes: byte_size as u64,
+                client_thumbnail_key: thumbnail_key.clone(),
+            }),
+            request_id.clone(),
+        );
+        let outbox = OutboxEntry::new(
+            envelope.id.clone(),
+            Topic::photos().as_str(),
+            id.as_str(),
+            serde_json::to_string(&envelope).expect("envelopes serialise"),
+        );
+        let new = NewPhoto {
+            id: id.clone(),
+            owner_id: user.id.clone(),
+            album_id: album.id.clone(),
+            title: title.clone(),
+            description: description.clone(),
+            visibility,
+            width: display_w as i64,
+            height: display_h as i64,
+            format: probe.format.name().to_string(),
+            content_hash: content_hash.clone(),
+            byte_size,
+            file_name,
+            file_stem: name.stem().to_string(),
+            original_key,
+            thumbnail_key,
+            metadata: metadata.clone(),
+        };
+        match st.catalog.insert_photo(&new, &outbox).await {
+            Ok(photo) => {
+                st.outbox_wake.notify_one();
+                tracing::info!(photo = %photo.id, key = %photo.original_key, bytes = byte_size, "upload accepted");
+                return Ok((StatusCode::ACCEPTED, Json(PhotoView::of(photo))));
+            }
+            Err(CatalogError::Conflict(_)) if attempt == 0 => {
+                for path in &stored {
+                    let _ = st.objects.delete(path).await;
+                }
+                name = name.with_suffix(suffix);
+            }
+            Err(e) => {
+                for path in &stored {
+                    let _ = st.objects.delete(path).await;
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    Err(ApiError::conflict("name_conflict", "could not find a free file name; retry"))
+}

@@ -1,0 +1,72 @@
+//! JSON shapes the API answers with.
+
+use chrono::{SecondsFormat, TimeZone, Utc};
+use photostream_catalog::Photo;
+use photostream_types::{PhotoMetadata, PhotoStatus, Visibility};
+use serde::Serialize;
+
+/// RFC 3339 UTC with milliseconds.
+pub fn rfc3339(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[derive(Debug, Serialize)]
+pub struct PhotoUrls {
+    /// `/media/…` path of the thumbnail; null until it exists.
+    pub thumbnail: Option<String>,
+    /// `/media/…` path of the original.
+    pub original: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PhotoView {
+    pub id: String,
+    pub owner: String,
+    pub album: String,
+    pub title: String,
+    pub description: String,
+    pub visibility: Visibility,
+    pub metadata: PhotoMetadata,
+    pub status: PhotoStatus,
+    /// Display size (after EXIF orientation).
+    pub width: i64,
+    pub height: i64,
+    pub format: String,
+    pub bytes: i64,
+    pub file_name: String,
+    pub created_at: String,
+    pub urls: PhotoUrls,
+}
+
+impl PhotoView {
+    pub fn of(p: Photo) -> Self {
+        let thumbnail = p
+            .thumbnail_key
+            .as_ref()
+            .filter(|_| p.thumbnail_done)
+            .map(|k| format!("/media/{k}"));
+        Self {
+            urls: PhotoUrls {
+                thumbnail,
+                original: format!("/media/{}", p.original_key),
+            },
+            id: p.id.to_string(),
+            owner: p.owner.to_string(),
+            album: p.album.to_string(),
+            title: p.title,
+            description: p.description,
+            visibility: p.visibility,
+            metadata: p.metadata,
+            status: p.status,
+            width: p.width,
+            height: p.height,
+            format: p.format,
+            bytes: p.byte_size,
+            file_name: p.file_name,
+            created_at: rfc3339(p.created_ms),
+        }
+    }
+}

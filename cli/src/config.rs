@@ -1,0 +1,223 @@
+//! Service configuration.
+//!
+//! Sources, later ones winning: built-in defaults, the TOML file given with
+//! `--config` (see `config/photostream.toml` for every key, commented), then
+//! `PHOTOSTREAM_*` environment variables (`__` separates sections, e.g.
+//! `PHOTOSTREAM_AUTH__SESSION_TTL_SECS=600`), then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The HTTP API only.
+    Api,
+    /// The outbox relay, the stream processors and the sweeper only.
+    Processors,
+    /// Everything in one process (the embedded default).
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+    /// Where embedded backends keep their files.
+    pub data_dir: PathBuf,
+    pub role: Role,
+    /// `text` or `json` logs.
+    pub log_format: String,
+    /// Catalog URL; empty means `sqlite://{data_dir}/catalog.db`.
+    pub catalog: String,
+    /// `embedded` (a durable log under the data dir).
+    pub stream: String,
+    /// `embedded` (tantivy under the data dir).
+    pub search: String,
+    /// `embedded` (SQLite under the data dir).
+    pub analytics: String,
+    /// `local` (files under the data dir) or `file:///absolute/path`.
+    pub objects: String,
+    pub auth: AuthConfig,
+    pub uploads: UploadConfig,
+    pub thumbnails: ThumbnailConfig,
+    pub processors: ProcessorConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// HS256 key for session JWTs (at least 32 bytes). Empty: generated once
+    /// and kept in `{data_dir}/jwt.key`.
+    pub jwt_secret: String,
+    pub issuer: String,
+    pub audience: String,
+    pub session_ttl_secs: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadConfig {
+    pub max_bytes: usize,
+    pub max_pixels: u64,
+    pub max_side: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThumbnailConfig {
+    pub width: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessorConfig {
+    pub max_attempts: u32,
+    pub base_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// Objects younger than this are never swept as orphans.
+    pub sweep_grace_secs: u64,
+    pub sweep_interval_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("valid address"),
+            data_dir: PathBuf::from("./data"),
+            role: Role::All,
+            log_format: "text".into(),
+            catalog: String::new(),
+            stream: "embedded".into(),
+            search: "embedded".into(),
+            analytics: "embedded".into(),
+            objects: "local".into(),
+            auth: AuthConfig::default(),
+            uploads: UploadConfig::default(),
+            thumbnails: ThumbnailConfig::default(),
+            processors: ProcessorConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: String::new(),
+            issuer: "photostream".into(),
+            audience: "photostream-api".into(),
+            session_ttl_secs: 24 * 3600,
+        }
+    }
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 64 * 1024 * 1024,
+            max_pixels: 100_000_000,
+            max_side: 30_000,
+        }
+    }
+}
+
+impl Default for ThumbnailConfig {
+    fn default() -> Self {
+        Self { width: 50 }
+    }
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            base_backoff_ms: 100,
+            max_backoff_ms: 10_000,
+            sweep_grace_secs: 3600,
+            sweep_interval_secs: 3600,
+        }
+    }
+}
+
+/// Command-line overrides; `None` leaves the lower layers in charge.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+}
+
+impl Config {
+    /// Loads defaults → `file` → environment → `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, figment::Error> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(figment::Error::from(format!(
+                    "config file {} does not exist",
+                    f.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig.merge(Env::prefixed("PHOTOSTREAM_").split("__"))
+            .merge(Serialized::globals(overrides))
+            .extract()
+    }
+
+    /// The catalog URL, defaulting to SQLite in the data dir.
+    pub fn catalog_url(&self) -> String {
+        if self.catalog.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("catalog.db").display())
+        } else {
+            self.catalog.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_file_parses_to_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/photostream.toml");
+        let from_file: Config = Figment::from(Toml::file(&path)).extract().unwrap();
+        assert_eq!(from_file, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let r: Result<Config, _> = Figment::from(Toml::string("lisen = \"x\"")).extract();
+        assert!(r.is_err());
+        let r: Result<Config, _> =
+            Figment::from(Toml::string("[auth]\nsecret = \"x\"")).extract();
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("p.toml", "listen = \"127.0.0.1:9000\"\nsearch = \"embedded\"\n[uploads]\nmax_bytes = 10\n")?;
+            jail.set_env("PHOTOSTREAM_UPLOADS__MAX_BYTES", "20");
+            jail.set_env("PHOTOSTREAM_DATA_DIR", "/tmp/x");
+            let overrides = Overrides {
+                data_dir: Some("/tmp/y".into()),
+                ..Default::default()
+            };
+            let c = Config::load(Some(Path::new("p.toml")), &overrides).unwrap();
+            assert_eq!(c.listen.port(), 9000);
+            assert_eq!(c.uploads.max_bytes, 20);
+            assert_eq!(c.data_dir, PathBuf::from("/tmp/y"));
+            Ok(())
+        });
+    }
+}

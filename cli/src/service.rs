@@ -1,0 +1,199 @@
+//! Starting and stopping the service for a role.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use photostream_api::{ApiConfig, AppState, AuthKeys};
+use photostream_media::Limits;
+use photostream_pipeline::Topic;
+use photostream_processors::{
+    run_processor, AnalyticsRecorder, OrphanSweeper, OutboxRelay, Processor, RunnerConfig,
+    SearchIndexer, Thumbnailer,
+};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::backends::Backends;
+use crate::{Config, Role};
+
+/// A started service. Dropping it does not stop it: call [`shutdown`].
+///
+/// [`shutdown`]: RunningService::shutdown
+pub struct RunningService {
+    addr: Option<SocketAddr>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<anyhow::Result<()>>,
+    pub backends: Backends,
+}
+
+impl RunningService {
+    /// Where the API listens (None for the processors role).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    /// The token that stops everything; cancel it from a signal handler.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs until the shutdown token fires and every part has stopped.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let mut first_error = None;
+        while let Some(done) = self.tasks.join_next().await {
+            let result = done.map_err(anyhow::Error::from).and_then(|r| r);
+            if let Err(e) = result {
+                error!(error = %format!("{e:#}"), "a service task failed; shutting down");
+                self.shutdown.cancel();
+                first_error.get_or_insert(e);
+            }
+        }
+        self.backends.catalog.close().await;
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Stops gracefully: the API finishes in-flight requests, processors
+    /// finish and commit the record in hand, the relay drains the outbox.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}
+
+/// Reads the JWT key from config, or from `{data_dir}/jwt.key`, creating it
+/// (32 random bytes, hex, mode 0600) on first start.
+fn jwt_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+    if !config.auth.jwt_secret.is_empty() {
+        anyhow::ensure!(
+            config.auth.jwt_secret.len() >= 32,
+            "auth.jwt_secret must be at least 32 bytes"
+        );
+        return Ok(config.auth.jwt_secret.as_bytes().to_vec());
+    }
+    let path = config.data_dir.join("jwt.key");
+    if let Ok(hex_key) = std::fs::read_to_string(&path) {
+        return hex::decode(hex_key.trim()).context("jwt.key is not hex");
+    }
+    let key: [u8; 32] = rand::random();
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(hex::encode(key).as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    info!(path = %path.display(), "generated a new JWT signing key");
+    Ok(key.to_vec())
+}
+
+/// Opens the backends and starts the parts `config.role` asks for. With
+/// `listener` given, the API serves on it (tests pass one bound to port 0);
+/// otherwise it binds `config.listen`.
+pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Result<RunningService> {
+    let backends = Backends::open(&config).await?;
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let outbox_wake = Arc::new(Notify::new());
+    let limits = Limits {
+        max_pixels: config.uploads.max_pixels,
+        max_side: config.uploads.max_side,
+    };
+    let mut addr = None;
+
+    if matches!(config.role, Role::Api | Role::All) {
+        let auth = AuthKeys::new(
+            &jwt_secret(&config)?,
+            &config.auth.issuer,
+            &config.auth.audience,
+            config.auth.session_ttl_secs,
+        );
+        let api_config = ApiConfig {
+            max_upload_bytes: config.uploads.max_bytes,
+            limits,
+            thumbnail_width: config.thumbnails.width,
+        };
+        let mut state = AppState::new(
+            backends.catalog.clone(),
+            backends.objects.clone(),
+            backends.search.clone(),
+            auth,
+            api_config,
+        );
+        state.stream = Some(backends.stream.clone());
+        state.outbox_wake = outbox_wake.clone();
+        let listener = match listener {
+            Some(l) => l,
+            None => TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("binding {}", config.listen))?,
+        };
+        addr = Some(listener.local_addr()?);
+        info!(addr = %addr.unwrap(), "API listening");
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            photostream_api::serve(listener, Arc::new(state), token.cancelled_owned())
+                .await
+                .context("API server")
+        });
+    }
+
+    if matches!(config.role, Role::Processors | Role::All) {
+        let runner = RunnerConfig {
+            max_attempts: config.processors.max_attempts,
+            base_backoff: Duration::from_millis(config.processors.base_backoff_ms),
+            max_backoff: Duration::from_millis(config.processors.max_backoff_ms),
+        };
+        let processors: Vec<Arc<dyn Processor>> = vec![
+            Arc::new(Thumbnailer::new(
+                backends.catalog.clone(),
+                backends.objects.clone(),
+                config.thumbnails.width,
+                limits,
+            )),
+            Arc::new(SearchIndexer::new(backends.catalog.clone(), backends.search.clone())),
+            Arc::new(AnalyticsRecorder::new(backends.analytics.clone())),
+        ];
+        for p in processors {
+            tasks.spawn(run_processor(
+                backends.stream.clone(),
+                Topic::photos(),
+                p,
+                runner.clone(),
+                shutdown.clone(),
+            ));
+        }
+        let relay = OutboxRelay::new(backends.catalog.clone(), backends.stream.clone(), outbox_wake);
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            relay.run(token).await;
+            Ok(())
+        });
+        let mut sweeper = OrphanSweeper::new(backends.catalog.clone(), backends.objects.clone());
+        sweeper.grace = Duration::from_secs(config.processors.sweep_grace_secs);
+        sweeper.every = Duration::from_secs(config.processors.sweep_interval_secs.max(1));
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            sweeper.run(token).await;
+            Ok(())
+        });
+    }
+
+    Ok(RunningService {
+        addr,
+        shutdown,
+        tasks,
+        backends,
+    })
+}

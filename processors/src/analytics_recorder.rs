@@ -1,0 +1,42 @@
+//! Turns stream records into analytics events (deduplicated by event id).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use photostream_analytics::{Analytics, AnalyticsEvent, EventKind};
+use photostream_pipeline::{Envelope, Record};
+
+use crate::{ProcessError, Processor};
+
+pub struct AnalyticsRecorder {
+    analytics: Arc<dyn Analytics>,
+}
+
+impl AnalyticsRecorder {
+    pub fn new(analytics: Arc<dyn Analytics>) -> Self {
+        Self { analytics }
+    }
+}
+
+#[async_trait]
+impl Processor for AnalyticsRecorder {
+    fn name(&self) -> &'static str {
+        "analytics"
+    }
+
+    async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError> {
+        let event = match &envelope.record {
+            Record::PhotoUploaded(r) => AnalyticsEvent {
+                id: envelope.id.clone(),
+                kind: EventKind::Upload,
+                photo_id: r.photo_id.clone(),
+                user_id: Some(r.owner_id.clone()),
+                at_ms: envelope.at_ms,
+                bytes: r.bytes as i64,
+                format: Some(r.format.clone()),
+            },
+            Record::Unknown => return Ok(()),
+        };
+        self.analytics.record(&[event]).await.map_err(ProcessError::transient)
+    }
+}

@@ -1,0 +1,223 @@
+//! The generic processor runner.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use photostream_pipeline::{ConsumerGroup, EventLog, Topic};
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn, Instrument};
+
+use crate::{ProcessError, Processor};
+
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Attempts per record before it is given up on.
+    pub max_attempts: u32,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            base_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RunnerConfig {
+    /// Exponential backoff with full jitter for the given attempt (1-based).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.max_backoff);
+        let jittered = rand::thread_rng().gen_range(0..=exp.as_millis() as u64);
+        Duration::from_millis(jittered.max(1))
+    }
+}
+
+/// Runs `processor` over `topic` until `shutdown` fires. A record being
+/// handled when shutdown arrives is finished and committed first.
+pub async fn run_processor(
+    log: Arc<dyn EventLog>,
+    topic: Topic,
+    processor: Arc<dyn Processor>,
+    config: RunnerConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let name = processor.name();
+    let group = ConsumerGroup::new(name)?;
+    let mut sub = loop {
+        match log.subscribe(&topic, &group).await {
+            Ok(s) => break s,
+            Err(e) => {
+                warn!(processor = name, error = %e, "cannot subscribe yet; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(config.max_backoff) => {}
+                }
+            }
+        }
+    };
+    info!(processor = name, topic = topic.as_str(), "processor started");
+    let mut failures = 0u32;
+    loop {
+        let delivery = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            d = sub.next() => d,
+        };
+        let delivery = match delivery {
+            Ok(d) => {
+                failures = 0;
+                d
+            }
+            Err(e) => {
+                failures += 1;
+                warn!(processor = name, error = %e, "stream read failed; backing off");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(config.backoff(failures)) => {}
+                }
+                continue;
+            }
+        };
+        let envelope = match delivery.envelope() {
+            Ok(env) => env,
+            Err(e) => {
+                error!(processor = name, position = delivery.position, error = %e, "undecodable record skipped");
+                sub.commit(&delivery).await?;
+                continue;
+            }
+        };
+        let span = tracing::info_span!(
+            "record",
+            processor = name,
+            event_id = %envelope.id,
+            request_id = envelope.request_id.as_deref().unwrap_or("-"),
+        );
+        let mut attempt = 0;
+        let finished = async {
+            loop {
+                attempt += 1;
+                match processor.handle(&envelope).await {
+                    Ok(()) => return true,
+                    Err(ProcessError::Permanent(e)) => {
+                        error!(error = %format!("{e:#}"), "record failed permanently; skipped");
+                        return true;
+                    }
+                    Err(ProcessError::Transient(e)) if attempt >= config.max_attempts => {
+                        error!(attempt, error = %format!("{e:#}"), "record failed too often; skipped");
+                        return true;
+                    }
+                    Err(ProcessError::Transient(e)) => {
+                        let wait = config.backoff(attempt);
+                        warn!(attempt, wait_ms = wait.as_millis() as u64, error = %format!("{e:#}"), "retrying");
+                        tokio::select! {
+                            // Uncommitted: the record is redelivered after restart.
+                            _ = shutdown.cancelled() => return false,
+                            _ = tokio::time::sleep(wait) => {}
+                        }
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+        if !finished {
+            break;
+        }
+        sub.commit(&delivery).await?;
+    }
+    info!(processor = name, "processor stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use photostream_pipeline::{EmbeddedLog, Envelope, PhotoUploaded, Record};
+    use photostream_types::{PhotoId, UserId};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    struct Flaky {
+        calls: AtomicU32,
+        fail_first: u32,
+        done: tokio::sync::mpsc::UnboundedSender<u32>,
+    }
+
+    #[async_trait]
+    impl Processor for Flaky {
+        fn name(&self) -> &'static str {
+            "flaky"
+        }
+        async fn handle(&self, _: &Envelope) -> Result<(), ProcessError> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if n <= self.fail_first {
+                return Err(ProcessError::transient(anyhow::anyhow!("not yet")));
+            }
+            self.done.send(n).unwrap();
+            Ok(())
+        }
+    }
+
+    fn record() -> Envelope {
+        Envelope::new(
+            Record::PhotoUploaded(PhotoUploaded {
+                photo_id: PhotoId::new(),
+                owner_id: UserId::new(),
+                original_key: "a/default/original/x.jpg".into(),
+                format: "jpeg".into(),
+                bytes: 1,
+                client_thumbnail_key: None,
+            }),
+            None,
+        )
+    }
+
+    #[tokio::test]
+    async fn retries_transient_failures_then_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(EmbeddedLog::open(dir.path()).unwrap());
+        log.publish(&Topic::photos(), "k", &record()).await.unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let p = Arc::new(Flaky {
+            calls: AtomicU32::new(0),
+            fail_first: 3,
+            done: tx,
+        });
+        let shutdown = CancellationToken::new();
+        let config = RunnerConfig {
+            max_attempts: 10,
+            base_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+        };
+        let task = tokio::spawn(run_processor(
+            log.clone(),
+            Topic::photos(),
+            p.clone(),
+            config,
+            shutdown.clone(),
+        ));
+        assert_eq!(rx.recv().await, Some(4));
+        shutdown.cancel();
+        task.await.unwrap().unwrap();
+        let group = ConsumerGroup::new("flaky").unwrap();
+        assert_eq!(
+            log.committed_position(&Topic::photos(), &group).unwrap(),
+            log.end_position(&Topic::photos()).unwrap()
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let c = RunnerConfig::default();
+        for attempt in 1..30 {
+            assert!(c.backoff(attempt) <= c.max_backoff);
+        }
+    }
+}
