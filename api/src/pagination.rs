@@ -15,18 +15,21 @@ pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 
 /// The query parameters every paginated list accepts.
+///
+/// `limit` is taken as text and parsed here: serde's `flatten`, which the
+/// endpoint-specific parameter structs use, loses the type of URL values.
 #[derive(Debug, Default, Deserialize)]
 pub struct PageParams {
-    pub limit: Option<i64>,
+    pub limit: Option<String>,
     pub previous_last: Option<String>,
     pub previous_first: Option<String>,
 }
 
 impl PageParams {
     pub fn limit(&self) -> Result<i64, ApiError> {
-        match self.limit {
+        match self.limit.as_deref().map(|l| l.trim().parse::<i64>()) {
             None => Ok(DEFAULT_LIMIT),
-            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
             Some(_) => Err(ApiError::bad_request(
                 "invalid_limit",
                 format!("limit must be between 1 and {MAX_LIMIT}"),

@@ -5,11 +5,13 @@
 //! - [`config`]: defaults → reference config file → `PHOTOSTREAM_*` env →
 //!   flags, with unknown keys rejected.
 //! - [`backends`]: turns backend URLs into trait objects.
+//! - [`entry`]: the command line (`photostream serve`, `photostream config`).
 //! - [`service`]: starts the API and/or the processors for a role and stops
 //!   them gracefully on one shutdown signal.
 
 pub mod backends;
 pub mod config;
+pub mod entry;
 pub mod service;
 
 pub use config::{Config, Role};

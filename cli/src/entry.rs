@@ -1,0 +1,99 @@
+//! The command line: flags, logging, signal handling. Both the real
+//! `photostream` binary and the copy the crash tests run call [`main`].
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use crate::config::{Config, Overrides, Role};
+use tokio::signal::unix::{signal, SignalKind};
+
+#[derive(Parser)]
+#[command(name = "photostream", version, about = "Flickr-style photo sharing as a stream pipeline")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (API and processors on embedded defaults unless configured otherwise).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Directory for the embedded backends' files.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// A TOML config file (see config/photostream.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Which parts to run in this process.
+        #[arg(long, value_enum)]
+        role: Option<Role>,
+    },
+    /// Print the effective configuration (defaults, file, env and flags merged) as TOML.
+    Config {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Parses `std::env::args` and runs the chosen subcommand to completion.
+pub fn main() -> anyhow::Result<()> {
+    // Both rustls providers are in the dependency tree; pick one explicitly.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Config { config } => {
+            let c = Config::load(config.as_deref(), &Overrides::default())?;
+            print!("{}", toml::to_string_pretty(&c)?);
+            Ok(())
+        }
+        Command::Serve {
+            listen,
+            data_dir,
+            config,
+            role,
+        } => {
+            let overrides = Overrides {
+                listen,
+                data_dir,
+                role,
+            };
+            let config = Config::load(config.as_deref(), &overrides).context("loading configuration")?;
+            init_logging(&config.log_format);
+            let service = crate::start(config, None).await?;
+            let token = service.shutdown_token();
+            tokio::spawn(async move {
+                let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                tracing::info!("shutting down gracefully");
+                token.cancel();
+            });
+            service.wait().await
+        }
+    }
+}

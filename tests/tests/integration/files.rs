@@ -1,0 +1,79 @@
+//! Serving files: validators, caching, ranges, and client thumbnails.
+
+use std::time::Duration;
+
+use photostream_tests::{fixture, png, TestServer, Upload};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thumbnails_revalidate_and_originals_serve_ranges() {
+    let server = TestServer::start().await;
+    let alice = server.api().signed_up("alice").await;
+    let anon = server.api();
+    let original = fixture("jpeg-exif-gps-phone.jpg");
+    let p = alice.upload_ok(original.clone(), "phone.jpg", Upload::default()).await;
+    let id = p["id"].as_str().unwrap();
+    alice.wait_ready(id, Duration::from_secs(30)).await;
+
+    let r = anon.get(&format!("/v1/photos/{id}/thumbnail")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    assert!(r.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let thumb = r.bytes().await.unwrap();
+    // No EXIF (GPS) in the thumbnail.
+    assert!(!thumb.windows(4).any(|w| w == b"Exif"));
+    let r = anon
+        .get(&format!("/v1/photos/{id}/thumbnail"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+
+    let r = anon.get(&format!("/v1/photos/{id}/original")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["accept-ranges"], "bytes");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &original[..]);
+    let r = anon
+        .get(&format!("/v1/photos/{id}/original"))
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(
+        r.headers()["content-range"].to_str().unwrap(),
+        format!("bytes 100-199/{}", original.len())
+    );
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &original[100..200]);
+    let r = anon
+        .get(&format!("/v1/photos/{id}/original"))
+        .header("range", format!("bytes={}-", original.len() + 5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 416);
+
+    // The CDN path serves the same bytes.
+    let media = p["urls"]["original"].as_str().unwrap();
+    let r = anon.get(media).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().len(), original.len());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_client_thumbnail_is_kept() {
+    let server = TestServer::start().await;
+    let alice = server.api().signed_up("alice").await;
+    let client_thumb = png(50, 25, 9);
+    let p = alice
+        .upload_ok(png(400, 200, 9), "wide.png", Upload { thumbnail: Some(client_thumb.clone()), ..Default::default() })
+        .await;
+    let id = p["id"].as_str().unwrap();
+    let ready = alice.wait_ready(id, Duration::from_secs(30)).await;
+    assert_eq!(ready["urls"]["thumbnail"], "/media/alice/default/thumbnail/wide_thumbnail.png");
+    let r = alice.get(&format!("/v1/photos/{id}/thumbnail")).send().await.unwrap();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &client_thumb[..]);
+    server.stop().await;
+}

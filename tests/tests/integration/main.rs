@@ -1,0 +1,9 @@
+//! photostream's end-to-end suite: one test binary (link time matters on
+//! two cores), one module per area. Every test starts the real service on
+//! port 0 with a temporary data dir; the crash tests run the real binary.
+
+mod bad_input;
+mod crash;
+mod files;
+mod pagination;
+mod walkthrough;
