@@ -1,0 +1,187 @@
+//! `photostream-bench thumbnails [DIR] [--repeat N]`
+//!
+//! Thumbnails per second over a directory of JPEGs, photostream's
+//! thumbnailer beside `vipsthumbnail` (Debian's `libvips-tools`) run over
+//! the same files in the same invocation, printed as a ratio. Without DIR,
+//! the shared 12 MP camera fixtures are copied into a temporary directory.
+//!
+//! Run in release mode: `cargo run --release -p photostream-bench -- thumbnails`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use photostream_media::{probe, thumbnail, Limits};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("thumbnails") => thumbnails(&args[1..]),
+        _ => {
+            eprintln!("usage: photostream-bench thumbnails [DIR] [--repeat N]");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn jpegs_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn default_corpus(into: &Path, repeat: usize) -> anyhow::Result<Vec<PathBuf>> {
+    let fixtures = std::env::var_os("FIXTURES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/images"));
+    let sources = ["jpeg-exif-12mp-olympus.jpg", "jpeg-exif-gps-phone.jpg"];
+    let mut out = Vec::new();
+    for i in 0..repeat {
+        for s in sources {
+            let dst = into.join(format!("{i:03}-{s}"));
+            std::fs::copy(fixtures.join(s), &dst).with_context(|| format!("copying fixture {s}"))?;
+            out.push(dst);
+        }
+    }
+    Ok(out)
+}
+
+fn thumbnails(args: &[String]) -> anyhow::Result<()> {
+    let mut dir = None;
+    let mut repeat = 8;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--repeat" => repeat = it.next().context("--repeat N")?.parse()?,
+            other => dir = Some(PathBuf::from(other)),
+        }
+    }
+    let tmp = tempfile::tempdir()?;
+    let files = match &dir {
+        Some(d) => jpegs_in(d)?,
+        None => default_corpus(tmp.path(), repeat)?,
+    };
+    if files.is_empty() {
+        bail!("no JPEGs to work on");
+    }
+    let bytes: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+    let megapixels: f64 = bytes
+        .iter()
+        .map(|b| probe(b, &Limits::default()).map(|p| p.width as f64 * p.height as f64 / 1e6))
+        .collect::<Result<Vec<_>, _>>()?
+        .iter()
+        .sum::<f64>()
+        / files.len() as f64;
+    println!(
+        "corpus: {} JPEGs, mean {:.1} MP ({})",
+        files.len(),
+        megapixels,
+        dir.as_ref().map_or("shared camera fixtures".into(), |d| d.display().to_string())
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    // Warm up caches once.
+    run_ours(&bytes[..1])?;
+    let ours_1 = run_ours(&bytes)?;
+    let ours_n = run_ours_parallel(&bytes, cores)?;
+    let full = run_full_decode(&bytes)?;
+    let vips = run_vips(&files, tmp.path(), None)?;
+    let vips_1 = run_vips(&files, tmp.path(), Some(1))?;
+
+    let rate = |d: Duration| files.len() as f64 / d.as_secs_f64();
+    let per = |d: Duration| d.as_secs_f64() * 1000.0 / files.len() as f64;
+    println!();
+    println!("{:<46} {:>10} {:>10} {:>12}", "thumbnailer (50 px wide, upright)", "ms/image", "images/s", "vs vips");
+    let row = |name: &str, d: Duration| {
+        println!(
+            "{:<46} {:>10.1} {:>10.1} {:>11.2}x",
+            name,
+            per(d),
+            rate(d),
+            vips.map_or(f64::NAN, |v| v.as_secs_f64() / d.as_secs_f64())
+        )
+    };
+    match (vips, vips_1) {
+        (Some(v), Some(v1)) => {
+            row("vipsthumbnail (1 process, all files)", v);
+            row("vipsthumbnail, VIPS_CONCURRENCY=1", v1);
+        }
+        _ => println!("{:<46} not installed: apt-get install libvips-tools", "vipsthumbnail"),
+    }
+    row("photostream, shrink-on-load, 1 thread", ours_1);
+    row(&format!("photostream, shrink-on-load, {cores} threads"), ours_n);
+    row("photostream without shrink-on-load (full decode)", full);
+    println!();
+    println!("'vs vips' is vipsthumbnail's time divided by ours: above 1.00x we are faster.");
+    if vips.is_none() {
+        bail!("vipsthumbnail was not measured");
+    }
+    Ok(())
+}
+
+fn run_ours(bytes: &[Vec<u8>]) -> anyhow::Result<Duration> {
+    let limits = Limits::default();
+    let start = Instant::now();
+    for b in bytes {
+        let p = probe(b, &limits)?;
+        let t = thumbnail(b, &p, 50, &limits)?;
+        std::hint::black_box(t);
+    }
+    Ok(start.elapsed())
+}
+
+fn run_ours_parallel(bytes: &[Vec<u8>], threads: usize) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let chunk = bytes.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = bytes.chunks(chunk).map(|c| s.spawn(move || run_ours(c))).collect();
+        handles.into_iter().try_for_each(|h| h.join().expect("bench thread").map(|_| ()))
+    })?;
+    Ok(start.elapsed())
+}
+
+/// The same work without the DCT-domain downscale: full decode, then resize.
+fn run_full_decode(bytes: &[Vec<u8>]) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    for b in bytes {
+        let img = image::load_from_memory(b)?;
+        let h = (img.height() as f64 * 50.0 / img.width() as f64).round() as u32;
+        let t = img.resize_exact(50, h.max(1), image::imageops::FilterType::Lanczos3);
+        std::hint::black_box(t);
+    }
+    Ok(start.elapsed())
+}
+
+/// One vipsthumbnail process over every file (libvips threads as it likes,
+/// or `concurrency` threads).
+fn run_vips(files: &[PathBuf], tmp: &Path, concurrency: Option<u32>) -> anyhow::Result<Option<Duration>> {
+    if Command::new("vipsthumbnail").arg("--version").output().is_err() {
+        return Ok(None);
+    }
+    let out = tmp.join("vips-out");
+    std::fs::create_dir_all(&out)?;
+    let start = Instant::now();
+    let mut cmd = Command::new("vipsthumbnail");
+    if let Some(n) = concurrency {
+        cmd.env("VIPS_CONCURRENCY", n.to_string());
+    }
+    let status = cmd
+        .args(["--size", "50x"])
+        .arg("-o")
+        .arg(format!("{}/%s_vips.jpg[Q=85,strip]", out.display()))
+        .args(files)
+        .status()?;
+    let elapsed = start.elapsed();
+    if !status.success() {
+        bail!("vipsthumbnail failed: {status}");
+    }
+    Ok(Some(elapsed))
+}
