@@ -11,6 +11,7 @@ use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, Pass
 use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
+use axum::http::Method;
 use axum::http::request::Parts;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use photostream_types::{now_ms, UserId, Username};
@@ -134,12 +135,64 @@ fn dummy_hash() -> String {
         .clone()
 }
 
+/// What a credential may do. Session tokens may do everything; personal
+/// API tokens carry the scopes they were created with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Read metadata, listings, thumbnails.
+    Read,
+    /// Download originals.
+    Download,
+    /// Anything that changes state.
+    Write,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Download, Scope::Write];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Download => "download",
+            Scope::Write => "write",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The scope a request needs, decided from its method and path alone so
+    /// that no route can forget to ask.
+    pub fn required_for(method: &Method, path: &str) -> Scope {
+        let is_original = path.ends_with("/original")
+            || (path.starts_with("/media/") && path.split('/').nth(4) == Some("original"));
+        match *method {
+            Method::GET | Method::HEAD if is_original => Scope::Download,
+            Method::GET | Method::HEAD => Scope::Read,
+            _ => Scope::Write,
+        }
+    }
+}
+
 /// An authenticated user.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub id: UserId,
     pub username: Username,
     pub moderator: bool,
+    /// Authenticated with a session JWT (not a personal API token).
+    pub session: bool,
+}
+
+/// The prefix of personal API tokens, so they are recognisable in logs and
+/// secret scanners, and distinguishable from JWTs.
+pub const API_TOKEN_PREFIX: &str = "pst_";
+
+/// Hex SHA-256 of an API token: what the catalog stores.
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Whoever is calling: anonymous (no `Authorization` header) or a user.
@@ -192,11 +245,29 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("use Authorization: Bearer <token>"))?;
-        let claims = state.auth.verify(token)?;
-        let id: UserId = claims
-            .sub
-            .parse()
-            .map_err(|_| ApiError::unauthorized("the token is invalid or expired"))?;
+        let (id, session) = if token.starts_with(API_TOKEN_PREFIX) {
+            let stored = state
+                .catalog
+                .api_token_by_hash(&token_hash(token))
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("the token is invalid or revoked"))?;
+            let needed = Scope::required_for(&parts.method, parts.uri.path());
+            if !stored.scopes.iter().any(|s| s == needed.as_str()) {
+                return Err(ApiError::forbidden(format!(
+                    "this token lacks the {} scope",
+                    needed.as_str()
+                ))
+                .with_code("insufficient_scope"));
+            }
+            (stored.user_id, false)
+        } else {
+            let claims = state.auth.verify(token)?;
+            let id: UserId = claims
+                .sub
+                .parse()
+                .map_err(|_| ApiError::unauthorized("the token is invalid or expired"))?;
+            (id, true)
+        };
         let user = state
             .catalog
             .user_by_id(&id)
@@ -206,6 +277,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             id,
             username: user.username,
             moderator: user.role == "moderator",
+            session,
         }))
     }
 }
@@ -241,6 +313,17 @@ mod tests {
         assert!(k.verify(&expired).is_err());
         // Garbage.
         assert!(k.verify("not.a.token").is_err());
+    }
+
+    #[test]
+    fn scopes_follow_method_and_path() {
+        let get = Method::GET;
+        assert_eq!(Scope::required_for(&get, "/v1/photos/x"), Scope::Read);
+        assert_eq!(Scope::required_for(&get, "/v1/photos/x/original"), Scope::Download);
+        assert_eq!(Scope::required_for(&get, "/media/a/b/original/c.jpg"), Scope::Download);
+        assert_eq!(Scope::required_for(&get, "/media/a/b/thumbnail/c.jpg"), Scope::Read);
+        assert_eq!(Scope::required_for(&Method::POST, "/v1/photos"), Scope::Write);
+        assert_eq!(Scope::required_for(&Method::DELETE, "/v1/tokens/x"), Scope::Write);
     }
 
     #[tokio::test]

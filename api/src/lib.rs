@@ -10,6 +10,9 @@
 //!   extractor.
 //! - [`acl`]: the single, pure decision of who may see what. Every read path
 //!   (photo JSON, thumbnail, original, `/media/…`, photostreams, search) asks it.
+//! - [`signing`]: signed `/media/…` URLs for files that are not public.
+//! - [`limits`]: one download and one upload in flight per user; login
+//!   rate limits.
 //! - [`routes`]: handlers, one module per area.
 //!
 //! The API never talks to processors: it commits to the catalog (with an
@@ -19,8 +22,10 @@ pub mod acl;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod pagination;
 pub mod routes;
+pub mod signing;
 pub mod state;
 pub mod views;
 

@@ -9,7 +9,12 @@ use photostream_pipeline::EventLog;
 use photostream_search::SearchIndex;
 use tokio::sync::{Notify, Semaphore};
 
+use crate::limits::{ConcurrencyLimiter, InProcessLimiter, LoginLimiter};
+use crate::signing::MediaSigner;
+use crate::views::{PhotoUrls, PhotoView};
 use crate::AuthKeys;
+use photostream_catalog::Photo;
+use photostream_types::{PhotoStatus, Visibility};
 
 /// API settings (a slice of the service config).
 #[derive(Debug, Clone)]
@@ -44,14 +49,21 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     /// Bounds concurrent CPU-heavy verification of uploads.
     pub decode_permits: Arc<Semaphore>,
+    /// Signs `/media/…` URLs of files that are not public.
+    pub signer: MediaSigner,
+    /// One original download and one upload in flight per user.
+    pub limiter: Arc<dyn ConcurrencyLimiter>,
+    pub login_limiter: LoginLimiter,
 }
 
 impl AppState {
+    /// `secret` is the service secret; the media URL key is derived from it.
     pub fn new(
         catalog: Catalog,
         objects: Arc<dyn ObjectStore>,
         search: Arc<dyn SearchIndex>,
         auth: AuthKeys,
+        secret: &[u8],
         config: ApiConfig,
     ) -> Self {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -64,6 +76,40 @@ impl AppState {
             config,
             outbox_wake: Arc::new(Notify::new()),
             decode_permits: Arc::new(Semaphore::new(cpus)),
+            signer: MediaSigner::new(secret, 300),
+            limiter: Arc::new(InProcessLimiter::default()),
+            login_limiter: LoginLimiter::new(10, 60, std::time::Duration::from_secs(60)),
         }
+    }
+
+    /// Whether a photo's files may be served to anyone, unsigned and cached
+    /// publicly (a CDN may hold them).
+    pub fn is_public(photo: &Photo) -> bool {
+        photo.visibility == Visibility::Public
+            && photo.status == PhotoStatus::Ready
+            && photo.deleted_ms.is_none()
+    }
+
+    /// `/media/…` URL of an object of `photo`: plain when public, signed otherwise.
+    pub fn media_url(&self, photo: &Photo, key: &str) -> String {
+        if Self::is_public(photo) {
+            format!("/media/{key}")
+        } else {
+            let query = self.signer.sign(key, photo.acl_version, photostream_types::now_ms() / 1000);
+            format!("/media/{key}?{query}")
+        }
+    }
+
+    /// The JSON view of a photo the caller may see, with its file URLs.
+    pub fn photo_view(&self, photo: Photo) -> PhotoView {
+        let urls = PhotoUrls {
+            thumbnail: photo
+                .thumbnail_key
+                .as_ref()
+                .filter(|_| photo.thumbnail_done)
+                .map(|k| self.media_url(&photo, k)),
+            original: self.media_url(&photo, &photo.original_key),
+        };
+        PhotoView::of(photo, urls)
     }
 }

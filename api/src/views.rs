@@ -15,9 +15,9 @@ pub fn rfc3339(ms: i64) -> String {
 
 #[derive(Debug, Serialize)]
 pub struct PhotoUrls {
-    /// `/media/…` path of the thumbnail; null until it exists.
+    /// `/media/…` URL of the thumbnail (signed unless public); null until it exists.
     pub thumbnail: Option<String>,
-    /// `/media/…` path of the original.
+    /// `/media/…` URL of the original (signed unless public).
     pub original: String,
 }
 
@@ -42,17 +42,10 @@ pub struct PhotoView {
 }
 
 impl PhotoView {
-    pub fn of(p: Photo) -> Self {
-        let thumbnail = p
-            .thumbnail_key
-            .as_ref()
-            .filter(|_| p.thumbnail_done)
-            .map(|k| format!("/media/{k}"));
+    /// Use `AppState::photo_view`, which signs the URLs.
+    pub fn of(p: Photo, urls: PhotoUrls) -> Self {
         Self {
-            urls: PhotoUrls {
-                thumbnail,
-                original: format!("/media/{}", p.original_key),
-            },
+            urls,
             id: p.id.to_string(),
             owner: p.owner.to_string(),
             album: p.album.to_string(),

@@ -15,6 +15,7 @@
 //! outbox records onto the stream. That is what makes "acknowledged" mean
 //! "will be processed".
 
+mod access;
 mod migrations;
 mod outbox;
 mod photos;
@@ -26,7 +27,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::AnyPool;
 
 pub use outbox::OutboxEntry;
-pub use photos::{Direction, Keyset, NewPhoto, Photo, PhotoFilter};
+pub use access::{ApiToken, NewApiToken};
+pub use photos::{Direction, Keyset, ListAccess, NewPhoto, Photo, PhotoFilter, PhotoPatch};
 pub use users::{Album, User};
 
 #[derive(Debug, thiserror::Error)]

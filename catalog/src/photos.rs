@@ -37,6 +37,8 @@ pub struct Photo {
     pub updated_ms: i64,
     pub ready_ms: Option<i64>,
     pub deleted_ms: Option<i64>,
+    /// Bumped by every change of who may see the photo.
+    pub acl_version: i64,
 }
 
 impl Photo {
@@ -77,6 +79,7 @@ impl Photo {
             updated_ms: get(row, "updated_ms")?,
             ready_ms: get(row, "ready_ms")?,
             deleted_ms: get(row, "deleted_ms")?,
+            acl_version: get(row, "acl_version")?,
         })
     }
 
@@ -116,6 +119,8 @@ pub struct NewPhoto {
     /// Set when a verified client thumbnail was stored with the upload.
     pub thumbnail_key: Option<String>,
     pub metadata: PhotoMetadata,
+    /// Who a `shared` photo is shared with.
+    pub viewers: Vec<UserId>,
 }
 
 /// A position in a newest-first listing: `(created_ms, id)`, both descending.
@@ -136,16 +141,25 @@ pub enum Direction {
     Before(Keyset),
 }
 
-/// Which photos a listing may return.
+/// Which photos a listing may return, by access. This mirrors the API's
+/// ACL function in SQL so pages are filtered in the database and stay full;
+/// the API still checks each row against the ACL function itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ListAccess {
+    /// Every live photo in any status (owners listing their own, moderators).
+    #[default]
+    Everything,
+    /// `ready` public photos, plus `ready` shared photos this user may see.
+    ReadyVisibleTo(Option<UserId>),
+}
+
+/// Which photos a listing returns.
 #[derive(Debug, Clone, Default)]
 pub struct PhotoFilter {
     pub owner: Option<UserId>,
     pub album: Option<AlbumId>,
     pub tag: Option<String>,
-    /// Include photos that are not `ready` yet (the owner's own view).
-    pub include_unready: bool,
-    /// Only `public` photos (what strangers may see).
-    pub public_only: bool,
+    pub access: ListAccess,
 }
 
 impl Catalog {
@@ -197,6 +211,16 @@ impl Catalog {
                 .execute(&mut *tx)
                 .await?;
         }
+        for viewer in &p.viewers {
+            sqlx::query(
+                "INSERT INTO photo_viewers (photo_id, user_id) VALUES ($1, $2)
+                 ON CONFLICT (photo_id, user_id) DO NOTHING",
+            )
+            .bind(p.id.as_str())
+            .bind(viewer.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
         outbox.insert(&mut tx).await?;
         tx.commit().await?;
         self.photo(&p.id).await?.ok_or(CatalogError::NotFound)
@@ -234,10 +258,12 @@ impl Catalog {
         Ok(get::<i64>(&row, "n")? > 0)
     }
 
-    /// Whether any photo row refers to the object `key` (for the sweeper).
+    /// Whether a live (not deleted) photo refers to the object `key`; the
+    /// sweeper removes objects for which this is false.
     pub async fn object_key_in_use(&self, key: &str) -> Result<bool> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM photos WHERE original_key = $1 OR thumbnail_key = $1",
+            "SELECT COUNT(*) AS n FROM photos
+             WHERE (original_key = $1 OR thumbnail_key = $1) AND deleted_ms IS NULL",
         )
         .bind(key)
         .fetch_one(self.pool())
@@ -274,11 +300,19 @@ impl Catalog {
                 " AND EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id AND t.tag = {n})"
             );
         }
-        if !filter.include_unready {
-            sql += " AND p.status = 'ready'";
-        }
-        if filter.public_only {
-            sql += " AND p.visibility = 'public'";
+        match &filter.access {
+            ListAccess::Everything => {}
+            ListAccess::ReadyVisibleTo(None) => {
+                sql += " AND p.status = 'ready' AND p.visibility = 'public'";
+            }
+            ListAccess::ReadyVisibleTo(Some(viewer)) => {
+                let n = next(Bind::Text(viewer.to_string()), &mut binds);
+                sql += &format!(
+                    " AND p.status = 'ready' AND (p.visibility = 'public' OR p.owner_id = {n}
+                      OR (p.visibility = 'shared' AND EXISTS (SELECT 1 FROM photo_viewers v
+                          WHERE v.photo_id = p.id AND v.user_id = {n})))"
+                );
+            }
         }
         let (cmp, order) = match direction {
             Direction::First => (None, "DESC"),
@@ -295,14 +329,7 @@ impl Catalog {
         let l = next(Bind::Int(limit + 1), &mut binds);
         sql += &format!(" ORDER BY p.created_ms {order}, p.id {order} LIMIT {l}");
 
-        let mut q = sqlx::query(&sql);
-        for b in &binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s.clone()),
-                Bind::Int(i) => q.bind(*i),
-            };
-        }
-        let rows = q.fetch_all(self.pool()).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
         let mut photos = rows
             .iter()
             .map(Photo::from_row)
@@ -362,4 +389,121 @@ impl Catalog {
 enum Bind {
     Text(String),
     Int(i64),
+    Null,
+}
+
+/// An owner's edit of a photo; `None` leaves a field unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct PhotoPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub visibility: Option<Visibility>,
+    pub album_id: Option<AlbumId>,
+    pub metadata: Option<PhotoMetadata>,
+}
+
+impl Catalog {
+    /// Applies `patch` and queues `outbox` in one transaction. A visibility
+    /// change bumps `acl_version`, revoking previously signed URLs.
+    pub async fn update_photo(&self, id: &PhotoId, patch: &PhotoPatch, outbox: &OutboxEntry) -> Result<Photo> {
+        let mut tx = self.pool().begin().await?;
+        let now = now_ms();
+        let mut sets = vec!["updated_ms = $1".to_string()];
+        let mut binds: Vec<Bind> = vec![Bind::Int(now)];
+        let mut push = |col: &str, b: Bind, sets: &mut Vec<String>| {
+            binds.push(b);
+            sets.push(format!("{col} = ${}", binds.len()));
+        };
+        if let Some(t) = &patch.title {
+            push("title", Bind::Text(t.clone()), &mut sets);
+        }
+        if let Some(d) = &patch.description {
+            push("description", Bind::Text(d.clone()), &mut sets);
+        }
+        if let Some(v) = patch.visibility {
+            push("visibility", Bind::Text(v.as_str().into()), &mut sets);
+            sets.push("acl_version = acl_version + 1".into());
+        }
+        if let Some(a) = &patch.album_id {
+            push("album_id", Bind::Text(a.to_string()), &mut sets);
+        }
+        if let Some(m) = &patch.metadata {
+            for (col, v) in [
+                ("taken_at", &m.taken_at),
+                ("camera", &m.camera),
+                ("lens", &m.lens),
+                ("location", &m.location),
+                ("license", &m.license),
+            ] {
+                push(col, v.clone().map_or(Bind::Null, Bind::Text), &mut sets);
+            }
+            push("tags", Bind::Text(serde_json::to_string(&m.tags).expect("tags serialise")), &mut sets);
+        }
+        binds.push(Bind::Text(id.to_string()));
+        let sql = format!(
+            "UPDATE photos SET {} WHERE id = ${} AND deleted_ms IS NULL",
+            sets.join(", "),
+            binds.len()
+        );
+        let updated = bind_all(sqlx::query(&sql), &binds)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("file name"))?
+            .rows_affected();
+        if updated == 0 {
+            return Err(CatalogError::NotFound);
+        }
+        if let Some(m) = &patch.metadata {
+            sqlx::query("DELETE FROM photo_tags WHERE photo_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            for tag in &m.tags {
+                sqlx::query("INSERT INTO photo_tags (photo_id, tag) VALUES ($1, $2)")
+                    .bind(id.as_str())
+                    .bind(tag)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        outbox.insert(&mut tx).await?;
+        tx.commit().await?;
+        self.photo(id).await?.ok_or(CatalogError::NotFound)
+    }
+
+    /// Marks the photo deleted (it is invisible from this commit on) and
+    /// queues `outbox` (the purge record). `NotFound` if already deleted.
+    pub async fn delete_photo(&self, id: &PhotoId, outbox: &OutboxEntry) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        let now = now_ms();
+        let n = sqlx::query(
+            "UPDATE photos SET deleted_ms = $1, updated_ms = $1, acl_version = acl_version + 1
+             WHERE id = $2 AND deleted_ms IS NULL",
+        )
+        .bind(now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(CatalogError::NotFound);
+        }
+        outbox.insert(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s.as_str()),
+            Bind::Int(i) => q.bind(*i),
+            Bind::Null => q.bind(None::<String>),
+        };
+    }
+    q
 }

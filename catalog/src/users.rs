@@ -146,3 +146,68 @@ impl Catalog {
             .ok_or(CatalogError::NotFound)
     }
 }
+
+impl Catalog {
+    pub async fn album(&self, id: &AlbumId) -> Result<Option<Album>> {
+        sqlx::query("SELECT * FROM albums WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| Album::from_row(&r))
+            .transpose()
+    }
+
+    /// A user's albums, oldest first.
+    pub async fn albums(&self, owner: &UserId) -> Result<Vec<Album>> {
+        let rows = sqlx::query("SELECT * FROM albums WHERE owner_id = $1 ORDER BY created_ms, id")
+            .bind(owner.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(Album::from_row).collect()
+    }
+
+    /// Creates an album; `Conflict("album")` if the owner has one by that name.
+    pub async fn create_album(
+        &self,
+        owner: &UserId,
+        name: &AlbumName,
+        title: &str,
+        description: &str,
+        default_visibility: Visibility,
+    ) -> Result<Album> {
+        let id = AlbumId::new();
+        sqlx::query(
+            "INSERT INTO albums (id, owner_id, name, title, description, default_visibility, created_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.as_str())
+        .bind(owner.as_str())
+        .bind(name.as_str())
+        .bind(title)
+        .bind(description)
+        .bind(default_visibility.as_str())
+        .bind(now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(conflict("album"))?;
+        self.album(&id).await?.ok_or(CatalogError::NotFound)
+    }
+
+    pub async fn update_album(
+        &self,
+        id: &AlbumId,
+        title: Option<&str>,
+        description: Option<&str>,
+        default_visibility: Option<Visibility>,
+    ) -> Result<Album> {
+        let current = self.album(id).await?.ok_or(CatalogError::NotFound)?;
+        sqlx::query("UPDATE albums SET title = $1, description = $2, default_visibility = $3 WHERE id = $4")
+            .bind(title.unwrap_or(&current.title))
+            .bind(description.unwrap_or(&current.description))
+            .bind(default_visibility.unwrap_or(current.default_visibility).as_str())
+            .bind(id.as_str())
+            .execute(self.pool())
+            .await?;
+        self.album(id).await?.ok_or(CatalogError::NotFound)
+    }
+}

@@ -37,6 +37,23 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Administrative actions on the catalog.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Give a user the moderator role.
+    GrantModerator { username: String },
+    /// Take the moderator role away.
+    RevokeModerator { username: String },
 }
 
 fn init_logging(format: &str) {
@@ -67,6 +84,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config { config } => {
             let c = Config::load(config.as_deref(), &Overrides::default())?;
             print!("{}", toml::to_string_pretty(&c)?);
+            Ok(())
+        }
+        Command::Admin {
+            action,
+            config,
+            data_dir,
+        } => {
+            let overrides = Overrides {
+                data_dir,
+                ..Default::default()
+            };
+            let config = Config::load(config.as_deref(), &overrides).context("loading configuration")?;
+            let catalog = photostream_catalog::Catalog::connect(&config.catalog_url()).await?;
+            let (name, role) = match &action {
+                AdminAction::GrantModerator { username } => (username, "moderator"),
+                AdminAction::RevokeModerator { username } => (username, "user"),
+            };
+            let username = photostream_types::Username::parse(name).map_err(|e| anyhow::anyhow!(e.0))?;
+            if !catalog.set_role(&username, role).await? {
+                anyhow::bail!("no user {username}");
+            }
+            println!("{username} is now a {role}");
             Ok(())
         }
         Command::Serve {

@@ -9,7 +9,7 @@ use photostream_api::{ApiConfig, AppState, AuthKeys};
 use photostream_media::Limits;
 use photostream_pipeline::Topic;
 use photostream_processors::{
-    run_processor, AnalyticsRecorder, OrphanSweeper, OutboxRelay, Processor, RunnerConfig,
+    run_processor, AnalyticsRecorder, OrphanSweeper, OutboxRelay, Processor, Purger, RunnerConfig,
     SearchIndexer, Thumbnailer,
 };
 use tokio::net::TcpListener;
@@ -113,8 +113,9 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
     let mut addr = None;
 
     if matches!(config.role, Role::Api | Role::All) {
+        let secret = jwt_secret(&config)?;
         let auth = AuthKeys::new(
-            &jwt_secret(&config)?,
+            &secret,
             &config.auth.issuer,
             &config.auth.audience,
             config.auth.session_ttl_secs,
@@ -129,6 +130,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             backends.objects.clone(),
             backends.search.clone(),
             auth,
+            &secret,
             api_config,
         );
         state.stream = Some(backends.stream.clone());
@@ -164,6 +166,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             )),
             Arc::new(SearchIndexer::new(backends.catalog.clone(), backends.search.clone())),
             Arc::new(AnalyticsRecorder::new(backends.analytics.clone())),
+            Arc::new(Purger::new(backends.objects.clone())),
         ];
         for p in processors {
             tasks.spawn(run_processor(

@@ -17,7 +17,7 @@ pub mod record;
 use async_trait::async_trait;
 
 pub use embedded::EmbeddedLog;
-pub use record::{Envelope, PhotoUploaded, Record, SCHEMA_VERSION};
+pub use record::{Envelope, PhotoChanged, PhotoDeleted, PhotoUploaded, Record, SCHEMA_VERSION};
 
 /// Errors from a stream backend.
 #[derive(Debug, thiserror::Error)]

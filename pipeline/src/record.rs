@@ -46,6 +46,12 @@ impl Envelope {
 pub enum Record {
     /// A photo's original is stored and its catalog row committed.
     PhotoUploaded(PhotoUploaded),
+    /// A photo's title, description, tags, visibility, viewers or album
+    /// changed; consumers re-read the catalog row.
+    PhotoUpdated(PhotoChanged),
+    /// A photo was deleted: invisible already, its files and derived data
+    /// are to be purged.
+    PhotoDeleted(PhotoDeleted),
     /// A record type written by a newer version of photostream.
     #[serde(other)]
     Unknown,
@@ -56,6 +62,8 @@ impl Record {
     pub fn key(&self) -> String {
         match self {
             Record::PhotoUploaded(r) => r.photo_id.to_string(),
+            Record::PhotoUpdated(r) => r.photo_id.to_string(),
+            Record::PhotoDeleted(r) => r.photo_id.to_string(),
             Record::Unknown => String::new(),
         }
     }
@@ -74,6 +82,18 @@ pub struct PhotoUploaded {
     /// Set when the client supplied a verified thumbnail at upload time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_thumbnail_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoChanged {
+    pub photo_id: PhotoId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoDeleted {
+    pub photo_id: PhotoId,
+    /// Every object key the photo had (original and renditions).
+    pub object_keys: Vec<String>,
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ impl Processor for AnalyticsRecorder {
                 bytes: r.bytes as i64,
                 format: Some(r.format.clone()),
             },
-            Record::Unknown => return Ok(()),
+            _ => return Ok(()),
         };
         self.analytics.record(&[event]).await.map_err(ProcessError::transient)
     }

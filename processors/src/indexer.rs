@@ -1,14 +1,14 @@
-//! Keeps the search index in step with the catalog.
-//!
-//! The document is built from the catalog row as it is now, not from the
-//! record, so a redelivered or late record never writes stale data back.
+//! Keeps the search index in step with the catalog, one stream record at a
+//! time. The document is built from the catalog row as it is now, not from
+//! the record, so a redelivered or late record never writes stale data back.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use photostream_catalog::{Catalog, Photo};
+use photostream_catalog::Catalog;
 use photostream_pipeline::{Envelope, Record};
-use photostream_search::{SearchDoc, SearchIndex};
+use photostream_projections::sync_search;
+use photostream_search::SearchIndex;
 
 use crate::{ProcessError, Processor};
 
@@ -23,21 +23,6 @@ impl SearchIndexer {
     }
 }
 
-/// The search document for a catalog row.
-pub fn search_doc(p: &Photo) -> SearchDoc {
-    SearchDoc {
-        id: p.id.clone(),
-        owner_id: p.owner_id.clone(),
-        owner: p.owner.to_string(),
-        title: p.title.clone(),
-        description: p.description.clone(),
-        tags: p.metadata.tags.clone(),
-        visibility: p.visibility,
-        viewers: Vec::new(),
-        created_ms: p.created_ms,
-    }
-}
-
 #[async_trait]
 impl Processor for SearchIndexer {
     fn name(&self) -> &'static str {
@@ -45,16 +30,18 @@ impl Processor for SearchIndexer {
     }
 
     async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError> {
-        let Record::PhotoUploaded(rec) = &envelope.record else {
-            return Ok(());
+        let id = match &envelope.record {
+            Record::PhotoUploaded(r) => &r.photo_id,
+            Record::PhotoUpdated(r) => &r.photo_id,
+            Record::PhotoDeleted(r) => &r.photo_id,
+            Record::Unknown => return Ok(()),
         };
-        let photo = self.catalog.photo(&rec.photo_id).await.map_err(ProcessError::transient)?;
-        match photo.filter(|p| p.deleted_ms.is_none()) {
-            None => self.index.remove(&rec.photo_id).await.map_err(ProcessError::transient),
-            Some(p) => {
-                self.index.upsert(search_doc(&p)).await.map_err(ProcessError::transient)?;
-                self.catalog.mark_indexed(&p.id).await.map_err(ProcessError::transient)
-            }
+        let live = sync_search(&self.catalog, self.index.as_ref(), id)
+            .await
+            .map_err(ProcessError::transient)?;
+        if live {
+            self.catalog.mark_indexed(id).await.map_err(ProcessError::transient)?;
         }
+        Ok(())
     }
 }

@@ -5,6 +5,7 @@
 //! - [`relay`]: moves committed outbox rows from the catalog onto the stream.
 //! - [`thumbnailer`], [`indexer`], [`analytics_recorder`]: small processors,
 //!   each a [`Processor`] with a pure-ish `handle`.
+//! - [`purger`]: removes a deleted photo's files.
 //! - [`sweeper`]: removes blobs no catalog row refers to (left by a crash
 //!   between storing an original and committing its row).
 //!
@@ -12,6 +13,7 @@
 
 pub mod analytics_recorder;
 pub mod indexer;
+pub mod purger;
 pub mod relay;
 pub mod runner;
 pub mod sweeper;
@@ -22,6 +24,7 @@ use photostream_pipeline::Envelope;
 
 pub use analytics_recorder::AnalyticsRecorder;
 pub use indexer::SearchIndexer;
+pub use purger::Purger;
 pub use relay::OutboxRelay;
 pub use runner::{run_processor, RunnerConfig};
 pub use sweeper::OrphanSweeper;

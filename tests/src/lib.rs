@@ -93,6 +93,20 @@ impl TestServer {
         Api::new(&self.base)
     }
 
+    /// The running service's catalog (for test set-up such as roles).
+    pub fn catalog(&self) -> &photostream_catalog::Catalog {
+        &self.service.as_ref().unwrap().backends.catalog
+    }
+
+    /// The JWT key the server signs sessions with (to forge tokens).
+    pub fn jwt_key(&self) -> Vec<u8> {
+        let hex_key = std::fs::read_to_string(self.data.path().join("jwt.key")).unwrap();
+        (0..hex_key.trim().len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex_key[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
     pub fn objects_dir(&self) -> PathBuf {
         self.data.path().join("objects")
     }
@@ -170,6 +184,13 @@ impl Api {
         match &self.token {
             Some(t) => rb.bearer_auth(t),
             None => rb,
+        }
+    }
+
+    pub fn with_token(&self, token: &str) -> Api {
+        Api {
+            token: Some(token.to_string()),
+            ..self.clone()
         }
     }
 

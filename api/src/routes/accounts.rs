@@ -10,9 +10,9 @@ use photostream_types::Username;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::{hash_password, verify_password};
+use crate::auth::{hash_password, token_hash, verify_password, Caller, Scope, API_TOKEN_PREFIX};
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ClientAddr};
 use crate::views::rfc3339;
 use crate::AppState;
 
@@ -51,9 +51,13 @@ pub async fn register(
 
 pub async fn login(
     State(st): State<Arc<AppState>>,
+    ClientAddr(addr): ClientAddr,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<Value>, ApiError> {
     let wrong = || ApiError::unauthorized("wrong username or password");
+    st.login_limiter
+        .check(&body.username.chars().take(64).collect::<String>(), addr)
+        .map_err(|wait| ApiError::too_many("too many login attempts; wait and retry", wait))?;
     let user = match Username::parse(&body.username) {
         Ok(u) => st.catalog.user_by_username(&u).await?,
         Err(_) => None,
@@ -65,4 +69,95 @@ pub async fn login(
     let user = user.filter(|_| ok).ok_or_else(wrong)?;
     let (token, expires_ms) = st.auth.issue(&user.id, &user.username)?;
     Ok(Json(json!({"token": token, "expires_at": rfc3339(expires_ms)})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    name: String,
+    scopes: Vec<String>,
+}
+
+/// `POST /v1/tokens`: a personal API token for programs. Only a session
+/// (a logged-in person) may create one; the secret is shown once and only
+/// its hash is stored.
+pub async fn create_token(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewToken>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let user = caller.require_user()?;
+    if !user.session {
+        return Err(ApiError::forbidden("API tokens are created from a login session"));
+    }
+    photostream_types::check_text("name", &body.name, 100)?;
+    if body.name.trim().is_empty() {
+        return Err(ApiError::bad_request("invalid_field", "name must not be empty"));
+    }
+    let mut scopes = Vec::new();
+    for s in &body.scopes {
+        let scope = Scope::parse(s).ok_or_else(|| {
+            ApiError::bad_request("invalid_scope", "scopes are read, download and write")
+        })?;
+        if !scopes.contains(&scope.as_str().to_string()) {
+            scopes.push(scope.as_str().to_string());
+        }
+    }
+    if scopes.is_empty() {
+        return Err(ApiError::bad_request("invalid_scope", "give at least one scope"));
+    }
+    use base64::Engine;
+    let secret: [u8; 32] = rand::random();
+    let token = format!(
+        "{API_TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    );
+    let stored = st
+        .catalog
+        .create_api_token(&photostream_catalog::NewApiToken {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: user.id.clone(),
+            name: body.name.trim().to_string(),
+            token_hash: token_hash(&token),
+            scopes,
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": stored.id, "token": token, "name": stored.name, "scopes": stored.scopes})),
+    ))
+}
+
+/// `GET /v1/tokens`: the caller's tokens (never their secrets).
+pub async fn list_tokens(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let user = caller.require_user()?;
+    let tokens: Vec<Value> = st
+        .catalog
+        .api_tokens(&user.id)
+        .await?
+        .into_iter()
+        .map(|t| {
+            json!({"id": t.id, "name": t.name, "scopes": t.scopes,
+                   "created_at": rfc3339(t.created_ms), "revoked": t.revoked_ms.is_some()})
+        })
+        .collect();
+    Ok(Json(json!({"items": tokens, "next": null, "prev": null})))
+}
+
+/// `DELETE /v1/tokens/{id}`: revoked for every request that starts after
+/// this returns (tokens are checked against the catalog on each request).
+pub async fn revoke_token(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = caller.require_user()?;
+    if st.catalog.revoke_api_token(&user.id, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
 }

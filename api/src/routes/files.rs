@@ -6,19 +6,43 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use object_store::{GetOptions, GetRange};
-use photostream_catalog::Photo;
 use photostream_media::Format;
-use photostream_types::Visibility;
+use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::photos::{ensure_visible, visible_photo};
+use crate::extract::ClientAddr;
+use crate::limits::SlotGuard;
+use crate::routes::photos::{if_visible, visible_photo};
 use crate::AppState;
+
+/// How a file request was authorised; decides caching.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    /// Public and ready: anyone, any cache.
+    Public,
+    /// The authenticated caller may see it, or a valid signature vouches.
+    Private,
+}
+
+/// Takes the caller's single original-download slot, or 429.
+async fn download_slot(st: &AppState, caller: &Caller, addr: Option<std::net::IpAddr>) -> Result<SlotGuard, ApiError> {
+    let who = match (caller.user(), addr) {
+        (Some(u), _) => format!("download:user:{}", u.id),
+        (None, Some(a)) => format!("download:addr:{a}"),
+        (None, None) => "download:anonymous".to_string(),
+    };
+    st.limiter
+        .try_acquire(&who)
+        .await
+        .map_err(|e| ApiError::unavailable("limiter", e))?
+        .ok_or_else(|| ApiError::too_many("one original download at a time; retry when the first finishes", 1))
+}
 
 pub async fn thumbnail(
     State(st): State<Arc<AppState>>,
@@ -27,6 +51,7 @@ pub async fn thumbnail(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let photo = visible_photo(&st, &caller, &id).await?;
+    let grant = if AppState::is_public(&photo) { Grant::Public } else { Grant::Private };
     let key = photo
         .thumbnail_key
         .clone()
@@ -34,25 +59,36 @@ pub async fn thumbnail(
         .ok_or_else(|| {
             ApiError::new(StatusCode::NOT_FOUND, "not_ready", "the thumbnail is not ready yet")
         })?;
-    serve_object(&st, &photo, &key, &headers).await
+    serve_object(&st, grant, &key, &headers, None).await
 }
 
 pub async fn original(
     State(st): State<Arc<AppState>>,
     caller: Caller,
+    ClientAddr(addr): ClientAddr,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let photo = visible_photo(&st, &caller, &id).await?;
+    let grant = if AppState::is_public(&photo) { Grant::Public } else { Grant::Private };
     let key = photo.original_key.clone();
-    serve_object(&st, &photo, &key, &headers).await
+    let slot = download_slot(&st, &caller, addr).await?;
+    serve_object(&st, grant, &key, &headers, Some(slot)).await
+}
+
+#[derive(Deserialize)]
+pub struct Signature {
+    exp: Option<i64>,
+    sig: Option<String>,
 }
 
 /// `/media/{user}/{album}/{resolution}/{file}`: the CDN layout.
 pub async fn media(
     State(st): State<Arc<AppState>>,
     caller: Caller,
+    ClientAddr(addr): ClientAddr,
     Path((user, album, resolution, file)): Path<(String, String, String, String)>,
+    Query(signature): Query<Signature>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let segment_ok = |s: &str| {
@@ -70,16 +106,39 @@ pub async fn media(
         .photo_by_object_key(&key)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let photo = ensure_visible(&caller, photo)?;
-    serve_object(&st, &photo, &key, &headers).await
+    // Checked against the photo's state now, whatever the URL says: a
+    // deleted or revoked photo's URLs stop working the moment it commits.
+    let grant = if photo.deleted_ms.is_some() {
+        return Err(ApiError::not_found());
+    } else if AppState::is_public(&photo) {
+        Grant::Public
+    } else {
+        let now = photostream_types::now_ms() / 1000;
+        let signed = match (signature.exp, signature.sig.as_deref()) {
+            (Some(exp), Some(sig)) => st.signer.verify(&key, photo.acl_version, exp, sig, now),
+            _ => false,
+        };
+        if !signed && if_visible(&st, &caller, photo).await?.is_none() {
+            return Err(ApiError::not_found());
+        }
+        Grant::Private
+    };
+    let slot = if resolution == "original" {
+        Some(download_slot(&st, &caller, addr).await?)
+    } else {
+        None
+    };
+    serve_object(&st, grant, &key, &headers, slot).await
 }
 
 /// Streams an object with validators, caching headers and `Range` support.
+/// `slot`, if given, is held until the body has been sent or dropped.
 async fn serve_object(
     st: &AppState,
-    photo: &Photo,
+    grant: Grant,
     key: &str,
     headers: &HeaderMap,
+    slot: Option<SlotGuard>,
 ) -> Result<Response, ApiError> {
     let path = object_store::path::Path::parse(key).map_err(|_| ApiError::not_found())?;
     let meta = st.objects.head(&path).await?;
@@ -91,10 +150,11 @@ async fn serve_object(
             .trim_matches('"')
             .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "")
     );
-    let cache = if photo.visibility == Visibility::Public {
-        "public, max-age=86400"
-    } else {
-        "private, max-age=60"
+    // Public files may sit in a CDN for a day (deletion and privacy changes
+    // purge it: see docs/cdn.md); anything else only in the browser, briefly.
+    let cache = match grant {
+        Grant::Public => "public, max-age=86400",
+        Grant::Private => "private, max-age=60",
     };
     let ext = key.rsplit_once('.').map_or("", |(_, e)| e);
     let mut resp_headers = HeaderMap::new();
@@ -156,7 +216,16 @@ async fn serve_object(
         None => (StatusCode::OK, size),
     };
     resp_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    let body = Body::from_stream(result.into_stream().map_err(std::io::Error::other));
+    let stream = result.into_stream().map_err(std::io::Error::other);
+    let body = match slot {
+        None => Body::from_stream(stream),
+        Some(slot) => Body::from_stream(stream.map_ok(move |chunk| {
+            // Moved into the stream: released when the body finishes or the
+            // client goes away and the body is dropped.
+            let _held = &slot;
+            chunk
+        })),
+    };
     Ok((status, resp_headers, body).into_response())
 }
 

@@ -1,9 +1,10 @@
 //! Handlers, one module per area, and the router that mounts them.
 
 mod accounts;
+mod albums;
 mod files;
 mod health;
-mod photos;
+pub(crate) mod photos;
 mod search;
 mod streams;
 mod upload;
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -35,7 +36,17 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/photos",
             post(upload::upload).layer(DefaultBodyLimit::max(upload_limit)),
         )
-        .route("/v1/photos/{id}", get(photos::get_photo))
+        .route("/v1/tokens", post(accounts::create_token).get(accounts::list_tokens))
+        .route("/v1/tokens/{id}", delete(accounts::revoke_token))
+        .route(
+            "/v1/photos/{id}",
+            get(photos::get_photo).patch(photos::patch_photo).delete(photos::delete_photo),
+        )
+        .route("/v1/photos/{id}/viewers", get(photos::get_viewers).put(photos::put_viewers))
+        .route("/v1/albums", post(albums::create_album))
+        .route("/v1/albums/{id}", axum::routing::patch(albums::patch_album))
+        .route("/v1/albums/{id}/photos", get(albums::album_photos))
+        .route("/v1/users/{username}/albums", get(albums::user_albums))
         .route("/v1/photos/{id}/thumbnail", get(files::thumbnail))
         .route("/v1/photos/{id}/original", get(files::original))
         .route("/media/{user}/{album}/{resolution}/{file}", get(files::media))

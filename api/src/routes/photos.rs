@@ -1,32 +1,85 @@
-//! Photo metadata reads, and the one gate every per-photo read passes.
+//! Photo metadata: reads, owner edits, deletion, viewer lists — and the one
+//! gate every per-photo read passes.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
-use photostream_catalog::Photo;
-use photostream_types::PhotoId;
+use photostream_catalog::{CatalogError, OutboxEntry, Photo, PhotoPatch};
+use photostream_pipeline::{Envelope, PhotoChanged, PhotoDeleted, Record, Topic};
+use photostream_types::{check_text, AlbumName, PhotoId, PhotoMetadata, UserId, Username, Visibility};
+use serde::Deserialize;
+use serde_json::{json, Value};
 
-use crate::acl::{can_view, PhotoAccess};
+use crate::acl::{can_edit, can_view, PhotoAccess};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::{ApiJson, RequestId};
+use crate::routes::upload::{MAX_DESCRIPTION, MAX_TITLE};
 use crate::views::PhotoView;
 use crate::AppState;
+
+const MAX_VIEWERS: usize = 200;
+
+/// The users a photo is shared with (empty unless `shared`).
+async fn viewer_ids(st: &AppState, photo: &Photo) -> Result<Vec<UserId>, ApiError> {
+    if photo.visibility != Visibility::Shared {
+        return Ok(Vec::new());
+    }
+    Ok(st.catalog.viewers(&photo.id).await?.into_iter().map(|(id, _)| id).collect())
+}
+
+/// `Some(photo)` if the caller may see it; the ACL function decides.
+pub async fn if_visible(st: &AppState, caller: &Caller, photo: Photo) -> Result<Option<Photo>, ApiError> {
+    let viewers = viewer_ids(st, &photo).await?;
+    Ok(can_view(&caller.viewer(), &PhotoAccess::of(&photo, &viewers)).then_some(photo))
+}
+
+/// 404 unless the caller may see `photo`.
+pub async fn ensure_visible(st: &AppState, caller: &Caller, photo: Photo) -> Result<Photo, ApiError> {
+    if_visible(st, caller, photo).await?.ok_or_else(ApiError::not_found)
+}
 
 /// Loads a photo the caller may see, or 404 (also for ids that do not
 /// parse, so nothing about existence leaks).
 pub async fn visible_photo(st: &AppState, caller: &Caller, id: &str) -> Result<Photo, ApiError> {
     let id: PhotoId = id.parse().map_err(|_| ApiError::not_found())?;
     let photo = st.catalog.photo(&id).await?.ok_or_else(ApiError::not_found)?;
-    ensure_visible(caller, photo)
+    ensure_visible(st, caller, photo).await
 }
 
-/// 404 unless the caller may see `photo`.
-pub fn ensure_visible(caller: &Caller, photo: Photo) -> Result<Photo, ApiError> {
-    if can_view(&caller.viewer(), &PhotoAccess::of(&photo, &[])) {
-        Ok(photo)
-    } else {
-        Err(ApiError::not_found())
+/// Loads a photo the caller may edit: 404 if they cannot see it, 403 if
+/// they can see it but it is not theirs.
+async fn editable_photo(st: &AppState, caller: &Caller, id: &str) -> Result<Photo, ApiError> {
+    caller.require_user()?;
+    let photo = visible_photo(st, caller, id).await?;
+    let viewers = viewer_ids(st, &photo).await?;
+    if !can_edit(&caller.viewer(), &PhotoAccess::of(&photo, &viewers)) {
+        return Err(ApiError::forbidden("only the photo's owner may change it"));
+    }
+    Ok(photo)
+}
+
+fn outbox_for(record: Record, request_id: Option<String>) -> OutboxEntry {
+    let key = record.key();
+    let envelope = Envelope::new(record, request_id);
+    OutboxEntry::new(
+        envelope.id.clone(),
+        Topic::photos().as_str(),
+        &key,
+        serde_json::to_string(&envelope).expect("envelopes serialise"),
+    )
+}
+
+/// Rewrites the photo's search document from the catalog now, so search
+/// reflects an access change when the call returns (and pages stay full).
+/// The stream record of the change does the same again, so the index
+/// converges even if this fails.
+async fn reindex_now(st: &AppState, id: &PhotoId) {
+    if let Err(e) = photostream_projections::sync_search(&st.catalog, st.search.as_ref(), id).await {
+        // Hits are re-checked against the catalog, so nothing leaks meanwhile.
+        tracing::warn!(photo = %id, error = %e, "synchronous search update failed");
     }
 }
 
@@ -36,5 +89,136 @@ pub async fn get_photo(
     Path(id): Path<String>,
 ) -> Result<Json<PhotoView>, ApiError> {
     let photo = visible_photo(&st, &caller, &id).await?;
-    Ok(Json(PhotoView::of(photo)))
+    Ok(Json(st.photo_view(photo)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhotoEdit {
+    title: Option<String>,
+    description: Option<String>,
+    visibility: Option<Visibility>,
+    album: Option<String>,
+    metadata: Option<PhotoMetadata>,
+}
+
+pub async fn patch_photo(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+    ApiJson(edit): ApiJson<PhotoEdit>,
+) -> Result<Json<PhotoView>, ApiError> {
+    let photo = editable_photo(&st, &caller, &id).await?;
+    if let Some(t) = &edit.title {
+        check_text("title", t, MAX_TITLE)?;
+    }
+    if let Some(d) = &edit.description {
+        check_text("description", d, MAX_DESCRIPTION)?;
+    }
+    let album_id = match &edit.album {
+        None => None,
+        Some(name) => {
+            let name = AlbumName::parse(name)?;
+            if name != photo.album {
+                return Err(ApiError::bad_request(
+                    "not_supported",
+                    "moving a photo between albums is not supported yet",
+                ));
+            }
+            None
+        }
+    };
+    let patch = PhotoPatch {
+        title: edit.title,
+        description: edit.description,
+        visibility: edit.visibility,
+        album_id,
+        metadata: edit.metadata.map(PhotoMetadata::validated).transpose()?,
+    };
+    let outbox = outbox_for(Record::PhotoUpdated(PhotoChanged { photo_id: photo.id.clone() }), request_id);
+    let updated = st.catalog.update_photo(&photo.id, &patch, &outbox).await?;
+    st.outbox_wake.notify_one();
+    reindex_now(&st, &photo.id).await;
+    Ok(Json(st.photo_view(updated)))
+}
+
+pub async fn delete_photo(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = caller.require_user()?;
+    let photo = visible_photo(&st, &caller, &id).await?;
+    if photo.owner_id != user.id && !user.moderator {
+        return Err(ApiError::forbidden("only the owner or a moderator may delete a photo"));
+    }
+    let mut keys = vec![photo.original_key.clone()];
+    keys.extend(photo.thumbnail_key.clone());
+    let outbox = outbox_for(
+        Record::PhotoDeleted(PhotoDeleted { photo_id: photo.id.clone(), object_keys: keys }),
+        request_id,
+    );
+    match st.catalog.delete_photo(&photo.id, &outbox).await {
+        Ok(()) | Err(CatalogError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    st.outbox_wake.notify_one();
+    reindex_now(&st, &photo.id).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn get_viewers(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let photo = editable_photo(&st, &caller, &id).await?;
+    let names: Vec<String> = st.catalog.viewers(&photo.id).await?.into_iter().map(|(_, u)| u.to_string()).collect();
+    Ok(Json(json!({"usernames": names})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewerList {
+    usernames: Vec<String>,
+}
+
+/// Resolves usernames to ids; unknown names are a 400 naming them.
+pub async fn resolve_usernames(st: &AppState, names: &[String]) -> Result<Vec<UserId>, ApiError> {
+    if names.len() > MAX_VIEWERS {
+        return Err(ApiError::bad_request("too_many_viewers", format!("at most {MAX_VIEWERS} viewers")));
+    }
+    let mut ids = Vec::new();
+    for raw in names {
+        let user = match Username::parse(raw) {
+            Ok(u) => st.catalog.user_by_username(&u).await?,
+            Err(_) => None,
+        };
+        let user = user.ok_or_else(|| {
+            ApiError::bad_request("unknown_user", format!("no user {:?}", raw.chars().take(40).collect::<String>()))
+        })?;
+        if !ids.contains(&user.id) {
+            ids.push(user.id);
+        }
+    }
+    Ok(ids)
+}
+
+pub async fn put_viewers(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ViewerList>,
+) -> Result<Json<Value>, ApiError> {
+    let photo = editable_photo(&st, &caller, &id).await?;
+    let ids = resolve_usernames(&st, &body.usernames).await?;
+    let outbox = outbox_for(Record::PhotoUpdated(PhotoChanged { photo_id: photo.id.clone() }), request_id);
+    st.catalog.set_viewers(&photo.id, &ids, &outbox).await?;
+    st.outbox_wake.notify_one();
+    reindex_now(&st, &photo.id).await;
+    let names: Vec<String> = st.catalog.viewers(&photo.id).await?.into_iter().map(|(_, u)| u.to_string()).collect();
+    Ok(Json(json!({"usernames": names})))
 }

@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::pagination::{decode_offset, encode_offset, Page, PageParams};
-use crate::routes::photos::ensure_visible;
+use crate::routes::photos::if_visible;
 use crate::views::PhotoView;
 use crate::AppState;
 
@@ -84,9 +84,12 @@ pub async fn search(
     let hits = st.search.search(&query).await?;
     let mut items = Vec::with_capacity(hits.ids.len());
     for id in &hits.ids {
+        // The engine filtered by access already; the catalog is checked too
+        // so a change committed a moment ago is honoured before the index
+        // catches up.
         if let Some(photo) = st.catalog.photo(id).await? {
-            if let Ok(photo) = ensure_visible(&caller, photo) {
-                items.push(PhotoView::of(photo));
+            if let Some(photo) = if_visible(&st, &caller, photo).await? {
+                items.push(st.photo_view(photo));
             }
         }
     }

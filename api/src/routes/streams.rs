@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::Json;
-use photostream_catalog::PhotoFilter;
+use photostream_catalog::{ListAccess, PhotoFilter};
 use photostream_types::{normalise_tag, AlbumName, Username};
 use serde::Deserialize;
 
-use crate::acl::{can_view, PhotoAccess};
+use crate::routes::photos::if_visible;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
@@ -38,7 +38,7 @@ pub async fn user_photos(
         .user_by_username(&username)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let is_owner = caller.user().is_some_and(|u| u.id == owner.id);
+    let sees_everything = caller.user().is_some_and(|u| u.id == owner.id || u.moderator);
     let album = match &params.album {
         None => None,
         Some(name) => {
@@ -53,16 +53,20 @@ pub async fn user_photos(
         owner: Some(owner.id.clone()),
         album,
         tag: params.tag.as_deref().map(normalise_tag).transpose()?,
-        include_unready: is_owner,
-        public_only: !is_owner,
+        access: if sees_everything {
+            ListAccess::Everything
+        } else {
+            ListAccess::ReadyVisibleTo(caller.user().map(|u| u.id.clone()))
+        },
     };
     let (photos, more) = st.catalog.list_photos(&filter, &direction, limit).await?;
     // The SQL filter already matches the ACL; checking each row again keeps
     // one authority even if the two ever drift.
-    let viewer = caller.viewer();
-    let photos: Vec<_> = photos
-        .into_iter()
-        .filter(|p| can_view(&viewer, &PhotoAccess::of(p, &[])))
-        .collect();
-    Ok(Json(keyset_page(photos, more, &direction, |p| p.keyset(), PhotoView::of)))
+    let mut visible = Vec::with_capacity(photos.len());
+    for p in photos {
+        if let Some(p) = if_visible(&st, &caller, p).await? {
+            visible.push(p);
+        }
+    }
+    Ok(Json(keyset_page(visible, more, &direction, |p| p.keyset(), |p| st.photo_view(p))))
 }

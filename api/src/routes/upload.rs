@@ -25,6 +25,7 @@ use photostream_types::{check_text, AlbumName, FileName, PhotoId, PhotoMetadata,
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::RequestId;
+use crate::routes::photos::resolve_usernames;
 use crate::views::PhotoView;
 use crate::AppState;
 
@@ -157,6 +158,13 @@ pub async fn upload(
     multipart: Multipart,
 ) -> Result<(StatusCode, Json<PhotoView>), ApiError> {
     let user = caller.require_user()?.clone();
+    // One upload in flight per user, held until this handler returns.
+    let _slot = st
+        .limiter
+        .try_acquire(&format!("upload:user:{}", user.id))
+        .await
+        .map_err(|e| ApiError::unavailable("limiter", e))?
+        .ok_or_else(|| ApiError::too_many("one upload at a time; retry when the first finishes", 1))?;
     let form = read_form(multipart, st.config.max_upload_bytes).await?;
     let file = form
         .file
@@ -176,10 +184,19 @@ pub async fn upload(
         .as_deref()
         .map(|v| v.trim().parse::<Visibility>())
         .transpose()?;
-    if form.viewers.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+    let viewer_names: Vec<String> = form
+        .viewers
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect();
+    if !viewer_names.is_empty() && visibility != Some(Visibility::Shared) {
         return Err(ApiError::bad_request(
-            "not_supported",
-            "viewer lists are not supported yet; upload as private and share later",
+            "invalid_field",
+            "viewers are only meaningful with visibility=shared",
         ));
     }
     let metadata = match form.metadata.as_deref().map(str::trim) {
@@ -189,6 +206,7 @@ pub async fn upload(
             .validated()?,
     };
 
+    let viewers = resolve_usernames(&st, &viewer_names).await?;
     let byte_size = file.len() as i64;
     let (probe, thumb_probe, content_hash) = inspect(&st, file.clone(), form.thumbnail.clone()).await?;
     let album = st.catalog.ensure_album(&user.id, &album_name).await?;
@@ -272,12 +290,13 @@ pub async fn upload(
             original_key,
             thumbnail_key,
             metadata: metadata.clone(),
+            viewers: viewers.clone(),
         };
         match st.catalog.insert_photo(&new, &outbox).await {
             Ok(photo) => {
                 st.outbox_wake.notify_one();
                 tracing::info!(photo = %photo.id, key = %photo.original_key, bytes = byte_size, "upload accepted");
-                return Ok((StatusCode::ACCEPTED, Json(PhotoView::of(photo))));
+                return Ok((StatusCode::ACCEPTED, Json(st.photo_view(photo))));
             }
             Err(CatalogError::Conflict(_)) if attempt == 0 => {
                 for path in &stored {

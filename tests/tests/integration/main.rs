@@ -2,6 +2,7 @@
 //! two cores), one module per area. Every test starts the real service on
 //! port 0 with a temporary data dir; the crash tests run the real binary.
 
+mod access;
 mod bad_input;
 mod crash;
 mod files;

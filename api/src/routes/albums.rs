@@ -1,0 +1,158 @@
+//! Albums: every photo is in exactly one; `default` exists for every user.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use photostream_catalog::{Album, ListAccess, PhotoFilter};
+use photostream_types::{check_text, AlbumId, AlbumName, Username, Visibility};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::pagination::{keyset_page, Page, PageParams};
+use crate::routes::photos::if_visible;
+use crate::views::{rfc3339, PhotoView};
+use crate::AppState;
+
+#[derive(Serialize)]
+pub struct AlbumView {
+    id: String,
+    owner: String,
+    name: String,
+    title: String,
+    description: String,
+    default_visibility: Visibility,
+    created_at: String,
+}
+
+fn view(a: Album, owner: &Username) -> AlbumView {
+    AlbumView {
+        id: a.id.to_string(),
+        owner: owner.to_string(),
+        name: a.name.to_string(),
+        title: a.title,
+        description: a.description,
+        default_visibility: a.default_visibility,
+        created_at: rfc3339(a.created_ms),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAlbum {
+    name: String,
+    title: Option<String>,
+    #[serde(default)]
+    description: String,
+    default_visibility: Option<Visibility>,
+}
+
+pub async fn create_album(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewAlbum>,
+) -> Result<(StatusCode, Json<AlbumView>), ApiError> {
+    let user = caller.require_user()?;
+    let name = AlbumName::parse(&body.name)?;
+    let title = body.title.unwrap_or_else(|| body.name.trim().to_string());
+    check_text("title", &title, 200)?;
+    check_text("description", &body.description, 5000)?;
+    let album = st
+        .catalog
+        .create_album(
+            &user.id,
+            &name,
+            &title,
+            &body.description,
+            body.default_visibility.unwrap_or(Visibility::Public),
+        )
+        .await
+        .map_err(|e| match e {
+            photostream_catalog::CatalogError::Conflict(_) => {
+                ApiError::conflict("album_exists", "you already have an album with that name")
+            }
+            other => other.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(view(album, &user.username))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlbumEdit {
+    title: Option<String>,
+    description: Option<String>,
+    default_visibility: Option<Visibility>,
+}
+
+pub async fn patch_album(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AlbumEdit>,
+) -> Result<Json<AlbumView>, ApiError> {
+    let user = caller.require_user()?;
+    let id: AlbumId = id.parse().map_err(|_| ApiError::not_found())?;
+    let album = st.catalog.album(&id).await?.ok_or_else(ApiError::not_found)?;
+    if album.owner_id != user.id {
+        return Err(ApiError::forbidden("only the album's owner may change it"));
+    }
+    if let Some(t) = &body.title {
+        check_text("title", t, 200)?;
+    }
+    if let Some(d) = &body.description {
+        check_text("description", d, 5000)?;
+    }
+    let album = st
+        .catalog
+        .update_album(&id, body.title.as_deref(), body.description.as_deref(), body.default_visibility)
+        .await?;
+    Ok(Json(view(album, &user.username)))
+}
+
+pub async fn user_albums(
+    State(st): State<Arc<AppState>>,
+    Path(username): Path<String>,
+) -> Result<Json<Page<AlbumView>>, ApiError> {
+    let username = Username::parse(&username).map_err(|_| ApiError::not_found())?;
+    let owner = st.catalog.user_by_username(&username).await?.ok_or_else(ApiError::not_found)?;
+    let albums = st.catalog.albums(&owner.id).await?;
+    Ok(Json(Page {
+        items: albums.into_iter().map(|a| view(a, &owner.username)).collect(),
+        next: None,
+        prev: None,
+    }))
+}
+
+pub async fn album_photos(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<Page<PhotoView>>, ApiError> {
+    let limit = params.limit()?;
+    let direction = params.direction()?;
+    let id: AlbumId = id.parse().map_err(|_| ApiError::not_found())?;
+    let album = st.catalog.album(&id).await?.ok_or_else(ApiError::not_found)?;
+    let sees_everything = caller.user().is_some_and(|u| u.id == album.owner_id || u.moderator);
+    let filter = PhotoFilter {
+        owner: Some(album.owner_id.clone()),
+        album: Some(album.id.clone()),
+        tag: None,
+        access: if sees_everything {
+            ListAccess::Everything
+        } else {
+            ListAccess::ReadyVisibleTo(caller.user().map(|u| u.id.clone()))
+        },
+    };
+    let (photos, more) = st.catalog.list_photos(&filter, &direction, limit).await?;
+    let mut visible = Vec::with_capacity(photos.len());
+    for p in photos {
+        if let Some(p) = if_visible(&st, &caller, p).await? {
+            visible.push(p);
+        }
+    }
+    Ok(Json(keyset_page(visible, more, &direction, |p| p.keyset(), |p| st.photo_view(p))))
+}

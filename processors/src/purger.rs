@@ -1,0 +1,44 @@
+//! Purges a deleted photo's files. The photo is invisible from the moment
+//! the deletion commits; this only reclaims storage (and the sweeper is the
+//! backstop for anything missed).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use object_store::{path::Path, ObjectStore};
+use photostream_pipeline::{Envelope, Record};
+use tracing::info;
+
+use crate::{ProcessError, Processor};
+
+pub struct Purger {
+    objects: Arc<dyn ObjectStore>,
+}
+
+impl Purger {
+    pub fn new(objects: Arc<dyn ObjectStore>) -> Self {
+        Self { objects }
+    }
+}
+
+#[async_trait]
+impl Processor for Purger {
+    fn name(&self) -> &'static str {
+        "purger"
+    }
+
+    async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError> {
+        let Record::PhotoDeleted(rec) = &envelope.record else {
+            return Ok(());
+        };
+        for key in &rec.object_keys {
+            let path = Path::parse(key).map_err(ProcessError::permanent)?;
+            match self.objects.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(ProcessError::transient(e)),
+            }
+        }
+        info!(photo = %rec.photo_id, objects = rec.object_keys.len(), "purged deleted photo");
+        Ok(())
+    }
+}
