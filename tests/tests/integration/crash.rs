@@ -132,3 +132,29 @@ async fn killed_after_ack_every_upload_becomes_ready_exactly_once() {
     let originals = files.iter().filter(|f| f.contains("/original/")).count();
     assert_eq!((originals, thumbs), (acked.len(), acked.len()), "{files:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_grants_and_revokes_the_moderator_role() {
+    let data = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", data.path().join("catalog.db").display());
+    let catalog = Catalog::connect(&url).await.unwrap();
+    let bob = photostream_types::Username::parse("bob").unwrap();
+    catalog.create_user(&bob, "not-a-real-hash").await.unwrap();
+    let admin = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_photostream-under-test"))
+            .arg("admin")
+            .args(args)
+            .arg("--data-dir")
+            .arg(data.path())
+            .output()
+            .unwrap()
+    };
+    let out = admin(&["grant-moderator", "bob"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(catalog.user_by_username(&bob).await.unwrap().unwrap().role, "moderator");
+    let out = admin(&["revoke-moderator", "bob"]);
+    assert!(out.status.success());
+    assert_eq!(catalog.user_by_username(&bob).await.unwrap().unwrap().role, "user");
+    let out = admin(&["grant-moderator", "nobody"]);
+    assert!(!out.status.success(), "unknown users are an error");
+}
