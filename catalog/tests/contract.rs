@@ -1,0 +1,192 @@
+//! One behavioural suite, run against every SQL backend: SQLite (a temp
+//! file) and PostgreSQL (a fresh database per run on the local server,
+//! `TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! PostgreSQL being unreachable is a failure, not a skip.
+
+use photostream_catalog::{
+    Catalog, CatalogError, Direction, ListAccess, NewApiToken, NewPhoto, OutboxEntry, PhotoFilter, PhotoPatch,
+};
+use photostream_types::{AlbumName, EventId, PhotoId, PhotoMetadata, PhotoStatus, UserId, Username, Visibility};
+use sqlx::Connection;
+
+async fn fresh_postgres() -> String {
+    let admin = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for the catalog contract tests: {e}"));
+    let name = format!("photostream_test_{}", uuid_like());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    let base = admin.rsplit_once('/').unwrap().0;
+    format!("{base}/{name}")
+}
+
+fn uuid_like() -> String {
+    PhotoId::new().as_str().replace('-', "")[20..].to_string()
+}
+
+fn new_photo(owner: &UserId, album: &photostream_types::AlbumId, stem: &str, viewers: Vec<UserId>) -> NewPhoto {
+    NewPhoto {
+        id: PhotoId::new(),
+        owner_id: owner.clone(),
+        album_id: album.clone(),
+        title: format!("title {stem}"),
+        description: String::new(),
+        visibility: if viewers.is_empty() { Visibility::Public } else { Visibility::Shared },
+        width: 40,
+        height: 30,
+        format: "png".into(),
+        content_hash: "00".into(),
+        byte_size: 10,
+        file_name: format!("{stem}.png"),
+        file_stem: stem.into(),
+        original_key: format!("u/default/original/{stem}.png"),
+        thumbnail_key: None,
+        metadata: PhotoMetadata { tags: vec!["birds".into()], ..Default::default() },
+        viewers,
+    }
+}
+
+fn outbox() -> OutboxEntry {
+    OutboxEntry::new(EventId::new(), "photos", "k", "{}".into())
+}
+
+async fn contract(c: Catalog) {
+    c.ping().await.unwrap();
+    let alice = c.create_user(&Username::parse("alice").unwrap(), "h").await.unwrap();
+    let bob = c.create_user(&Username::parse("bob").unwrap(), "h").await.unwrap();
+    assert!(matches!(
+        c.create_user(&Username::parse("ALICE").unwrap(), "h").await,
+        Err(CatalogError::Conflict(_))
+    ));
+    let default = c.album_by_name(&alice.id, &AlbumName::default_album()).await.unwrap().unwrap();
+    let again = c.ensure_album(&alice.id, &AlbumName::default_album()).await.unwrap();
+    assert_eq!(default.id, again.id);
+
+    // Photos with their outbox rows, atomically.
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let viewers = if i == 4 { vec![bob.id.clone()] } else { vec![] };
+        let p = c.insert_photo(&new_photo(&alice.id, &default.id, &format!("p{i}"), viewers), &outbox()).await.unwrap();
+        assert_eq!(p.status, PhotoStatus::Processing);
+        ids.push(p.id);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert_eq!(c.outbox_pending(100).await.unwrap().len(), 5);
+    // A stem is unique within an album.
+    let dup = new_photo(&alice.id, &default.id, "p0", vec![]);
+    assert!(matches!(c.insert_photo(&dup, &outbox()).await, Err(CatalogError::Conflict(_))));
+    assert_eq!(c.outbox_pending(100).await.unwrap().len(), 5, "a failed insert leaves no outbox row");
+    assert!(c.file_stem_taken(&default.id, "p0").await.unwrap());
+    for e in c.outbox_pending(100).await.unwrap() {
+        c.outbox_remove(&e.id).await.unwrap();
+    }
+    assert!(c.outbox_pending(100).await.unwrap().is_empty());
+
+    // processing → ready once both marks are set, in either order, idempotently.
+    for (i, id) in ids.iter().enumerate() {
+        if i % 2 == 0 {
+            c.mark_thumbnail_done(id, &format!("u/default/thumbnail/p{i}_thumbnail.png")).await.unwrap();
+            assert_eq!(c.photo(id).await.unwrap().unwrap().status, PhotoStatus::Processing);
+            c.mark_indexed(id).await.unwrap();
+        } else {
+            c.mark_indexed(id).await.unwrap();
+            c.mark_thumbnail_done(id, &format!("u/default/thumbnail/p{i}_thumbnail.png")).await.unwrap();
+        }
+        let ready = c.photo(id).await.unwrap().unwrap();
+        assert_eq!(ready.status, PhotoStatus::Ready);
+        let at = ready.ready_ms;
+        c.mark_indexed(id).await.unwrap();
+        assert_eq!(c.photo(id).await.unwrap().unwrap().ready_ms, at, "ready exactly once");
+    }
+    let by_key = c.photo_by_object_key("u/default/thumbnail/p1_thumbnail.png").await.unwrap().unwrap();
+    assert_eq!(by_key.id, ids[1]);
+
+    // Keyset pages, newest first, both directions, with access filters.
+    let filter = PhotoFilter { owner: Some(alice.id.clone()), access: ListAccess::ReadyVisibleTo(None), ..Default::default() };
+    let (page1, more) = c.list_photos(&filter, &Direction::First, 2).await.unwrap();
+    assert!(more);
+    assert_eq!(page1.iter().map(|p| &p.id).collect::<Vec<_>>(), vec![&ids[3], &ids[2]], "shared photo hidden from anonymous");
+    let (page2, _) = c.list_photos(&filter, &Direction::After(page1[1].keyset()), 2).await.unwrap();
+    assert_eq!(page2.iter().map(|p| &p.id).collect::<Vec<_>>(), vec![&ids[1], &ids[0]]);
+    let (back, _) = c.list_photos(&filter, &Direction::Before(page2[0].keyset()), 2).await.unwrap();
+    assert_eq!(back.iter().map(|p| &p.id).collect::<Vec<_>>(), vec![&ids[3], &ids[2]]);
+    let as_bob = PhotoFilter { access: ListAccess::ReadyVisibleTo(Some(bob.id.clone())), ..filter.clone() };
+    assert_eq!(c.list_photos(&as_bob, &Direction::First, 10).await.unwrap().0.len(), 5);
+    let tagged = PhotoFilter { tag: Some("birds".into()), ..Default::default() };
+    assert_eq!(c.list_photos(&tagged, &Direction::First, 10).await.unwrap().0.len(), 5);
+
+    // Viewers, edits and deletion bump the ACL version.
+    assert_eq!(c.viewers(&ids[4]).await.unwrap().len(), 1);
+    let v0 = c.photo(&ids[4]).await.unwrap().unwrap().acl_version;
+    c.set_viewers(&ids[4], &[], &outbox()).await.unwrap();
+    assert!(c.viewers(&ids[4]).await.unwrap().is_empty());
+    assert_eq!(c.list_photos(&as_bob, &Direction::First, 10).await.unwrap().0.len(), 4);
+    let edited = c
+        .update_photo(
+            &ids[0],
+            &PhotoPatch {
+                title: Some("renamed".into()),
+                visibility: Some(Visibility::Private),
+                metadata: Some(PhotoMetadata { tags: vec!["fish".into()], license: Some("cc0".into()), ..Default::default() }),
+                ..Default::default()
+            },
+            &outbox(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((edited.title.as_str(), edited.visibility), ("renamed", Visibility::Private));
+    assert_eq!(edited.metadata.tags, vec!["fish"]);
+    assert_eq!(edited.acl_version, 1);
+    assert_eq!(c.list_photos(&tagged, &Direction::First, 10).await.unwrap().0.len(), 4);
+    assert!(c.photo(&ids[4]).await.unwrap().unwrap().acl_version > v0);
+    c.delete_photo(&ids[1], &outbox()).await.unwrap();
+    assert!(matches!(c.delete_photo(&ids[1], &outbox()).await, Err(CatalogError::NotFound)));
+    assert!(c.photo(&ids[1]).await.unwrap().unwrap().deleted_ms.is_some());
+    assert!(!c.object_key_in_use("u/default/original/p1.png").await.unwrap());
+    assert!(c.object_key_in_use("u/default/original/p2.png").await.unwrap());
+    assert_eq!(c.photo_count().await.unwrap(), 4);
+
+    // Albums, roles, tokens.
+    let summer = c.create_album(&alice.id, &AlbumName::parse("summer").unwrap(), "Summer", "", Visibility::Private).await.unwrap();
+    assert!(matches!(
+        c.create_album(&alice.id, &AlbumName::parse("summer").unwrap(), "x", "", Visibility::Public).await,
+        Err(CatalogError::Conflict(_))
+    ));
+    let summer = c.update_album(&summer.id, Some("Summer!"), None, Some(Visibility::Shared)).await.unwrap();
+    assert_eq!((summer.title.as_str(), summer.default_visibility), ("Summer!", Visibility::Shared));
+    assert_eq!(c.albums(&alice.id).await.unwrap().len(), 2);
+    assert!(c.set_role(&Username::parse("bob").unwrap(), "moderator").await.unwrap());
+    assert_eq!(c.user_by_id(&bob.id).await.unwrap().unwrap().role, "moderator");
+    let t = c
+        .create_api_token(&NewApiToken {
+            id: "t1".into(),
+            user_id: alice.id.clone(),
+            name: "script".into(),
+            token_hash: "abc".into(),
+            scopes: vec!["read".into(), "download".into()],
+        })
+        .await
+        .unwrap();
+    assert_eq!(c.api_token_by_hash("abc").await.unwrap().unwrap().scopes, t.scopes);
+    assert!(!c.revoke_api_token(&bob.id, "t1").await.unwrap(), "only the owner revokes");
+    assert!(c.revoke_api_token(&alice.id, "t1").await.unwrap());
+    assert!(c.api_token_by_hash("abc").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn sqlite_meets_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+    contract(Catalog::connect(&url).await.unwrap()).await;
+    // Reopening applies no migration twice.
+    Catalog::connect(&url).await.unwrap().ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_meets_the_contract() {
+    let url = fresh_postgres().await;
+    contract(Catalog::connect(&url).await.unwrap()).await;
+    Catalog::connect(&url).await.unwrap().ping().await.unwrap();
+    println!("catalog contract: ran against PostgreSQL at {url}");
+}
