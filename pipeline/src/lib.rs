@@ -9,14 +9,16 @@
 //! - [`embedded`]: the single-machine durable log used by `photostream serve`
 //!   on embedded defaults (append-only, checksummed frames, survives kill -9).
 //!
-//! Networked implementations (NATS JetStream, Fluvio) implement the same traits.
+//! - [`nats`]: NATS JetStream, for several instances sharing one stream.
 
 pub mod embedded;
+pub mod nats;
 pub mod record;
 
 use async_trait::async_trait;
 
 pub use embedded::EmbeddedLog;
+pub use nats::NatsLog;
 pub use record::{Envelope, PhotoChanged, PhotoDeleted, PhotoUploaded, Record, SCHEMA_VERSION};
 
 /// Errors from a stream backend.

@@ -1,0 +1,157 @@
+//! NATS JetStream backend: `nats://host:4222`.
+//!
+//! One JetStream stream per topic (`{prefix}_{topic}`, file storage),
+//! subjects `{prefix}.{topic}.{key}`. Each consumer group is a durable pull
+//! consumer with explicit acks: instances of a group share it and split the
+//! work, and a record not acknowledged within `ack_wait` (a crashed
+//! instance's share) is redelivered. A publish returns once JetStream has
+//! acknowledged it (stored). Order is kept per subject, i.e. per key, on
+//! publish; with several members of a group, records of different keys are
+//! handled concurrently.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, stream};
+use async_trait::async_trait;
+use futures::StreamExt;
+
+use crate::{ConsumerGroup, Delivery, Envelope, EventLog, StreamError, Subscription, Topic};
+
+pub struct NatsLog {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    prefix: String,
+    ack_wait: Duration,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StreamError {
+    StreamError::Unavailable(e.to_string())
+}
+
+impl NatsLog {
+    /// Connects to `url` (`nats://host:port`). `prefix` namespaces streams
+    /// and subjects (tests use a random one); `ack_wait` is how long an
+    /// unacknowledged record waits before redelivery.
+    pub async fn connect(url: &str, prefix: &str, ack_wait: Duration) -> Result<Self, StreamError> {
+        let client = async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(unavailable)?;
+        let js = jetstream::new(client.clone());
+        Ok(Self {
+            client,
+            js,
+            prefix: prefix.to_string(),
+            ack_wait,
+        })
+    }
+
+    fn stream_name(&self, topic: &Topic) -> String {
+        format!("{}_{}", self.prefix, topic.as_str()).replace('-', "_")
+    }
+
+    async fn stream(&self, topic: &Topic) -> Result<stream::Stream, StreamError> {
+        self.js
+            .get_or_create_stream(stream::Config {
+                name: self.stream_name(topic),
+                subjects: vec![format!("{}.{}.>", self.prefix, topic.as_str())],
+                storage: stream::StorageType::File,
+                retention: stream::RetentionPolicy::Limits,
+                max_age: Duration::from_secs(7 * 24 * 3600),
+                ..Default::default()
+            })
+            .await
+            .map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl EventLog for NatsLog {
+    async fn publish(&self, topic: &Topic, key: &str, envelope: &Envelope) -> Result<(), StreamError> {
+        self.stream(topic).await?;
+        let payload = serde_json::to_vec(envelope).map_err(unavailable)?;
+        let key: String = key
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .collect();
+        let subject = format!("{}.{}.{}", self.prefix, topic.as_str(), if key.is_empty() { "_" } else { &key });
+        self.js
+            .publish(subject, payload.into())
+            .await
+            .map_err(unavailable)?
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn subscribe(&self, topic: &Topic, group: &ConsumerGroup) -> Result<Box<dyn Subscription>, StreamError> {
+        let stream = self.stream(topic).await?;
+        let consumer: jetstream::consumer::Consumer<pull::Config> = stream
+            .get_or_create_consumer(
+                group.as_str(),
+                pull::Config {
+                    durable_name: Some(group.as_str().to_string()),
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: self.ack_wait,
+                    max_ack_pending: 64,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(unavailable)?;
+        let messages = consumer.messages().await.map_err(unavailable)?;
+        Ok(Box::new(NatsSubscription {
+            messages,
+            pending: HashMap::new(),
+        }))
+    }
+
+    async fn ping(&self) -> Result<(), StreamError> {
+        tokio::time::timeout(Duration::from_secs(2), self.client.flush())
+            .await
+            .map_err(|_| unavailable("NATS did not answer within 2 s"))?
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "nats"
+    }
+}
+
+struct NatsSubscription {
+    messages: pull::Stream,
+    /// Delivered, not yet acknowledged, by stream sequence.
+    pending: HashMap<u64, jetstream::Message>,
+}
+
+#[async_trait]
+impl Subscription for NatsSubscription {
+    async fn next(&mut self) -> Result<Delivery, StreamError> {
+        let msg = self
+            .messages
+            .next()
+            .await
+            .ok_or(StreamError::Closed)?
+            .map_err(unavailable)?;
+        let info = msg.info().map_err(unavailable)?;
+        let (seq, delivered) = (info.stream_sequence, info.delivered);
+        let delivery = Delivery {
+            position: seq,
+            delivery_count: delivered.max(1) as u32,
+            payload: msg.payload.to_vec(),
+            commit_token: seq,
+        };
+        self.pending.insert(seq, msg);
+        Ok(delivery)
+    }
+
+    async fn commit(&mut self, delivery: &Delivery) -> Result<(), StreamError> {
+        if let Some(msg) = self.pending.remove(&delivery.commit_token) {
+            msg.double_ack().await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+}

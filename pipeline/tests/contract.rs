@@ -1,0 +1,167 @@
+//! The behavioural contract of every stream backend: the same functions run
+//! against the embedded log and NATS JetStream (`TEST_NATS_URL`, default
+//! `nats://127.0.0.1:4222`; unreachable is a failure, not a skip).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use photostream_pipeline::{
+    ConsumerGroup, EmbeddedLog, Envelope, EventLog, NatsLog, PhotoUploaded, Record, Subscription, Topic,
+};
+use photostream_types::{PhotoId, UserId};
+
+fn envelope(n: u64) -> Envelope {
+    Envelope::new(
+        Record::PhotoUploaded(PhotoUploaded {
+            photo_id: PhotoId::new(),
+            owner_id: UserId::new(),
+            original_key: format!("u/default/original/{n}.jpg"),
+            format: "jpeg".into(),
+            bytes: n,
+            client_thumbnail_key: None,
+        }),
+        None,
+    )
+}
+
+async fn next(sub: &mut Box<dyn Subscription>) -> Option<photostream_pipeline::Delivery> {
+    tokio::time::timeout(Duration::from_secs(5), sub.next()).await.ok().map(|r| r.unwrap())
+}
+
+async fn nothing_within(sub: &mut Box<dyn Subscription>, d: Duration) -> bool {
+    tokio::time::timeout(d, sub.next()).await.is_err()
+}
+
+fn bytes_of(d: &photostream_pipeline::Delivery) -> u64 {
+    match d.envelope().unwrap().record {
+        Record::PhotoUploaded(r) => r.bytes,
+        _ => panic!("unexpected record"),
+    }
+}
+
+/// Publish, consume in order, commit, resume after the commit, independent
+/// groups, redelivery of what was not committed.
+async fn contract(log: &dyn EventLog, redelivery_after: Duration) {
+    log.ping().await.unwrap();
+    let topic = Topic::photos();
+    let a = ConsumerGroup::new("group-a").unwrap();
+    let b = ConsumerGroup::new("group-b").unwrap();
+    for n in 0..5 {
+        log.publish(&topic, &format!("k{n}"), &envelope(n)).await.unwrap();
+    }
+
+    let mut sub = log.subscribe(&topic, &a).await.unwrap();
+    for n in 0..3 {
+        let d = next(&mut sub).await.expect("record");
+        assert_eq!(bytes_of(&d), n);
+        sub.commit(&d).await.unwrap();
+    }
+    // Read the fourth without committing, then "crash".
+    let d = next(&mut sub).await.expect("record");
+    assert_eq!(bytes_of(&d), 3);
+    drop(sub);
+
+    // The same group resumes after its last commit: 3 is redelivered.
+    tokio::time::sleep(redelivery_after).await;
+    let mut sub = log.subscribe(&topic, &a).await.unwrap();
+    // At-least-once: duplicates of uncommitted records are allowed, losses
+    // and committed records coming back are not.
+    let mut seen = HashSet::new();
+    while seen.len() < 2 {
+        let d = next(&mut sub).await.expect("redelivered record");
+        assert!(d.delivery_count >= 1);
+        let n = bytes_of(&d);
+        assert!(n == 3 || n == 4, "committed record {n} came back");
+        seen.insert(n);
+        sub.commit(&d).await.unwrap();
+    }
+
+    // New records reach a waiting subscriber.
+    log.publish(&topic, "k5", &envelope(5)).await.unwrap();
+    loop {
+        let d = next(&mut sub).await.expect("new record");
+        let n = bytes_of(&d);
+        sub.commit(&d).await.unwrap();
+        if n == 5 {
+            break;
+        }
+        assert!(n == 3 || n == 4, "committed record {n} came back");
+    }
+    assert!(nothing_within(&mut sub, Duration::from_millis(300)).await, "records after the last commit");
+
+    // Another group sees everything, independently.
+    let mut other = log.subscribe(&topic, &b).await.unwrap();
+    let mut all = Vec::new();
+    for _ in 0..6 {
+        let d = next(&mut other).await.expect("record for group b");
+        all.push(bytes_of(&d));
+        other.commit(&d).await.unwrap();
+    }
+    assert_eq!(all, vec![0, 1, 2, 3, 4, 5]);
+}
+
+#[tokio::test]
+async fn embedded_log_meets_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    contract(&log, Duration::ZERO).await;
+}
+
+fn nats_url() -> String {
+    std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+async fn nats(prefix: &str) -> NatsLog {
+    NatsLog::connect(&nats_url(), prefix, Duration::from_secs(1))
+        .await
+        .unwrap_or_else(|e| panic!("NATS JetStream at {} is required: {e}", nats_url()))
+}
+
+fn prefix() -> String {
+    format!("pstest{}", &PhotoId::new().as_str().replace('-', "")[20..])
+}
+
+#[tokio::test]
+async fn nats_jetstream_meets_the_contract() {
+    let log = nats(&prefix()).await;
+    // Unacknowledged records come back after ack_wait (1 s here).
+    contract(&log, Duration::from_millis(1500)).await;
+    println!("stream contract: ran against NATS JetStream at {}", nats_url());
+}
+
+/// Two members of one group split the records between them, each record
+/// handled by one member; a member that dies leaves its share to the other.
+#[tokio::test]
+async fn nats_group_members_share_the_work() {
+    let prefix = prefix();
+    let log = nats(&prefix).await;
+    let topic = Topic::photos();
+    let group = ConsumerGroup::new("shared").unwrap();
+    let mut first = log.subscribe(&topic, &group).await.unwrap();
+    let mut second = log.subscribe(&topic, &group).await.unwrap();
+    for n in 0..40 {
+        log.publish(&topic, &format!("k{n}"), &envelope(n)).await.unwrap();
+    }
+    let mut by_first = HashSet::new();
+    let mut by_second = HashSet::new();
+    // The first member takes a few and dies without acknowledging one.
+    let abandoned = next(&mut first).await.unwrap();
+    let abandoned_n = bytes_of(&abandoned);
+    drop(first);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(4), second.next()).await {
+            Ok(d) => {
+                let d = d.unwrap();
+                by_second.insert(bytes_of(&d));
+                second.commit(&d).await.unwrap();
+            }
+            Err(_) => break,
+        }
+        if by_second.len() == 40 {
+            break;
+        }
+    }
+    by_first.insert(abandoned_n);
+    assert!(by_second.contains(&abandoned_n), "the dead member's record was redelivered");
+    assert_eq!(by_second.len(), 40, "every record handled");
+}
