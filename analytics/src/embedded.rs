@@ -114,6 +114,7 @@ mod tests {
             at_ms: 1,
             bytes: 10,
             format: Some("jpeg".into()),
+            tags: vec![],
         };
         a.record(&[e.clone()]).await.unwrap();
         a.record(&[e.clone(), e.clone()]).await.unwrap();

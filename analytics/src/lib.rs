@@ -3,14 +3,17 @@
 //! The [`Analytics`] trait records events idempotently (deduplicated by
 //! event id, so at-least-once delivery never double counts) and answers the
 //! few aggregate questions the API needs. The embedded backend keeps events
-//! in a SQLite file of its own; the distributed one is ClickHouse.
+//! in a SQLite file of its own; the distributed one is ClickHouse
+//! ([`ClickHouseAnalytics`], schema and example queries in `docs/analytics.md`).
 
+mod clickhouse_backend;
 mod embedded;
 
 use async_trait::async_trait;
 use photostream_types::{EventId, PhotoId, UserId};
 use serde::{Deserialize, Serialize};
 
+pub use clickhouse_backend::ClickHouseAnalytics;
 pub use embedded::EmbeddedAnalytics;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +53,9 @@ pub struct AnalyticsEvent {
     pub at_ms: i64,
     pub bytes: i64,
     pub format: Option<String>,
+    /// The photo's tags at the time (uploads), for "top tags" reports.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 #[async_trait]

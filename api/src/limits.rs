@@ -1,74 +1,10 @@
-//! Per-user concurrency limits and login rate limits.
-//!
-//! The design allows one original download and one upload in flight per
-//! user; a second concurrent one gets 429 with `Retry-After`. The limiter is
-//! a trait so the distributed deployment can hold slots in Redis (one limit
-//! across every API instance); [`InProcessLimiter`] serves one process.
+//! Login rate limits. (The per-user download and upload slots are the
+//! `ConcurrencyLimiter` of `photostream-cache`, in-process or in Redis.)
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use async_trait::async_trait;
-
-/// Holds a slot until dropped (response body fully sent, client gone, or
-/// handler finished).
-pub struct SlotGuard {
-    release: Option<Box<dyn FnOnce() + Send + Sync>>,
-}
-
-impl SlotGuard {
-    pub fn new(release: impl FnOnce() + Send + Sync + 'static) -> Self {
-        Self {
-            release: Some(Box::new(release)),
-        }
-    }
-}
-
-impl Drop for SlotGuard {
-    fn drop(&mut self) {
-        if let Some(f) = self.release.take() {
-            f();
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("limiter backend error: {0}")]
-pub struct LimiterError(pub String);
-
-#[async_trait]
-pub trait ConcurrencyLimiter: Send + Sync + 'static {
-    /// Takes the single slot named `key`, or `None` if it is held.
-    async fn try_acquire(&self, key: &str) -> Result<Option<SlotGuard>, LimiterError>;
-    fn kind(&self) -> &'static str;
-}
-
-/// Slots in this process's memory.
-#[derive(Default)]
-pub struct InProcessLimiter {
-    held: Arc<Mutex<HashSet<String>>>,
-}
-
-#[async_trait]
-impl ConcurrencyLimiter for InProcessLimiter {
-    async fn try_acquire(&self, key: &str) -> Result<Option<SlotGuard>, LimiterError> {
-        let mut held = self.held.lock().expect("limiter poisoned");
-        if !held.insert(key.to_string()) {
-            return Ok(None);
-        }
-        let set = self.held.clone();
-        let key = key.to_string();
-        Ok(Some(SlotGuard::new(move || {
-            set.lock().expect("limiter poisoned").remove(&key);
-        })))
-    }
-
-    fn kind(&self) -> &'static str {
-        "in-process"
-    }
-}
 
 /// Sliding-window limits on login attempts, per username and per client
 /// address, against password guessing.
@@ -121,16 +57,6 @@ impl LoginLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn one_slot_per_key_released_on_drop() {
-        let l = InProcessLimiter::default();
-        let a = l.try_acquire("download:u1").await.unwrap().unwrap();
-        assert!(l.try_acquire("download:u1").await.unwrap().is_none());
-        assert!(l.try_acquire("download:u2").await.unwrap().is_some());
-        drop(a);
-        assert!(l.try_acquire("download:u1").await.unwrap().is_some());
-    }
 
     #[test]
     fn login_limits() {

@@ -9,7 +9,8 @@ use photostream_pipeline::EventLog;
 use photostream_search::SearchIndex;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::limits::{ConcurrencyLimiter, InProcessLimiter, LoginLimiter};
+use crate::limits::LoginLimiter;
+use photostream_cache::{BlobCache, ConcurrencyLimiter, InProcessLimiter, MemoryBlobCache};
 use crate::signing::MediaSigner;
 use crate::views::{PhotoUrls, PhotoView};
 use crate::AuthKeys;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub signer: MediaSigner,
     /// One original download and one upload in flight per user.
     pub limiter: Arc<dyn ConcurrencyLimiter>,
+    /// Hot thumbnails, served after the access check.
+    pub thumbnail_cache: Arc<dyn BlobCache>,
     pub login_limiter: LoginLimiter,
 }
 
@@ -78,6 +81,7 @@ impl AppState {
             decode_permits: Arc::new(Semaphore::new(cpus)),
             signer: MediaSigner::new(secret, 300),
             limiter: Arc::new(InProcessLimiter::default()),
+            thumbnail_cache: Arc::new(MemoryBlobCache::new(64 * 1024 * 1024)),
             login_limiter: LoginLimiter::new(10, 60, std::time::Duration::from_secs(60)),
         }
     }

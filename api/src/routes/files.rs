@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ClientAddr;
-use crate::limits::SlotGuard;
+use photostream_cache::SlotGuard;
 use crate::routes::photos::{if_visible, visible_photo};
 use crate::AppState;
 
@@ -59,7 +59,7 @@ pub async fn thumbnail(
         .ok_or_else(|| {
             ApiError::new(StatusCode::NOT_FOUND, "not_ready", "the thumbnail is not ready yet")
         })?;
-    serve_object(&st, grant, &key, &headers, None).await
+    serve_thumbnail(&st, grant, &key, &headers).await
 }
 
 pub async fn original(
@@ -123,12 +123,71 @@ pub async fn media(
         }
         Grant::Private
     };
+    if resolution == "thumbnail" {
+        return serve_thumbnail(&st, grant, &key, &headers).await;
+    }
     let slot = if resolution == "original" {
         Some(download_slot(&st, &caller, addr).await?)
     } else {
         None
     };
     serve_object(&st, grant, &key, &headers, slot).await
+}
+
+fn cache_control(grant: Grant) -> HeaderValue {
+    // Public files may sit in a CDN for a day (deletion and privacy changes
+    // purge it: see docs/cdn.md); anything else only in the browser, briefly.
+    HeaderValue::from_static(match grant {
+        Grant::Public => "public, max-age=86400",
+        Grant::Private => "private, max-age=60",
+    })
+}
+
+fn base_headers(grant: Grant, key: &str, etag: &str) -> HeaderMap {
+    let ext = key.rsplit_once('.').map_or("", |(_, e)| e);
+    let mut h = HeaderMap::new();
+    h.insert(header::ETAG, HeaderValue::from_str(etag).expect("etag is ascii"));
+    h.insert(header::CACHE_CONTROL, cache_control(grant));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(Format::mime_for_ext(ext)));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h
+}
+
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|inm| inm.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+}
+
+/// Thumbnails are small: served whole from the hot cache (filled on miss),
+/// with a content-derived ETag so cached and stored copies agree.
+async fn serve_thumbnail(st: &AppState, grant: Grant, key: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let cached = match st.thumbnail_cache.get(key).await {
+        Ok(hit) => hit,
+        Err(e) => {
+            tracing::warn!(error = %e, "thumbnail cache read failed; reading the store");
+            None
+        }
+    };
+    let bytes = match cached {
+        Some(b) => b,
+        None => {
+            let path = object_store::path::Path::parse(key).map_err(|_| ApiError::not_found())?;
+            let b = st.objects.get(&path).await?.bytes().await?;
+            if let Err(e) = st.thumbnail_cache.put(key, b.clone()).await {
+                tracing::warn!(error = %e, "thumbnail cache write failed");
+            }
+            b
+        }
+    };
+    let etag = format!("\"{}\"", &photostream_media::content_hash(&bytes)[..32]);
+    let mut h = base_headers(grant, key, &etag);
+    if not_modified(headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    Ok((StatusCode::OK, h, Body::from(bytes)).into_response())
 }
 
 /// Streams an object with validators, caching headers and `Range` support.
@@ -150,30 +209,10 @@ async fn serve_object(
             .trim_matches('"')
             .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "")
     );
-    // Public files may sit in a CDN for a day (deletion and privacy changes
-    // purge it: see docs/cdn.md); anything else only in the browser, briefly.
-    let cache = match grant {
-        Grant::Public => "public, max-age=86400",
-        Grant::Private => "private, max-age=60",
-    };
-    let ext = key.rsplit_once('.').map_or("", |(_, e)| e);
-    let mut resp_headers = HeaderMap::new();
-    resp_headers.insert(header::ETAG, HeaderValue::from_str(&etag).expect("etag is ascii"));
-    resp_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    let mut resp_headers = base_headers(grant, key, &etag);
     resp_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    resp_headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(Format::mime_for_ext(ext)),
-    );
-    resp_headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-
-    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        if inm.split(',').any(|t| t.trim() == etag || t.trim() == "*") {
-            return Ok((StatusCode::NOT_MODIFIED, resp_headers).into_response());
-        }
+    if not_modified(headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, resp_headers).into_response());
     }
 
     let size = meta.size;

@@ -1,0 +1,63 @@
+//! State that API instances share: per-user concurrency slots and a cache
+//! of hot thumbnails.
+//!
+//! Two traits, each with an in-process implementation (one API instance,
+//! the embedded default) and a Redis one (`redis://…`, so limits hold and
+//! the cache is shared across every API instance):
+//!
+//! - [`ConcurrencyLimiter`]: single slots by name (`download:user:…`),
+//!   released when the [`SlotGuard`] drops. Redis slots also carry a TTL so a
+//!   crashed instance cannot hold one forever.
+//! - [`BlobCache`]: bytes by object key, bounded (in-process by total size,
+//!   Redis by TTL). Cached bytes are only ever served after the caller passed
+//!   the access check, so caching never widens access.
+
+mod memory;
+mod redis_backend;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub use memory::{InProcessLimiter, MemoryBlobCache};
+pub use redis_backend::{RedisBlobCache, RedisLimiter};
+
+#[derive(Debug, thiserror::Error)]
+#[error("cache backend error: {0}")]
+pub struct CacheError(pub String);
+
+/// Holds a slot until dropped.
+pub struct SlotGuard {
+    release: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl SlotGuard {
+    pub fn new(release: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Self {
+            release: Some(Box::new(release)),
+        }
+    }
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        if let Some(f) = self.release.take() {
+            f();
+        }
+    }
+}
+
+#[async_trait]
+pub trait ConcurrencyLimiter: Send + Sync + 'static {
+    /// Takes the single slot named `key`, or `None` if someone holds it.
+    async fn try_acquire(&self, key: &str) -> Result<Option<SlotGuard>, CacheError>;
+    async fn ping(&self) -> Result<(), CacheError>;
+    fn kind(&self) -> &'static str;
+}
+
+#[async_trait]
+pub trait BlobCache: Send + Sync + 'static {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError>;
+    async fn put(&self, key: &str, value: Bytes) -> Result<(), CacheError>;
+    async fn remove(&self, key: &str) -> Result<(), CacheError>;
+    fn kind(&self) -> &'static str;
+}

@@ -1,0 +1,144 @@
+//! Redis implementations: `redis://host:6379[/db]`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+
+use crate::{BlobCache, CacheError, ConcurrencyLimiter, SlotGuard};
+
+fn backend(e: impl std::fmt::Display) -> CacheError {
+    CacheError(e.to_string())
+}
+
+async fn connect(url: &str) -> Result<ConnectionManager, CacheError> {
+    let client = redis::Client::open(url).map_err(backend)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_secs(3))
+        .set_response_timeout(Duration::from_secs(3))
+        .set_number_of_retries(2);
+    ConnectionManager::new_with_config(client, config).await.map_err(backend)
+}
+
+/// Slots as `SET key token NX PX ttl`; released by a compare-and-delete
+/// script so a slot that expired and was taken by someone else is never
+/// released by its previous holder.
+#[derive(Clone)]
+pub struct RedisLimiter {
+    conn: ConnectionManager,
+    prefix: String,
+    ttl: Duration,
+}
+
+const RELEASE: &str = r"if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+impl RedisLimiter {
+    /// `ttl` bounds how long a slot survives a crashed holder.
+    pub async fn connect(url: &str, prefix: &str, ttl: Duration) -> Result<Self, CacheError> {
+        Ok(Self {
+            conn: connect(url).await?,
+            prefix: prefix.to_string(),
+            ttl,
+        })
+    }
+}
+
+#[async_trait]
+impl ConcurrencyLimiter for RedisLimiter {
+    async fn try_acquire(&self, key: &str) -> Result<Option<SlotGuard>, CacheError> {
+        let key = format!("{}:slot:{key}", self.prefix);
+        let token = format!("{:032x}", rand::random::<u128>());
+        let mut conn = self.conn.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(self.ttl.as_millis() as u64)
+            .query_async(&mut conn)
+            .await
+            .map_err(backend)?;
+        if set.is_none() {
+            return Ok(None);
+        }
+        let conn = self.conn.clone();
+        Ok(Some(SlotGuard::new(move || {
+            let Ok(handle) = tokio::runtime::Handle::try_current() else {
+                return; // no runtime: the TTL frees the slot
+            };
+            handle.spawn(async move {
+                let mut conn = conn;
+                let released: Result<i64, _> = redis::Script::new(RELEASE)
+                    .key(&key)
+                    .arg(&token)
+                    .invoke_async(&mut conn)
+                    .await;
+                if let Err(e) = released {
+                    tracing::warn!(key, error = %e, "could not release a Redis slot; its TTL will");
+                }
+            });
+        })))
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(backend)?;
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}
+
+/// Hot thumbnails in Redis, each with a TTL.
+#[derive(Clone)]
+pub struct RedisBlobCache {
+    conn: ConnectionManager,
+    prefix: String,
+    ttl: Duration,
+}
+
+impl RedisBlobCache {
+    pub async fn connect(url: &str, prefix: &str, ttl: Duration) -> Result<Self, CacheError> {
+        Ok(Self {
+            conn: connect(url).await?,
+            prefix: prefix.to_string(),
+            ttl,
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}:blob:{key}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl BlobCache for RedisBlobCache {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+        let mut conn = self.conn.clone();
+        let v: Option<Vec<u8>> = conn.get(self.key(key)).await.map_err(backend)?;
+        Ok(v.map(Bytes::from))
+    }
+
+    async fn put(&self, key: &str, value: Bytes) -> Result<(), CacheError> {
+        let mut conn = self.conn.clone();
+        let _: () = conn
+            .set_ex(self.key(key), value.as_ref(), self.ttl.as_secs().max(1))
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn remove(&self, key: &str) -> Result<(), CacheError> {
+        let mut conn = self.conn.clone();
+        let _: () = conn.del(self.key(key)).await.map_err(backend)?;
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}
