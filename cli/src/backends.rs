@@ -40,11 +40,16 @@ impl Backends {
     }
 }
 
-fn objects(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn ObjectStore>> {
+/// `local`, `file:///path`, or `s3://bucket[?endpoint=…&region=…&allow_http=true]`
+/// (credentials from the usual `AWS_*` environment variables).
+pub fn objects(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    if let Some(rest) = url.strip_prefix("s3://") {
+        return s3(rest);
+    }
     let root: PathBuf = match url {
         "local" => data_dir.join("objects"),
         u if u.starts_with("file://") => PathBuf::from(&u["file://".len()..]),
-        other => bail!("unsupported objects backend {other:?}: use \"local\" or file:///path"),
+        other => bail!("unsupported objects backend {other:?}: use \"local\", file:///path or s3://bucket"),
     };
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     let store = LocalFileSystem::new_with_prefix(&root)
@@ -79,4 +84,25 @@ async fn analytics(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn Analyti
         )),
         other => bail!("unsupported analytics backend {other:?}: use \"embedded\""),
     }
+}
+
+fn s3(rest: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
+    let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
+    anyhow::ensure!(!bucket.is_empty(), "s3:// URL without a bucket");
+    let mut builder = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        // Create-only puts use If-None-Match, which S3 and MinIO honour.
+        .with_conditional_put(S3ConditionalPut::ETagMatch);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        builder = match k {
+            "endpoint" => builder.with_endpoint(v),
+            "region" => builder.with_region(v),
+            "allow_http" => builder.with_allow_http(v == "true"),
+            "virtual_hosted" => builder.with_virtual_hosted_style_request(v == "true"),
+            other => bail!("unknown s3:// option {other:?} (endpoint, region, allow_http, virtual_hosted)"),
+        };
+    }
+    Ok(Arc::new(builder.build().context("configuring the S3 object store")?))
 }

@@ -154,6 +154,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
     if matches!(config.role, Role::Processors | Role::All) {
         let runner = RunnerConfig {
             max_attempts: config.processors.max_attempts,
+            max_batch_wait: Duration::from_millis(200),
             base_backoff: Duration::from_millis(config.processors.base_backoff_ms),
             max_backoff: Duration::from_millis(config.processors.max_backoff_ms),
         };

@@ -316,6 +316,7 @@ mod tests {
                 format: "jpeg".into(),
                 bytes: n,
                 client_thumbnail_key: None,
+                tags: vec![],
             }),
             None,
         )

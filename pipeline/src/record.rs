@@ -82,6 +82,9 @@ pub struct PhotoUploaded {
     /// Set when the client supplied a verified thumbnail at upload time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_thumbnail_key: Option<String>,
+    /// The photo's tags at upload (for analytics; the catalog stays the truth).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +113,7 @@ mod tests {
                 format: "png".into(),
                 bytes: 10,
                 client_thumbnail_key: None,
+                tags: vec!["birds".into()],
             }),
             Some("req-1".into()),
         );

@@ -19,6 +19,7 @@ fn envelope(n: u64) -> Envelope {
             format: "jpeg".into(),
             bytes: n,
             client_thumbnail_key: None,
+            tags: vec![],
         }),
         None,
     )

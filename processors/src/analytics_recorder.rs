@@ -25,6 +25,22 @@ impl Processor for AnalyticsRecorder {
     }
 
     async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError> {
+        self.handle_batch(std::slice::from_ref(envelope)).await
+    }
+
+    fn batch_size(&self) -> usize {
+        500
+    }
+
+    /// One write per batch: ClickHouse wants few, large inserts.
+    async fn handle_batch(&self, envelopes: &[Envelope]) -> Result<(), ProcessError> {
+        let events: Vec<AnalyticsEvent> = envelopes.iter().filter_map(event_of).collect();
+        self.analytics.record(&events).await.map_err(ProcessError::transient)
+    }
+}
+
+fn event_of(envelope: &Envelope) -> Option<AnalyticsEvent> {
+    {
         let event = match &envelope.record {
             Record::PhotoUploaded(r) => AnalyticsEvent {
                 id: envelope.id.clone(),
@@ -34,9 +50,10 @@ impl Processor for AnalyticsRecorder {
                 at_ms: envelope.at_ms,
                 bytes: r.bytes as i64,
                 format: Some(r.format.clone()),
+                tags: r.tags.clone(),
             },
-            _ => return Ok(()),
+            _ => return None,
         };
-        self.analytics.record(&[event]).await.map_err(ProcessError::transient)
+        Some(event)
     }
 }

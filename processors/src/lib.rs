@@ -57,6 +57,20 @@ pub trait Processor: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Handles one record. Must be idempotent.
     async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError>;
+
+    /// How many records the runner may hand over at once (1: no batching).
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    /// Handles several records; all succeed or the batch is retried whole,
+    /// so it must be idempotent as a whole. Defaults to one at a time.
+    async fn handle_batch(&self, envelopes: &[Envelope]) -> Result<(), ProcessError> {
+        for e in envelopes {
+            self.handle(e).await?;
+        }
+        Ok(())
+    }
 }
 
 /// `{user}/{album}/{resolution}/{file}`: the CDN layout of every object.

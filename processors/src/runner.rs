@@ -14,6 +14,8 @@ use crate::{ProcessError, Processor};
 pub struct RunnerConfig {
     /// Attempts per record before it is given up on.
     pub max_attempts: u32,
+    /// How long a batching processor waits to fill a batch.
+    pub max_batch_wait: Duration,
     pub base_backoff: Duration,
     pub max_backoff: Duration,
 }
@@ -22,6 +24,7 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             max_attempts: 8,
+            max_batch_wait: Duration::from_millis(200),
             base_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
         }
@@ -85,25 +88,51 @@ pub async fn run_processor(
                 continue;
             }
         };
-        let envelope = match delivery.envelope() {
-            Ok(env) => env,
-            Err(e) => {
-                error!(processor = name, position = delivery.position, error = %e, "undecodable record skipped");
-                sub.commit(&delivery).await?;
-                continue;
+        // A batching processor gets more records, up to its batch size or
+        // until the batch wait runs out, whichever comes first.
+        let mut deliveries = vec![delivery];
+        if processor.batch_size() > 1 {
+            let deadline = tokio::time::Instant::now() + config.max_batch_wait;
+            while deliveries.len() < processor.batch_size() {
+                match tokio::time::timeout_at(deadline, sub.next()).await {
+                    Ok(Ok(d)) => deliveries.push(d),
+                    Ok(Err(e)) => {
+                        warn!(processor = name, error = %e, "stream read failed while batching");
+                        break;
+                    }
+                    Err(_) => break,
+                }
             }
+        }
+        let mut envelopes = Vec::with_capacity(deliveries.len());
+        for d in &deliveries {
+            match d.envelope() {
+                Ok(env) => envelopes.push(env),
+                Err(e) => error!(processor = name, position = d.position, error = %e, "undecodable record skipped"),
+            }
+        }
+        let span = match envelopes.as_slice() {
+            [one] => tracing::info_span!(
+                "record",
+                processor = name,
+                event_id = %one.id,
+                request_id = one.request_id.as_deref().unwrap_or("-"),
+            ),
+            many => tracing::info_span!("batch", processor = name, records = many.len()),
         };
-        let span = tracing::info_span!(
-            "record",
-            processor = name,
-            event_id = %envelope.id,
-            request_id = envelope.request_id.as_deref().unwrap_or("-"),
-        );
         let mut attempt = 0;
         let finished = async {
+            if envelopes.is_empty() {
+                return true;
+            }
             loop {
                 attempt += 1;
-                match processor.handle(&envelope).await {
+                let result = if envelopes.len() == 1 {
+                    processor.handle(&envelopes[0]).await
+                } else {
+                    processor.handle_batch(&envelopes).await
+                };
+                match result {
                     Ok(()) => return true,
                     Err(ProcessError::Permanent(e)) => {
                         error!(error = %format!("{e:#}"), "record failed permanently; skipped");
@@ -130,7 +159,9 @@ pub async fn run_processor(
         if !finished {
             break;
         }
-        sub.commit(&delivery).await?;
+        for d in &deliveries {
+            sub.commit(d).await?;
+        }
     }
     info!(processor = name, "processor stopped");
     Ok(())
@@ -174,6 +205,7 @@ mod tests {
                 format: "jpeg".into(),
                 bytes: 1,
                 client_thumbnail_key: None,
+                tags: vec![],
             }),
             None,
         )
@@ -193,6 +225,7 @@ mod tests {
         let shutdown = CancellationToken::new();
         let config = RunnerConfig {
             max_attempts: 10,
+            max_batch_wait: Duration::from_millis(10),
             base_backoff: Duration::from_millis(1),
             max_backoff: Duration::from_millis(5),
         };

@@ -264,6 +264,7 @@ pub async fn upload(
                 format: probe.format.name().to_string(),
                 bytes: byte_size as u64,
                 client_thumbnail_key: thumbnail_key.clone(),
+                tags: metadata.tags.clone(),
             }),
             request_id.clone(),
         );

@@ -3,6 +3,7 @@
 //! port 0 with a temporary data dir; the crash tests run the real binary.
 
 mod access;
+mod objects;
 mod bad_input;
 mod crash;
 mod files;
