@@ -10,14 +10,17 @@
 //!   on embedded defaults (append-only, checksummed frames, survives kill -9).
 //!
 //! - [`nats`]: NATS JetStream, for several instances sharing one stream.
+//! - [`fluvio_log`]: Fluvio, the same with Fluvio's consumer offsets.
 
 pub mod embedded;
+pub mod fluvio_log;
 pub mod nats;
 pub mod record;
 
 use async_trait::async_trait;
 
 pub use embedded::EmbeddedLog;
+pub use fluvio_log::FluvioLog;
 pub use nats::NatsLog;
 pub use record::{Envelope, PhotoChanged, PhotoDeleted, PhotoUploaded, Record, SCHEMA_VERSION};
 

@@ -166,3 +166,18 @@ async fn nats_group_members_share_the_work() {
     assert!(by_second.contains(&abandoned_n), "the dead member's record was redelivered");
     assert_eq!(by_second.len(), 40, "every record handled");
 }
+
+/// Runs against Fluvio when `FLUVIO_ENDPOINT` (the SC, `host:9003`) is set;
+/// says so plainly when it did not run.
+#[tokio::test]
+async fn fluvio_meets_the_contract_when_configured() {
+    let Ok(endpoint) = std::env::var("FLUVIO_ENDPOINT") else {
+        println!("NOT RUN: Fluvio stream contract (FLUVIO_ENDPOINT is not set; no Fluvio cluster in CI)");
+        return;
+    };
+    let log = photostream_pipeline::FluvioLog::connect(&endpoint, &prefix(), 1)
+        .await
+        .unwrap_or_else(|e| panic!("FLUVIO_ENDPOINT={endpoint} is set but unreachable: {e}"));
+    contract(&log, Duration::ZERO).await;
+    println!("stream contract: ran against Fluvio at {endpoint}");
+}

@@ -1,5 +1,6 @@
-//! Full-text search over photos: the [`SearchIndex`] trait and its embedded
-//! backend on tantivy ([`TantivyIndex`]).
+//! Full-text search over photos: the [`SearchIndex`] trait, its embedded
+//! backend on tantivy ([`TantivyIndex`]) and its networked backend on
+//! Meilisearch ([`MeiliIndex`]).
 //!
 //! The index is a projection of the catalog, rebuilt from it when needed;
 //! the catalog stays the source of truth. Documents carry what the engine
@@ -8,11 +9,13 @@
 //! hits against the catalog, which makes privacy changes take effect before
 //! the index catches up.
 
+mod meili;
 mod tantivy_index;
 
 use async_trait::async_trait;
 use photostream_types::{PhotoId, UserId, Visibility};
 
+pub use meili::MeiliIndex;
 pub use tantivy_index::TantivyIndex;
 
 #[derive(Debug, thiserror::Error)]

@@ -123,3 +123,20 @@ async fn tantivy_on_disk_meets_the_contract() {
 async fn tantivy_in_memory_meets_the_contract() {
     contract(&TantivyIndex::in_memory().unwrap()).await;
 }
+
+/// Runs against Meilisearch when `MEILI_URL` (and `MEILI_KEY`, if the
+/// server has a master key) are set; says so plainly when it did not run.
+#[tokio::test]
+async fn meilisearch_meets_the_contract_when_configured() {
+    let Ok(url) = std::env::var("MEILI_URL") else {
+        println!("NOT RUN: Meilisearch contract (MEILI_URL is not set; no Meilisearch server in CI)");
+        return;
+    };
+    let key = std::env::var("MEILI_KEY").ok();
+    let uid = format!("pstest_{}", &PhotoId::new().as_str().replace('-', "")[20..]);
+    let index = photostream_search::MeiliIndex::connect(&url, key.as_deref(), &uid)
+        .await
+        .unwrap_or_else(|e| panic!("MEILI_URL={url} is set but unreachable: {e}"));
+    contract(&index).await;
+    println!("search contract: ran against Meilisearch at {url} (index {uid})");
+}
