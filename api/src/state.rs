@@ -44,6 +44,8 @@ pub struct AppState {
     pub search: Arc<dyn SearchIndex>,
     /// The stream, when this instance can reach it (for `/readyz`).
     pub stream: Option<Arc<dyn EventLog>>,
+    /// Analytics, when configured (for `/readyz`, and statistics).
+    pub analytics: Option<Arc<dyn photostream_analytics::Analytics>>,
     pub auth: AuthKeys,
     pub config: ApiConfig,
     /// Poked after each outbox commit so an in-process relay reacts at once.
@@ -75,6 +77,7 @@ impl AppState {
             objects,
             search,
             stream: None,
+            analytics: None,
             auth,
             config,
             outbox_wake: Arc::new(Notify::new()),

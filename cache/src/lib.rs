@@ -25,15 +25,36 @@ pub use redis_backend::{RedisBlobCache, RedisLimiter};
 #[error("cache backend error: {0}")]
 pub struct CacheError(pub String);
 
-/// Holds a slot until dropped.
+type Release = Box<dyn FnOnce() -> futures_lite::BoxedRelease + Send + Sync>;
+
+/// Holds a slot until released or dropped. [`SlotGuard::release`] waits
+/// until the slot is free again (use it when the caller's next request may
+/// follow at once); dropping releases in the background (a response body
+/// that finished or whose client went away).
 pub struct SlotGuard {
-    release: Option<Box<dyn FnOnce() + Send + Sync>>,
+    release: Option<Release>,
+}
+
+/// Minimal boxed-future alias, to keep this crate free of `futures`.
+mod futures_lite {
+    pub type BoxedRelease = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 }
 
 impl SlotGuard {
-    pub fn new(release: impl FnOnce() + Send + Sync + 'static) -> Self {
+    pub fn new<F, Fut>(release: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         Self {
-            release: Some(Box::new(release)),
+            release: Some(Box::new(move || Box::pin(release()) as futures_lite::BoxedRelease)),
+        }
+    }
+
+    /// Frees the slot and waits until that is done.
+    pub async fn release(mut self) {
+        if let Some(f) = self.release.take() {
+            f().await;
         }
     }
 }
@@ -41,7 +62,13 @@ impl SlotGuard {
 impl Drop for SlotGuard {
     fn drop(&mut self) {
         if let Some(f) = self.release.take() {
-            f();
+            let fut = f();
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    handle.spawn(fut);
+                }
+                Err(_) => tracing::warn!("slot dropped outside a runtime; its TTL will free it"),
+            }
         }
     }
 }

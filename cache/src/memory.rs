@@ -24,6 +24,7 @@ impl ConcurrencyLimiter for InProcessLimiter {
         let key = key.to_string();
         Ok(Some(SlotGuard::new(move || {
             set.lock().expect("limiter poisoned").remove(&key);
+            std::future::ready(())
         })))
     }
 

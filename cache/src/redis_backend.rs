@@ -64,21 +64,16 @@ impl ConcurrencyLimiter for RedisLimiter {
             return Ok(None);
         }
         let conn = self.conn.clone();
-        Ok(Some(SlotGuard::new(move || {
-            let Ok(handle) = tokio::runtime::Handle::try_current() else {
-                return; // no runtime: the TTL frees the slot
-            };
-            handle.spawn(async move {
-                let mut conn = conn;
-                let released: Result<i64, _> = redis::Script::new(RELEASE)
-                    .key(&key)
-                    .arg(&token)
-                    .invoke_async(&mut conn)
-                    .await;
-                if let Err(e) = released {
-                    tracing::warn!(key, error = %e, "could not release a Redis slot; its TTL will");
-                }
-            });
+        Ok(Some(SlotGuard::new(move || async move {
+            let mut conn = conn;
+            let released: Result<i64, _> = redis::Script::new(RELEASE)
+                .key(&key)
+                .arg(&token)
+                .invoke_async(&mut conn)
+                .await;
+            if let Err(e) = released {
+                tracing::warn!(key, error = %e, "could not release a Redis slot; its TTL will");
+            }
         })))
     }
 

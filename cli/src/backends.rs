@@ -6,10 +6,12 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
-use photostream_analytics::{Analytics, EmbeddedAnalytics};
+use photostream_analytics::{Analytics, ClickHouseAnalytics, EmbeddedAnalytics};
+use photostream_cache::{BlobCache, ConcurrencyLimiter, InProcessLimiter, MemoryBlobCache, RedisBlobCache, RedisLimiter};
 use photostream_catalog::Catalog;
-use photostream_pipeline::{EmbeddedLog, EventLog};
-use photostream_search::{SearchIndex, TantivyIndex};
+use photostream_pipeline::{EmbeddedLog, EventLog, FluvioLog, NatsLog};
+use photostream_search::{MeiliIndex, SearchIndex, TantivyIndex};
+use std::time::Duration;
 
 use crate::Config;
 
@@ -21,6 +23,8 @@ pub struct Backends {
     pub search: Arc<dyn SearchIndex>,
     pub stream: Arc<dyn EventLog>,
     pub analytics: Arc<dyn Analytics>,
+    pub limiter: Arc<dyn ConcurrencyLimiter>,
+    pub thumbnail_cache: Arc<dyn BlobCache>,
 }
 
 impl Backends {
@@ -30,13 +34,29 @@ impl Backends {
         let catalog = Catalog::connect(&config.catalog_url())
             .await
             .context("opening the catalog")?;
+        let (limiter, thumbnail_cache) = cache(config).await?;
         Ok(Self {
             catalog,
             objects: objects(&config.objects, &config.data_dir)?,
-            search: search(&config.search, &config.data_dir)?,
-            stream: stream(&config.stream, &config.data_dir)?,
+            search: search(config).await?,
+            stream: stream(config).await?,
             analytics: analytics(&config.analytics, &config.data_dir).await?,
+            limiter,
+            thumbnail_cache,
         })
+    }
+
+    /// One line per backend for logs and CI output: `catalog=postgres …`.
+    pub fn describe(&self) -> String {
+        format!(
+            "catalog={:?} stream={} search={} analytics={} cache={} objects={}",
+            self.catalog.dialect(),
+            self.stream.kind(),
+            self.search.kind(),
+            self.analytics.kind(),
+            self.limiter.kind(),
+            self.objects,
+        )
     }
 }
 
@@ -57,21 +77,60 @@ pub fn objects(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn ObjectStore
     Ok(Arc::new(store))
 }
 
-fn search(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn SearchIndex>> {
-    match url {
+async fn search(config: &Config) -> anyhow::Result<Arc<dyn SearchIndex>> {
+    match config.search.as_str() {
         "embedded" => Ok(Arc::new(
-            TantivyIndex::open(&data_dir.join("search")).context("opening the search index")?,
+            TantivyIndex::open(&config.data_dir.join("search")).context("opening the search index")?,
         )),
-        other => bail!("unsupported search backend {other:?}: use \"embedded\""),
+        u if u.starts_with("meilisearch+http") => {
+            let key = (!config.search_key.is_empty()).then_some(config.search_key.as_str());
+            Ok(Arc::new(
+                MeiliIndex::connect(u, key, &config.search_index)
+                    .await
+                    .context("connecting to Meilisearch")?,
+            ))
+        }
+        other => bail!("unsupported search backend {other:?}: use \"embedded\" or meilisearch+http://host:7700"),
     }
 }
 
-fn stream(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn EventLog>> {
+async fn stream(config: &Config) -> anyhow::Result<Arc<dyn EventLog>> {
+    let url = config.stream.as_str();
     match url {
         "embedded" => Ok(Arc::new(
-            EmbeddedLog::open(data_dir.join("log")).context("opening the embedded log")?,
+            EmbeddedLog::open(config.data_dir.join("log")).context("opening the embedded log")?,
         )),
-        other => bail!("unsupported stream backend {other:?}: use \"embedded\""),
+        u if u.starts_with("nats://") => Ok(Arc::new(
+            NatsLog::connect(u, &config.stream_prefix, Duration::from_secs(config.stream_ack_wait_secs))
+                .await
+                .context("connecting to NATS JetStream")?,
+        )),
+        u if u.starts_with("fluvio://") => Ok(Arc::new(
+            FluvioLog::connect(u, &config.stream_prefix, config.stream_partitions)
+                .await
+                .context("connecting to Fluvio")?,
+        )),
+        other => bail!("unsupported stream backend {other:?}: use \"embedded\", nats://host:4222 or fluvio://host:9003"),
+    }
+}
+
+async fn cache(config: &Config) -> anyhow::Result<(Arc<dyn ConcurrencyLimiter>, Arc<dyn BlobCache>)> {
+    match config.cache.as_str() {
+        "memory" => Ok((
+            Arc::new(InProcessLimiter::default()),
+            Arc::new(MemoryBlobCache::new(config.cache_max_bytes)),
+        )),
+        u if u.starts_with("redis://") || u.starts_with("rediss://") => {
+            let prefix = &config.stream_prefix;
+            let limiter = RedisLimiter::connect(u, prefix, Duration::from_secs(3600))
+                .await
+                .context("connecting to Redis")?;
+            let blobs = RedisBlobCache::connect(u, prefix, Duration::from_secs(3600))
+                .await
+                .context("connecting to Redis")?;
+            Ok((Arc::new(limiter), Arc::new(blobs)))
+        }
+        other => bail!("unsupported cache backend {other:?}: use \"memory\" or redis://host:6379"),
     }
 }
 
@@ -82,7 +141,10 @@ async fn analytics(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn Analyti
                 .await
                 .context("opening embedded analytics")?,
         )),
-        other => bail!("unsupported analytics backend {other:?}: use \"embedded\""),
+        u if u.starts_with("clickhouse+http") => Ok(Arc::new(
+            ClickHouseAnalytics::connect(u).await.context("connecting to ClickHouse")?,
+        )),
+        other => bail!("unsupported analytics backend {other:?}: use \"embedded\" or clickhouse+http://host:8123"),
     }
 }
 

@@ -35,13 +35,30 @@ pub struct Config {
     pub log_format: String,
     /// Catalog URL; empty means `sqlite://{data_dir}/catalog.db`.
     pub catalog: String,
-    /// `embedded` (a durable log under the data dir).
+    /// `embedded` (a durable log under the data dir), `nats://host:4222`
+    /// (JetStream) or `fluvio://host:9003`.
     pub stream: String,
-    /// `embedded` (tantivy under the data dir).
+    /// Names streams, topics, consumer groups and cache keys, so several
+    /// deployments can share one cluster.
+    pub stream_prefix: String,
+    /// NATS: how long an unacknowledged record waits before redelivery.
+    pub stream_ack_wait_secs: u64,
+    /// Fluvio: partitions per topic (records are keyed by photo id).
+    pub stream_partitions: u32,
+    /// `embedded` (tantivy under the data dir) or `meilisearch+http://host:7700`.
     pub search: String,
-    /// `embedded` (SQLite under the data dir).
+    /// Meilisearch index uid.
+    pub search_index: String,
+    /// Meilisearch API key (empty: none).
+    pub search_key: String,
+    /// `embedded` (SQLite under the data dir) or `clickhouse+http://host:8123[/db]`.
     pub analytics: String,
-    /// `local` (files under the data dir) or `file:///absolute/path`.
+    /// Per-user limits and hot-thumbnail cache: `memory` or `redis://host:6379`.
+    pub cache: String,
+    /// In-process thumbnail cache size.
+    pub cache_max_bytes: u64,
+    /// `local` (files under the data dir), `file:///absolute/path` or
+    /// `s3://bucket?endpoint=…&region=…&allow_http=true` (AWS_* credentials).
     pub objects: String,
     pub auth: AuthConfig,
     pub uploads: UploadConfig,
@@ -94,8 +111,15 @@ impl Default for Config {
             log_format: "text".into(),
             catalog: String::new(),
             stream: "embedded".into(),
+            stream_prefix: "photostream".into(),
+            stream_ack_wait_secs: 30,
+            stream_partitions: 1,
             search: "embedded".into(),
+            search_index: "photos".into(),
+            search_key: String::new(),
             analytics: "embedded".into(),
+            cache: "memory".into(),
+            cache_max_bytes: 64 * 1024 * 1024,
             objects: "local".into(),
             auth: AuthConfig::default(),
             uploads: UploadConfig::default(),
@@ -171,6 +195,19 @@ impl Config {
         fig.merge(Env::prefixed("PHOTOSTREAM_").split("__"))
             .merge(Serialized::globals(overrides))
             .extract()
+    }
+
+    /// Refuses combinations that cannot work: the embedded stream and search
+    /// belong to one process, so split roles need networked ones.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.role != Role::All && (self.stream == "embedded" || self.search == "embedded") {
+            return Err(format!(
+                "role {:?} runs part of the service in this process; the others cannot reach an \
+                 embedded stream or search index: configure networked stream and search backends",
+                self.role
+            ));
+        }
+        Ok(())
     }
 
     /// The catalog URL, defaulting to SQLite in the data dir.

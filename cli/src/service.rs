@@ -9,7 +9,7 @@ use photostream_api::{ApiConfig, AppState, AuthKeys};
 use photostream_media::Limits;
 use photostream_pipeline::Topic;
 use photostream_processors::{
-    run_processor, AnalyticsRecorder, OrphanSweeper, OutboxRelay, Processor, Purger, RunnerConfig,
+    run_processor_with_stats, AnalyticsRecorder, ProcessorStats, OrphanSweeper, OutboxRelay, Processor, Purger, RunnerConfig,
     SearchIndexer, Thumbnailer,
 };
 use tokio::net::TcpListener;
@@ -26,6 +26,7 @@ use crate::{Config, Role};
 /// [`shutdown`]: RunningService::shutdown
 pub struct RunningService {
     addr: Option<SocketAddr>,
+    stats: Vec<(&'static str, Arc<ProcessorStats>)>,
     shutdown: CancellationToken,
     tasks: JoinSet<anyhow::Result<()>>,
     pub backends: Backends,
@@ -35,6 +36,11 @@ impl RunningService {
     /// Where the API listens (None for the processors role).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.addr
+    }
+
+    /// The counters of this instance's processor named `name`.
+    pub fn processor_stats(&self, name: &str) -> Option<Arc<ProcessorStats>> {
+        self.stats.iter().find(|(n, _)| *n == name).map(|(_, s)| s.clone())
     }
 
     /// The token that stops everything; cancel it from a signal handler.
@@ -102,7 +108,9 @@ fn jwt_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
 /// `listener` given, the API serves on it (tests pass one bound to port 0);
 /// otherwise it binds `config.listen`.
 pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Result<RunningService> {
+    config.validate().map_err(anyhow::Error::msg)?;
     let backends = Backends::open(&config).await?;
+    info!(role = ?config.role, backends = %backends.describe(), "backends ready");
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let outbox_wake = Arc::new(Notify::new());
@@ -111,6 +119,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
         max_side: config.uploads.max_side,
     };
     let mut addr = None;
+    let mut stats = Vec::new();
 
     if matches!(config.role, Role::Api | Role::All) {
         let secret = jwt_secret(&config)?;
@@ -134,6 +143,9 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             api_config,
         );
         state.stream = Some(backends.stream.clone());
+        state.analytics = Some(backends.analytics.clone());
+        state.limiter = backends.limiter.clone();
+        state.thumbnail_cache = backends.thumbnail_cache.clone();
         state.outbox_wake = outbox_wake.clone();
         let listener = match listener {
             Some(l) => l,
@@ -170,12 +182,15 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             Arc::new(Purger::new(backends.objects.clone())),
         ];
         for p in processors {
-            tasks.spawn(run_processor(
+            let counters = Arc::new(ProcessorStats::default());
+            stats.push((p.name(), counters.clone()));
+            tasks.spawn(run_processor_with_stats(
                 backends.stream.clone(),
                 Topic::photos(),
                 p,
                 runner.clone(),
                 shutdown.clone(),
+                counters,
             ));
         }
         let relay = OutboxRelay::new(backends.catalog.clone(), backends.stream.clone(), outbox_wake);
@@ -196,6 +211,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
 
     Ok(RunningService {
         addr,
+        stats,
         shutdown,
         tasks,
         backends,

@@ -101,7 +101,13 @@ impl EventLog for NatsLog {
             )
             .await
             .map_err(unavailable)?;
-        let messages = consumer.messages().await.map_err(unavailable)?;
+        // Small pulls so the members of a group share the work evenly.
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(4)
+            .messages()
+            .await
+            .map_err(unavailable)?;
         Ok(Box::new(NatsSubscription {
             messages,
             pending: HashMap::new(),

@@ -26,7 +26,7 @@ pub use analytics_recorder::AnalyticsRecorder;
 pub use indexer::SearchIndexer;
 pub use purger::Purger;
 pub use relay::OutboxRelay;
-pub use runner::{run_processor, RunnerConfig};
+pub use runner::{run_processor, run_processor_with_stats, ProcessorStats, RunnerConfig};
 pub use sweeper::OrphanSweeper;
 pub use thumbnailer::Thumbnailer;
 

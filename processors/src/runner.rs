@@ -1,5 +1,6 @@
 //! The generic processor runner.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +44,17 @@ impl RunnerConfig {
     }
 }
 
+/// Counters a runner keeps for its processor (exposed for metrics and tests).
+#[derive(Debug, Default)]
+pub struct ProcessorStats {
+    /// Records handled successfully (each delivery counts; redeliveries too).
+    pub handled: AtomicU64,
+    /// Records given up on (permanent errors, too many attempts).
+    pub failed: AtomicU64,
+    /// Retries after transient errors.
+    pub retries: AtomicU64,
+}
+
 /// Runs `processor` over `topic` until `shutdown` fires. A record being
 /// handled when shutdown arrives is finished and committed first.
 pub async fn run_processor(
@@ -51,6 +63,18 @@ pub async fn run_processor(
     processor: Arc<dyn Processor>,
     config: RunnerConfig,
     shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    run_processor_with_stats(log, topic, processor, config, shutdown, Arc::default()).await
+}
+
+/// [`run_processor`], counting into `stats`.
+pub async fn run_processor_with_stats(
+    log: Arc<dyn EventLog>,
+    topic: Topic,
+    processor: Arc<dyn Processor>,
+    config: RunnerConfig,
+    shutdown: CancellationToken,
+    stats: Arc<ProcessorStats>,
 ) -> anyhow::Result<()> {
     let name = processor.name();
     let group = ConsumerGroup::new(name)?;
@@ -133,16 +157,22 @@ pub async fn run_processor(
                     processor.handle_batch(&envelopes).await
                 };
                 match result {
-                    Ok(()) => return true,
+                    Ok(()) => {
+                        stats.handled.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+                        return true;
+                    }
                     Err(ProcessError::Permanent(e)) => {
+                        stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
                         error!(error = %format!("{e:#}"), "record failed permanently; skipped");
                         return true;
                     }
                     Err(ProcessError::Transient(e)) if attempt >= config.max_attempts => {
+                        stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
                         error!(attempt, error = %format!("{e:#}"), "record failed too often; skipped");
                         return true;
                     }
                     Err(ProcessError::Transient(e)) => {
+                        stats.retries.fetch_add(1, Ordering::Relaxed);
                         let wait = config.backoff(attempt);
                         warn!(attempt, wait_ms = wait.as_millis() as u64, error = %format!("{e:#}"), "retrying");
                         tokio::select! {
@@ -173,7 +203,7 @@ mod tests {
     use async_trait::async_trait;
     use photostream_pipeline::{EmbeddedLog, Envelope, PhotoUploaded, Record};
     use photostream_types::{PhotoId, UserId};
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::AtomicU32;
 
     struct Flaky {
         calls: AtomicU32,

@@ -79,6 +79,12 @@ impl TestServer {
             ..Config::default()
         };
         adjust(&mut config);
+        Self::start_config(config, data).await
+    }
+
+    /// Starts with a complete config (its data dir inside `data`).
+    pub async fn start_config(config: Config, data: TempDir) -> Self {
+        install_crypto();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let service = photostream_cli::start(config, Some(listener)).await.unwrap();
         let base = format!("http://{}", service.local_addr().unwrap());
@@ -91,6 +97,11 @@ impl TestServer {
 
     pub fn api(&self) -> Api {
         Api::new(&self.base)
+    }
+
+    /// The running service (for its processor counters).
+    pub fn service(&self) -> &RunningService {
+        self.service.as_ref().unwrap()
     }
 
     /// The running service's catalog (for test set-up such as roles).

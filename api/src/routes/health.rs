@@ -37,6 +37,10 @@ pub async fn readyz(State(st): State<Arc<AppState>>) -> (StatusCode, Json<Value>
     if let Some(stream) = &st.stream {
         record("stream", stream.kind(), stream.ping().await.map_err(|e| e.to_string()));
     }
+    if let Some(analytics) = &st.analytics {
+        record("analytics", analytics.kind(), analytics.ping().await.map_err(|e| e.to_string()));
+    }
+    record("cache", st.limiter.kind(), st.limiter.ping().await.map_err(|e| e.to_string()));
     let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (
         status,

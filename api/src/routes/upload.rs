@@ -158,13 +158,26 @@ pub async fn upload(
     multipart: Multipart,
 ) -> Result<(StatusCode, Json<PhotoView>), ApiError> {
     let user = caller.require_user()?.clone();
-    // One upload in flight per user, held until this handler returns.
-    let _slot = st
+    // One upload in flight per user, released before the answer goes out so
+    // the client's next upload never races the release.
+    let slot = st
         .limiter
         .try_acquire(&format!("upload:user:{}", user.id))
         .await
         .map_err(|e| ApiError::unavailable("limiter", e))?
         .ok_or_else(|| ApiError::too_many("one upload at a time; retry when the first finishes", 1))?;
+    let result = accept_upload(&st, user, request_id, multipart).await;
+    slot.release().await;
+    result
+}
+
+async fn accept_upload(
+    st: &Arc<AppState>,
+    user: crate::auth::AuthUser,
+    request_id: Option<String>,
+    multipart: Multipart,
+) -> Result<(StatusCode, Json<PhotoView>), ApiError> {
+    let st = st.clone();
     let form = read_form(multipart, st.config.max_upload_bytes).await?;
     let file = form
         .file

@@ -6,6 +6,7 @@ mod access;
 mod objects;
 mod bad_input;
 mod crash;
+mod distributed;
 mod files;
 mod pagination;
 mod walkthrough;
