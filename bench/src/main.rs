@@ -6,6 +6,12 @@
 //! the shared 12 MP camera fixtures are copied into a temporary directory.
 //!
 //! Run in release mode: `cargo run --release -p photostream-bench -- thumbnails`.
+//!
+//! `photostream-bench backends`: each networked backend's hot operation
+//! beside its embedded peer (needs the local services `scripts/services`
+//! starts).
+
+mod backends;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,8 +24,9 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("thumbnails") => thumbnails(&args[1..]),
+        Some("backends") => tokio::runtime::Runtime::new()?.block_on(backends::run()),
         _ => {
-            eprintln!("usage: photostream-bench thumbnails [DIR] [--repeat N]");
+            eprintln!("usage: photostream-bench thumbnails [DIR] [--repeat N] | backends");
             std::process::exit(2);
         }
     }
