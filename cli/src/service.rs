@@ -179,7 +179,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             )),
             Arc::new(SearchIndexer::new(backends.catalog.clone(), backends.search.clone())),
             Arc::new(AnalyticsRecorder::new(backends.analytics.clone())),
-            Arc::new(Purger::new(backends.objects.clone())),
+            Arc::new(Purger::new(backends.objects.clone(), backends.thumbnail_cache.clone())),
         ];
         for p in processors {
             let counters = Arc::new(ProcessorStats::default());

@@ -1,11 +1,13 @@
-//! Purges a deleted photo's files. The photo is invisible from the moment
-//! the deletion commits; this only reclaims storage (and the sweeper is the
-//! backstop for anything missed).
+//! Purges a deleted photo's files and cached copies. The photo is invisible
+//! from the moment the deletion commits (every read checks the catalog
+//! first); this reclaims storage and cache, and the sweeper is the backstop
+//! for anything missed.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use object_store::{path::Path, ObjectStore};
+use photostream_cache::BlobCache;
 use photostream_pipeline::{Envelope, Record};
 use tracing::info;
 
@@ -13,11 +15,12 @@ use crate::{ProcessError, Processor};
 
 pub struct Purger {
     objects: Arc<dyn ObjectStore>,
+    cache: Arc<dyn BlobCache>,
 }
 
 impl Purger {
-    pub fn new(objects: Arc<dyn ObjectStore>) -> Self {
-        Self { objects }
+    pub fn new(objects: Arc<dyn ObjectStore>, cache: Arc<dyn BlobCache>) -> Self {
+        Self { objects, cache }
     }
 }
 
@@ -37,6 +40,7 @@ impl Processor for Purger {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(ProcessError::transient(e)),
             }
+            self.cache.remove(key).await.map_err(ProcessError::transient)?;
         }
         info!(photo = %rec.photo_id, objects = rec.object_keys.len(), "purged deleted photo");
         Ok(())

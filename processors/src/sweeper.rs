@@ -65,3 +65,62 @@ impl OrphanSweeper {
 fn chrono_cutoff(grace: Duration) -> i64 {
     photostream_types::now_ms() - grace.as_millis() as i64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::{local::LocalFileSystem, path::Path, PutPayload};
+    use photostream_catalog::{NewPhoto, OutboxEntry};
+    use photostream_types::{AlbumName, EventId, PhotoId, PhotoMetadata, Username, Visibility};
+
+    #[tokio::test]
+    async fn removes_only_old_objects_no_live_photo_refers_to() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("objects")).unwrap();
+        let objects: Arc<dyn ObjectStore> =
+            Arc::new(LocalFileSystem::new_with_prefix(dir.path().join("objects")).unwrap());
+        let catalog = Catalog::connect(&format!("sqlite://{}", dir.path().join("c.db").display()))
+            .await
+            .unwrap();
+        let user = catalog.create_user(&Username::parse("alice").unwrap(), "h").await.unwrap();
+        let album = catalog.ensure_album(&user.id, &AlbumName::default_album()).await.unwrap();
+        let photo = |stem: &str| NewPhoto {
+            id: PhotoId::new(),
+            owner_id: user.id.clone(),
+            album_id: album.id.clone(),
+            title: String::new(),
+            description: String::new(),
+            visibility: Visibility::Public,
+            width: 1,
+            height: 1,
+            format: "png".into(),
+            content_hash: "0".into(),
+            byte_size: 1,
+            file_name: format!("{stem}.png"),
+            file_stem: stem.into(),
+            original_key: format!("alice/default/original/{stem}.png"),
+            thumbnail_key: None,
+            metadata: PhotoMetadata::default(),
+            viewers: vec![],
+        };
+        let outbox = || OutboxEntry::new(EventId::new(), "photos", "k", "{}".into());
+        let live = photo("live");
+        catalog.insert_photo(&live, &outbox()).await.unwrap();
+        let gone = photo("gone");
+        catalog.insert_photo(&gone, &outbox()).await.unwrap();
+        catalog.delete_photo(&gone.id, &outbox()).await.unwrap();
+        for key in ["live", "gone", "orphan"] {
+            let path = Path::parse(format!("alice/default/original/{key}.png")).unwrap();
+            objects.put(&path, PutPayload::from_static(b"x")).await.unwrap();
+        }
+
+        let mut sweeper = OrphanSweeper::new(catalog.clone(), objects.clone());
+        // Everything is younger than the default grace period: nothing goes.
+        assert_eq!(sweeper.sweep_once().await.unwrap(), 0);
+        sweeper.grace = Duration::ZERO;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(sweeper.sweep_once().await.unwrap(), 2, "the orphan and the deleted photo's file");
+        let left: Vec<_> = objects.list(None).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
+        assert_eq!(left, vec!["alice/default/original/live.png".to_string()]);
+    }
+}
