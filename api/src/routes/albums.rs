@@ -5,15 +5,15 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use photostream_catalog::{Album, ListAccess, PhotoFilter};
+use photostream_catalog::{Album, PhotoFilter};
 use photostream_types::{check_text, AlbumId, AlbumName, Username, Visibility};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
-use crate::pagination::{keyset_page, Page, PageParams};
-use crate::routes::photos::if_visible;
+use crate::pagination::{Page, PageParams};
+use crate::routes::streams::list_visible;
 use crate::views::{rfc3339, PhotoView};
 use crate::AppState;
 
@@ -136,23 +136,10 @@ pub async fn album_photos(
     let direction = params.direction()?;
     let id: AlbumId = id.parse().map_err(|_| ApiError::not_found())?;
     let album = st.catalog.album(&id).await?.ok_or_else(ApiError::not_found)?;
-    let sees_everything = caller.user().is_some_and(|u| u.id == album.owner_id || u.moderator);
     let filter = PhotoFilter {
         owner: Some(album.owner_id.clone()),
         album: Some(album.id.clone()),
-        tag: None,
-        access: if sees_everything {
-            ListAccess::Everything
-        } else {
-            ListAccess::ReadyVisibleTo(caller.user().map(|u| u.id.clone()))
-        },
+        ..Default::default()
     };
-    let (photos, more) = st.catalog.list_photos(&filter, &direction, limit).await?;
-    let mut visible = Vec::with_capacity(photos.len());
-    for p in photos {
-        if let Some(p) = if_visible(&st, &caller, p).await? {
-            visible.push(p);
-        }
-    }
-    Ok(Json(keyset_page(visible, more, &direction, |p| p.keyset(), |p| st.photo_view(p))))
+    list_visible(&st, &caller, filter, &direction, limit).await.map(Json)
 }

@@ -6,7 +6,7 @@ mod files;
 mod health;
 pub(crate) mod photos;
 mod search;
-mod streams;
+pub(crate) mod streams;
 mod upload;
 
 use std::sync::Arc;

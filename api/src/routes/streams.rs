@@ -38,7 +38,6 @@ pub async fn user_photos(
         .user_by_username(&username)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let sees_everything = caller.user().is_some_and(|u| u.id == owner.id || u.moderator);
     let album = match &params.album {
         None => None,
         Some(name) => {
@@ -53,20 +52,35 @@ pub async fn user_photos(
         owner: Some(owner.id.clone()),
         album,
         tag: params.tag.as_deref().map(normalise_tag).transpose()?,
-        access: if sees_everything {
-            ListAccess::Everything
-        } else {
-            ListAccess::ReadyVisibleTo(caller.user().map(|u| u.id.clone()))
-        },
+        access: ListAccess::Everything,
     };
-    let (photos, more) = st.catalog.list_photos(&filter, &direction, limit).await?;
-    // The SQL filter already matches the ACL; checking each row again keeps
-    // one authority even if the two ever drift.
+    list_visible(&st, &caller, filter, &direction, limit).await.map(Json)
+}
+
+/// One page of `owner`'s photos (as set in `filter`) that the caller may
+/// see: filtered by access in SQL so pages stay full, then each row checked
+/// by the ACL function so there is one authority even if the two drift.
+pub async fn list_visible(
+    st: &AppState,
+    caller: &Caller,
+    mut filter: PhotoFilter,
+    direction: &photostream_catalog::Direction,
+    limit: i64,
+) -> Result<Page<PhotoView>, ApiError> {
+    let sees_everything = caller
+        .user()
+        .is_some_and(|u| u.moderator || filter.owner.as_ref() == Some(&u.id));
+    filter.access = if sees_everything {
+        ListAccess::Everything
+    } else {
+        ListAccess::ReadyVisibleTo(caller.user().map(|u| u.id.clone()))
+    };
+    let (photos, more) = st.catalog.list_photos(&filter, direction, limit).await?;
     let mut visible = Vec::with_capacity(photos.len());
     for p in photos {
-        if let Some(p) = if_visible(&st, &caller, p).await? {
+        if let Some(p) = if_visible(st, caller, p).await? {
             visible.push(p);
         }
     }
-    Ok(Json(keyset_page(visible, more, &direction, |p| p.keyset(), |p| st.photo_view(p))))
+    Ok(keyset_page(visible, more, direction, |p| p.keyset(), |p| st.photo_view(p)))
 }
