@@ -1,128 +1,19 @@
-//! Who may see what: one pure function, asked by every read path.
-//!
-//! Invisible means 404, never 403, so callers turn `false` into not-found.
+//! Access control as the API applies it: the pure decision lives in
+//! `photostream_types::acl` (shared with the processors); this adds the
+//! bridge from a catalog row.
 
 use photostream_catalog::Photo;
-use photostream_types::{PhotoStatus, UserId, Visibility};
+use photostream_types::UserId;
 
-/// The caller as access control sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Viewer {
-    Anonymous,
-    User { id: UserId, moderator: bool },
-}
+pub use photostream_types::acl::{can_edit, can_view, PhotoAccess, Viewer};
 
-impl Viewer {
-    pub fn user_id(&self) -> Option<&UserId> {
-        match self {
-            Viewer::Anonymous => None,
-            Viewer::User { id, .. } => Some(id),
-        }
-    }
-}
-
-/// The facts about a photo that access depends on.
-#[derive(Debug, Clone, Copy)]
-pub struct PhotoAccess<'a> {
-    pub owner: &'a UserId,
-    pub visibility: Visibility,
-    pub status: PhotoStatus,
-    pub deleted: bool,
-    /// Users a `shared` photo is shared with.
-    pub viewers: &'a [UserId],
-}
-
-impl<'a> PhotoAccess<'a> {
-    pub fn of(photo: &'a Photo, viewers: &'a [UserId]) -> Self {
-        Self {
-            owner: &photo.owner_id,
-            visibility: photo.visibility,
-            status: photo.status,
-            deleted: photo.deleted_ms.is_some(),
-            viewers,
-        }
-    }
-}
-
-/// Whether `viewer` may see the photo (its JSON, files, and listings).
-///
-/// - Deleted photos: nobody.
-/// - The owner: always (every status).
-/// - Moderators: everything not deleted (they review held photos).
-/// - Everyone else: only `ready` photos that are public, or shared with them.
-pub fn can_view(viewer: &Viewer, photo: &PhotoAccess<'_>) -> bool {
-    if photo.deleted {
-        return false;
-    }
-    let (id, moderator) = match viewer {
-        Viewer::Anonymous => (None, false),
-        Viewer::User { id, moderator } => (Some(id), *moderator),
-    };
-    if id == Some(photo.owner) || moderator {
-        return true;
-    }
-    if photo.status != PhotoStatus::Ready {
-        return false;
-    }
-    match photo.visibility {
-        Visibility::Public => true,
-        Visibility::Private => false,
-        Visibility::Shared => id.is_some_and(|id| photo.viewers.contains(id)),
-    }
-}
-
-/// Whether `viewer` may change the photo (title, visibility, deletion).
-pub fn can_edit(viewer: &Viewer, photo: &PhotoAccess<'_>) -> bool {
-    !photo.deleted && viewer.user_id() == Some(photo.owner)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_access_table() {
-        let owner = UserId::new();
-        let friend = UserId::new();
-        let stranger = UserId::new();
-        let viewers = [friend.clone()];
-        let anon = Viewer::Anonymous;
-        let as_user = |id: &UserId| Viewer::User { id: id.clone(), moderator: false };
-        let moderator = Viewer::User { id: UserId::new(), moderator: true };
-        let photo = |visibility, status, deleted| PhotoAccess {
-            owner: &owner,
-            visibility,
-            status,
-            deleted,
-            viewers: &viewers,
-        };
-        use PhotoStatus::*;
-        use Visibility::*;
-        // (visibility, status, deleted) → [anon, stranger, viewer, owner, moderator]
-        let table = [
-            ((Public, Ready, false), [true, true, true, true, true]),
-            ((Private, Ready, false), [false, false, false, true, true]),
-            ((Shared, Ready, false), [false, false, true, true, true]),
-            ((Public, Processing, false), [false, false, false, true, true]),
-            ((Public, UnderReview, false), [false, false, false, true, true]),
-            ((Public, Rejected, false), [false, false, false, true, true]),
-            ((Public, Ready, true), [false, false, false, false, false]),
-            ((Shared, Ready, true), [false, false, false, false, false]),
-        ];
-        for ((v, s, d), expected) in table {
-            let p = photo(v, s, d);
-            let got = [
-                can_view(&anon, &p),
-                can_view(&as_user(&stranger), &p),
-                can_view(&as_user(&friend), &p),
-                can_view(&as_user(&owner), &p),
-                can_view(&moderator, &p),
-            ];
-            assert_eq!(got, expected, "{v:?} {s:?} deleted={d}");
-        }
-        assert!(can_edit(&as_user(&owner), &photo(Public, Ready, false)));
-        assert!(!can_edit(&as_user(&friend), &photo(Shared, Ready, false)));
-        assert!(!can_edit(&moderator, &photo(Public, Ready, false)));
-        assert!(!can_edit(&as_user(&owner), &photo(Public, Ready, true)));
+/// The access facts of a catalog row and its viewer list.
+pub fn access_of<'a>(photo: &'a Photo, viewers: &'a [UserId]) -> PhotoAccess<'a> {
+    PhotoAccess {
+        owner: &photo.owner_id,
+        visibility: photo.visibility,
+        status: photo.status,
+        deleted: photo.deleted_ms.is_some(),
+        viewers,
     }
 }

@@ -77,10 +77,15 @@ pub fn decode_keyset(cursor: &str) -> Result<Keyset, ApiError> {
     let text = String::from_utf8(raw).map_err(|_| invalid())?;
     let mut parts = text.splitn(3, ':');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some("p1"), Some(ms), Some(id)) => Ok(Keyset {
-            created_ms: ms.parse().map_err(|_| invalid())?,
-            id: id.parse().map_err(|_| invalid())?,
-        }),
+        (Some("p1"), Some(ms), Some(id))
+            if (1..=64).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') =>
+        {
+            Ok(Keyset {
+                created_ms: ms.parse().map_err(|_| invalid())?,
+                id: id.to_string(),
+            })
+        }
         _ => Err(invalid()),
     }
 }
@@ -132,7 +137,7 @@ mod tests {
     fn cursors_round_trip_and_reject_garbage() {
         let k = Keyset {
             created_ms: 1_700_000_000_000,
-            id: PhotoId::new(),
+            id: PhotoId::new().to_string(),
         };
         assert_eq!(decode_keyset(&encode_keyset(&k)).unwrap(), k);
         assert_eq!(decode_offset(&encode_offset(40)).unwrap(), 40);

@@ -59,6 +59,8 @@ pub struct AppState {
     /// Hot thumbnails, served after the access check.
     pub thumbnail_cache: Arc<dyn BlobCache>,
     pub login_limiter: LoginLimiter,
+    /// Fires when the server shuts down; long-lived responses (SSE) end on it.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -86,6 +88,7 @@ impl AppState {
             limiter: Arc::new(InProcessLimiter::default()),
             thumbnail_cache: Arc::new(MemoryBlobCache::new(64 * 1024 * 1024)),
             login_limiter: LoginLimiter::new(10, 60, std::time::Duration::from_secs(60)),
+            shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }
 

@@ -19,6 +19,7 @@ mod access;
 mod migrations;
 mod outbox;
 mod photos;
+mod social;
 mod users;
 
 use std::time::Duration;
@@ -28,6 +29,7 @@ use sqlx::AnyPool;
 
 pub use outbox::OutboxEntry;
 pub use access::{ApiToken, NewApiToken};
+pub use social::{Comment, Follow, NewNotification, Notification};
 pub use photos::{Direction, Keyset, ListAccess, NewPhoto, Photo, PhotoFilter, PhotoPatch};
 pub use users::{Album, User};
 

@@ -42,7 +42,7 @@ pub struct Photo {
 }
 
 impl Photo {
-    fn from_row(row: &AnyRow) -> Result<Self> {
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self> {
         let tags: String = get(row, "tags")?;
         Ok(Self {
             id: parse(get::<String>(row, "id")?)?,
@@ -87,12 +87,12 @@ impl Photo {
     pub fn keyset(&self) -> Keyset {
         Keyset {
             created_ms: self.created_ms,
-            id: self.id.clone(),
+            id: self.id.to_string(),
         }
     }
 }
 
-const SELECT_PHOTO: &str = "SELECT p.*, u.username AS owner_username, a.name AS album_name
+pub(crate) const SELECT_PHOTO: &str = "SELECT p.*, u.username AS owner_username, a.name AS album_name
     FROM photos p
     JOIN users u ON u.id = p.owner_id
     JOIN albums a ON a.id = p.album_id";
@@ -123,11 +123,12 @@ pub struct NewPhoto {
     pub viewers: Vec<UserId>,
 }
 
-/// A position in a newest-first listing: `(created_ms, id)`, both descending.
+/// A position in a newest-first listing: `(created_ms, id)`, both
+/// descending. `id` is the listed row's id (a photo, comment, user…).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keyset {
     pub created_ms: i64,
-    pub id: PhotoId,
+    pub id: String,
 }
 
 /// Which side of a keyset a page lies on.
@@ -151,6 +152,8 @@ pub enum ListAccess {
     Everything,
     /// `ready` public photos, plus `ready` shared photos this user may see.
     ReadyVisibleTo(Option<UserId>),
+    /// The user's own photos in any status, and others' as `ReadyVisibleTo`.
+    OwnOrVisibleTo(UserId),
 }
 
 /// Which photos a listing returns.
@@ -159,6 +162,8 @@ pub struct PhotoFilter {
     pub owner: Option<UserId>,
     pub album: Option<AlbumId>,
     pub tag: Option<String>,
+    /// The feed of this user: their own photos and those of users they follow.
+    pub feed_of: Option<UserId>,
     pub access: ListAccess,
 }
 
@@ -305,6 +310,14 @@ impl Catalog {
             ListAccess::ReadyVisibleTo(None) => {
                 sql += " AND p.status = 'ready' AND p.visibility = 'public'";
             }
+            ListAccess::OwnOrVisibleTo(me) => {
+                let n = next(Bind::Text(me.to_string()), &mut binds);
+                sql += &format!(
+                    " AND (p.owner_id = {n} OR (p.status = 'ready' AND (p.visibility = 'public'
+                      OR (p.visibility = 'shared' AND EXISTS (SELECT 1 FROM photo_viewers v
+                          WHERE v.photo_id = p.id AND v.user_id = {n})))))"
+                );
+            }
             ListAccess::ReadyVisibleTo(Some(viewer)) => {
                 let n = next(Bind::Text(viewer.to_string()), &mut binds);
                 sql += &format!(
@@ -314,32 +327,17 @@ impl Catalog {
                 );
             }
         }
-        let (cmp, order) = match direction {
-            Direction::First => (None, "DESC"),
-            Direction::After(k) => (Some(("<", k)), "DESC"),
-            Direction::Before(k) => (Some((">", k)), "ASC"),
-        };
-        if let Some((op, k)) = cmp {
-            let a = next(Bind::Int(k.created_ms), &mut binds);
-            let b = next(Bind::Text(k.id.to_string()), &mut binds);
+        if let Some(me) = &filter.feed_of {
+            let n = next(Bind::Text(me.to_string()), &mut binds);
             sql += &format!(
-                " AND (p.created_ms {op} {a} OR (p.created_ms = {a} AND p.id {op} {b}))"
+                " AND (p.owner_id = {n} OR p.owner_id IN (SELECT f.followee_id FROM follows f WHERE f.follower_id = {n}))"
             );
         }
-        let l = next(Bind::Int(limit + 1), &mut binds);
-        sql += &format!(" ORDER BY p.created_ms {order}, p.id {order} LIMIT {l}");
+        sql += &keyset_clause(direction, "p.created_ms", "p.id", limit, &mut binds);
 
         let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
-        let mut photos = rows
-            .iter()
-            .map(Photo::from_row)
-            .collect::<Result<Vec<_>>>()?;
-        let more = photos.len() as i64 > limit;
-        photos.truncate(limit as usize);
-        if matches!(direction, Direction::Before(_)) {
-            photos.reverse();
-        }
-        Ok((photos, more))
+        let photos = rows.iter().map(Photo::from_row).collect::<Result<Vec<_>>>()?;
+        Ok(finish_page(photos, direction, limit))
     }
 
     /// Records that the thumbnail exists at `key`; the photo becomes `ready`
@@ -386,10 +384,47 @@ impl Catalog {
     }
 }
 
-enum Bind {
+pub(crate) enum Bind {
     Text(String),
     Int(i64),
     Null,
+}
+
+/// Appends the keyset condition, order and limit (`limit + 1` rows, to learn
+/// whether more exist) for a newest-first listing on `(created, id)`.
+pub(crate) fn keyset_clause(
+    direction: &Direction,
+    created: &str,
+    id: &str,
+    limit: i64,
+    binds: &mut Vec<Bind>,
+) -> String {
+    let mut sql = String::new();
+    let (cmp, order) = match direction {
+        Direction::First => (None, "DESC"),
+        Direction::After(k) => (Some(("<", k)), "DESC"),
+        Direction::Before(k) => (Some((">", k)), "ASC"),
+    };
+    if let Some((op, k)) = cmp {
+        binds.push(Bind::Int(k.created_ms));
+        let a = binds.len();
+        binds.push(Bind::Text(k.id.clone()));
+        let b = binds.len();
+        sql += &format!(" AND ({created} {op} ${a} OR ({created} = ${a} AND {id} {op} ${b}))");
+    }
+    binds.push(Bind::Int(limit + 1));
+    sql += &format!(" ORDER BY {created} {order}, {id} {order} LIMIT ${}", binds.len());
+    sql
+}
+
+/// Trims the extra row, restores newest-first order, reports whether more exist.
+pub(crate) fn finish_page<T>(mut rows: Vec<T>, direction: &Direction, limit: i64) -> (Vec<T>, bool) {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    if matches!(direction, Direction::Before(_)) {
+        rows.reverse();
+    }
+    (rows, more)
 }
 
 /// An owner's edit of a photo; `None` leaves a field unchanged.
@@ -494,7 +529,7 @@ impl Catalog {
     }
 }
 
-fn bind_all<'q>(
+pub(crate) fn bind_all<'q>(
     mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     binds: &'q [Bind],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {

@@ -9,7 +9,7 @@ use photostream_api::{ApiConfig, AppState, AuthKeys};
 use photostream_media::Limits;
 use photostream_pipeline::Topic;
 use photostream_processors::{
-    run_processor_with_stats, AnalyticsRecorder, ProcessorStats, OrphanSweeper, OutboxRelay, Processor, Purger, RunnerConfig,
+    run_processor_with_stats, AnalyticsRecorder, ProcessorStats, Notifier, OrphanSweeper, OutboxRelay, Processor, Purger, RunnerConfig,
     SearchIndexer, Thumbnailer,
 };
 use tokio::net::TcpListener;
@@ -146,6 +146,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
         state.analytics = Some(backends.analytics.clone());
         state.limiter = backends.limiter.clone();
         state.thumbnail_cache = backends.thumbnail_cache.clone();
+        state.shutdown = shutdown.clone();
         state.outbox_wake = outbox_wake.clone();
         let listener = match listener {
             Some(l) => l,
@@ -180,6 +181,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             Arc::new(SearchIndexer::new(backends.catalog.clone(), backends.search.clone())),
             Arc::new(AnalyticsRecorder::new(backends.analytics.clone())),
             Arc::new(Purger::new(backends.objects.clone(), backends.thumbnail_cache.clone())),
+            Arc::new(Notifier::new(backends.catalog.clone())),
         ];
         for p in processors {
             let counters = Arc::new(ProcessorStats::default());

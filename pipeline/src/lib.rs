@@ -22,7 +22,10 @@ use async_trait::async_trait;
 pub use embedded::EmbeddedLog;
 pub use fluvio_log::FluvioLog;
 pub use nats::NatsLog;
-pub use record::{Envelope, PhotoChanged, PhotoDeleted, PhotoUploaded, Record, SCHEMA_VERSION};
+pub use record::{
+    CommentAdded, Envelope, Favorited, Followed, PhotoChanged, PhotoDeleted, PhotoUploaded, Record,
+    SCHEMA_VERSION,
+};
 
 /// Errors from a stream backend.
 #[derive(Debug, thiserror::Error)]

@@ -52,6 +52,12 @@ pub enum Record {
     /// A photo was deleted: invisible already, its files and derived data
     /// are to be purged.
     PhotoDeleted(PhotoDeleted),
+    /// Someone commented on a photo.
+    CommentAdded(CommentAdded),
+    /// Someone favorited a photo.
+    Favorited(Favorited),
+    /// Someone followed a user.
+    Followed(Followed),
     /// A record type written by a newer version of photostream.
     #[serde(other)]
     Unknown,
@@ -64,6 +70,9 @@ impl Record {
             Record::PhotoUploaded(r) => r.photo_id.to_string(),
             Record::PhotoUpdated(r) => r.photo_id.to_string(),
             Record::PhotoDeleted(r) => r.photo_id.to_string(),
+            Record::CommentAdded(r) => r.photo_id.to_string(),
+            Record::Favorited(r) => r.photo_id.to_string(),
+            Record::Followed(r) => r.followee_id.to_string(),
             Record::Unknown => String::new(),
         }
     }
@@ -85,6 +94,25 @@ pub struct PhotoUploaded {
     /// The photo's tags at upload (for analytics; the catalog stays the truth).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommentAdded {
+    pub comment_id: String,
+    pub photo_id: PhotoId,
+    pub author_id: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Favorited {
+    pub photo_id: PhotoId,
+    pub user_id: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Followed {
+    pub follower_id: UserId,
+    pub followee_id: UserId,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -34,7 +34,7 @@ impl Processor for SearchIndexer {
             Record::PhotoUploaded(r) => &r.photo_id,
             Record::PhotoUpdated(r) => &r.photo_id,
             Record::PhotoDeleted(r) => &r.photo_id,
-            Record::Unknown => return Ok(()),
+            _ => return Ok(()),
         };
         let live = sync_search(&self.catalog, self.index.as_ref(), id)
             .await

@@ -5,6 +5,8 @@
 //! - [`relay`]: moves committed outbox rows from the catalog onto the stream.
 //! - [`thumbnailer`], [`indexer`], [`analytics_recorder`]: small processors,
 //!   each a [`Processor`] with a pure-ish `handle`.
+//! - [`notifier`]: notifications from social records (comments, favorites,
+//!   follows, new photos).
 //! - [`purger`]: removes a deleted photo's files.
 //! - [`sweeper`]: removes blobs no catalog row refers to (left by a crash
 //!   between storing an original and committing its row).
@@ -13,6 +15,7 @@
 
 pub mod analytics_recorder;
 pub mod indexer;
+pub mod notifier;
 pub mod purger;
 pub mod relay;
 pub mod runner;
@@ -24,6 +27,7 @@ use photostream_pipeline::Envelope;
 
 pub use analytics_recorder::AnalyticsRecorder;
 pub use indexer::SearchIndexer;
+pub use notifier::Notifier;
 pub use purger::Purger;
 pub use relay::OutboxRelay;
 pub use runner::{run_processor, run_processor_with_stats, ProcessorStats, RunnerConfig};

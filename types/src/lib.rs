@@ -6,6 +6,7 @@
 //! into these newtypes at the edge (HTTP, config, stream records) so the rest
 //! of the code never handles an unchecked string.
 
+pub mod acl;
 mod ids;
 mod metadata;
 mod names;

@@ -6,6 +6,7 @@ mod files;
 mod health;
 pub(crate) mod photos;
 mod search;
+mod social;
 pub(crate) mod streams;
 mod upload;
 
@@ -47,6 +48,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/albums/{id}", axum::routing::patch(albums::patch_album))
         .route("/v1/albums/{id}/photos", get(albums::album_photos))
         .route("/v1/users/{username}/albums", get(albums::user_albums))
+        .route("/v1/photos/{id}/comments", post(social::add_comment).get(social::list_comments))
+        .route("/v1/comments/{id}", delete(social::delete_comment))
+        .route("/v1/photos/{id}/favorite", axum::routing::put(social::favorite).delete(social::unfavorite))
+        .route("/v1/users/{username}/favorites", get(social::user_favorites))
+        .route("/v1/users/{username}/follow", axum::routing::put(social::follow).delete(social::unfollow))
+        .route("/v1/users/{username}/followers", get(social::followers))
+        .route("/v1/users/{username}/following", get(social::following))
+        .route("/v1/feed", get(social::feed))
+        .route("/v1/notifications", get(social::notifications))
+        .route("/v1/notifications/read", post(social::mark_read))
+        .route("/v1/notifications/stream", get(social::notification_stream))
         .route("/v1/photos/{id}/thumbnail", get(files::thumbnail))
         .route("/v1/photos/{id}/original", get(files::original))
         .route("/media/{user}/{album}/{resolution}/{file}", get(files::media))

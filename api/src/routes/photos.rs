@@ -12,7 +12,7 @@ use photostream_types::{check_text, AlbumName, PhotoId, PhotoMetadata, UserId, U
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::acl::{can_edit, can_view, PhotoAccess};
+use crate::acl::{access_of, can_edit, can_view};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, RequestId};
@@ -33,7 +33,7 @@ async fn viewer_ids(st: &AppState, photo: &Photo) -> Result<Vec<UserId>, ApiErro
 /// `Some(photo)` if the caller may see it; the ACL function decides.
 pub async fn if_visible(st: &AppState, caller: &Caller, photo: Photo) -> Result<Option<Photo>, ApiError> {
     let viewers = viewer_ids(st, &photo).await?;
-    Ok(can_view(&caller.viewer(), &PhotoAccess::of(&photo, &viewers)).then_some(photo))
+    Ok(can_view(&caller.viewer(), &access_of(&photo, &viewers)).then_some(photo))
 }
 
 /// 404 unless the caller may see `photo`.
@@ -55,7 +55,7 @@ async fn editable_photo(st: &AppState, caller: &Caller, id: &str) -> Result<Phot
     caller.require_user()?;
     let photo = visible_photo(st, caller, id).await?;
     let viewers = viewer_ids(st, &photo).await?;
-    if !can_edit(&caller.viewer(), &PhotoAccess::of(&photo, &viewers)) {
+    if !can_edit(&caller.viewer(), &access_of(&photo, &viewers)) {
         return Err(ApiError::forbidden("only the photo's owner may change it"));
     }
     Ok(photo)

@@ -52,7 +52,7 @@ pub async fn user_photos(
         owner: Some(owner.id.clone()),
         album,
         tag: params.tag.as_deref().map(normalise_tag).transpose()?,
-        access: ListAccess::Everything,
+        ..Default::default()
     };
     list_visible(&st, &caller, filter, &direction, limit).await.map(Json)
 }
@@ -70,10 +70,10 @@ pub async fn list_visible(
     let sees_everything = caller
         .user()
         .is_some_and(|u| u.moderator || filter.owner.as_ref() == Some(&u.id));
-    filter.access = if sees_everything {
-        ListAccess::Everything
-    } else {
-        ListAccess::ReadyVisibleTo(caller.user().map(|u| u.id.clone()))
+    filter.access = match caller.user() {
+        _ if sees_everything => ListAccess::Everything,
+        Some(u) if filter.feed_of.is_some() => ListAccess::OwnOrVisibleTo(u.id.clone()),
+        user => ListAccess::ReadyVisibleTo(user.map(|u| u.id.clone())),
     };
     let (photos, more) = st.catalog.list_photos(&filter, direction, limit).await?;
     let mut visible = Vec::with_capacity(photos.len());

@@ -9,4 +9,5 @@ mod crash;
 mod distributed;
 mod files;
 mod pagination;
+mod social;
 mod walkthrough;

@@ -1,0 +1,351 @@
+//! Comments, favorites, follows and notifications.
+
+use photostream_types::{now_ms, PhotoId, UserId, Username};
+use sqlx::any::AnyRow;
+
+use crate::outbox::OutboxEntry;
+use crate::photos::{bind_all, finish_page, keyset_clause, Bind, Direction, Keyset, Photo, SELECT_PHOTO};
+use crate::users::parse;
+use crate::{get, Catalog, CatalogError, Result};
+
+#[derive(Debug, Clone)]
+pub struct Comment {
+    pub id: String,
+    pub photo_id: PhotoId,
+    pub author_id: UserId,
+    pub author: Username,
+    pub text: String,
+    pub created_ms: i64,
+}
+
+impl Comment {
+    fn from_row(r: &AnyRow) -> Result<Self> {
+        Ok(Self {
+            id: get(r, "id")?,
+            photo_id: parse(get::<String>(r, "photo_id")?)?,
+            author_id: parse(get::<String>(r, "author_id")?)?,
+            author: Username::parse(&get::<String>(r, "author")?).map_err(|e| CatalogError::Corrupt(e.0))?,
+            text: get(r, "text")?,
+            created_ms: get(r, "created_ms")?,
+        })
+    }
+
+    pub fn keyset(&self) -> Keyset {
+        Keyset { created_ms: self.created_ms, id: self.id.clone() }
+    }
+}
+
+/// A user in a followers/following list, with when the follow happened.
+#[derive(Debug, Clone)]
+pub struct Follow {
+    pub user_id: UserId,
+    pub username: Username,
+    pub created_ms: i64,
+}
+
+impl Follow {
+    pub fn keyset(&self) -> Keyset {
+        Keyset { created_ms: self.created_ms, id: self.user_id.to_string() }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub id: String,
+    pub user_id: UserId,
+    pub kind: String,
+    pub actor_id: UserId,
+    pub actor: Username,
+    pub photo_id: Option<PhotoId>,
+    pub comment_id: Option<String>,
+    pub created_ms: i64,
+    pub read: bool,
+}
+
+impl Notification {
+    fn from_row(r: &AnyRow) -> Result<Self> {
+        Ok(Self {
+            id: get(r, "id")?,
+            user_id: parse(get::<String>(r, "user_id")?)?,
+            kind: get(r, "kind")?,
+            actor_id: parse(get::<String>(r, "actor_id")?)?,
+            actor: Username::parse(&get::<String>(r, "actor")?).map_err(|e| CatalogError::Corrupt(e.0))?,
+            photo_id: get::<Option<String>>(r, "photo_id")?.map(parse).transpose()?,
+            comment_id: get(r, "comment_id")?,
+            created_ms: get(r, "created_ms")?,
+            read: get::<Option<i64>>(r, "read_ms")?.is_some(),
+        })
+    }
+
+    pub fn keyset(&self) -> Keyset {
+        Keyset { created_ms: self.created_ms, id: self.id.clone() }
+    }
+}
+
+/// A notification for the notifier to store (idempotent on `source`).
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub user_id: UserId,
+    pub kind: &'static str,
+    pub actor_id: UserId,
+    pub photo_id: Option<PhotoId>,
+    pub comment_id: Option<String>,
+    /// The stream event that caused it; one notification per user per event.
+    pub source: String,
+    pub created_ms: i64,
+}
+
+impl Catalog {
+    // ---- comments ----
+
+    pub async fn add_comment(&self, id: &str, photo: &PhotoId, author: &UserId, text: &str, outbox: &OutboxEntry) -> Result<Comment> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("INSERT INTO comments (id, photo_id, author_id, text, created_ms) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(photo.as_str())
+            .bind(author.as_str())
+            .bind(text)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        outbox.insert(&mut tx).await?;
+        tx.commit().await?;
+        self.comment(id).await?.ok_or(CatalogError::NotFound)
+    }
+
+    pub async fn comment(&self, id: &str) -> Result<Option<Comment>> {
+        sqlx::query(
+            "SELECT c.*, u.username AS author FROM comments c JOIN users u ON u.id = c.author_id
+             WHERE c.id = $1 AND c.deleted_ms IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .map(|r| Comment::from_row(&r))
+        .transpose()
+    }
+
+    pub async fn list_comments(&self, photo: &PhotoId, direction: &Direction, limit: i64) -> Result<(Vec<Comment>, bool)> {
+        let mut binds = vec![Bind::Text(photo.to_string())];
+        let mut sql = "SELECT c.*, u.username AS author FROM comments c JOIN users u ON u.id = c.author_id
+             WHERE c.photo_id = $1 AND c.deleted_ms IS NULL"
+            .to_string();
+        sql += &keyset_clause(direction, "c.created_ms", "c.id", limit, &mut binds);
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let comments = rows.iter().map(Comment::from_row).collect::<Result<Vec<_>>>()?;
+        Ok(finish_page(comments, direction, limit))
+    }
+
+    pub async fn delete_comment(&self, id: &str) -> Result<bool> {
+        let n = sqlx::query("UPDATE comments SET deleted_ms = $1 WHERE id = $2 AND deleted_ms IS NULL")
+            .bind(now_ms())
+            .bind(id)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// Distinct authors of live comments on a photo.
+    pub async fn commenters(&self, photo: &PhotoId) -> Result<Vec<UserId>> {
+        let rows = sqlx::query("SELECT DISTINCT author_id FROM comments WHERE photo_id = $1 AND deleted_ms IS NULL")
+            .bind(photo.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| parse(get::<String>(r, "author_id")?)).collect()
+    }
+
+    pub async fn comment_count(&self, photo: &PhotoId) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM comments WHERE photo_id = $1 AND deleted_ms IS NULL")
+            .bind(photo.as_str())
+            .fetch_one(self.pool())
+            .await?;
+        get(&r, "n")
+    }
+
+    // ---- favorites ----
+
+    /// Marks a favorite; the outbox record is queued only when it is new.
+    pub async fn add_favorite(&self, user: &UserId, photo: &PhotoId, outbox: &OutboxEntry) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let n = sqlx::query(
+            "INSERT INTO favorites (user_id, photo_id, created_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id, photo_id) DO NOTHING",
+        )
+        .bind(user.as_str())
+        .bind(photo.as_str())
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            outbox.insert(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    pub async fn remove_favorite(&self, user: &UserId, photo: &PhotoId) -> Result<()> {
+        sqlx::query("DELETE FROM favorites WHERE user_id = $1 AND photo_id = $2")
+            .bind(user.as_str())
+            .bind(photo.as_str())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn favorite_count(&self, photo: &PhotoId) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM favorites WHERE photo_id = $1")
+            .bind(photo.as_str())
+            .fetch_one(self.pool())
+            .await?;
+        get(&r, "n")
+    }
+
+    /// A user's favorites, most recently favorited first; the keyset is the
+    /// favorite's time and the photo id.
+    pub async fn list_favorites(&self, user: &UserId, direction: &Direction, limit: i64) -> Result<(Vec<(Keyset, Photo)>, bool)> {
+        let mut binds = vec![Bind::Text(user.to_string())];
+        let mut sql = format!(
+            "{SELECT_PHOTO} JOIN favorites f ON f.photo_id = p.id
+             WHERE f.user_id = $1 AND p.deleted_ms IS NULL"
+        )
+        .replace("SELECT p.*,", "SELECT p.*, f.created_ms AS fav_ms,");
+        sql += &keyset_clause(direction, "f.created_ms", "f.photo_id", limit, &mut binds);
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                let p = Photo::from_row(r)?;
+                Ok((Keyset { created_ms: get(r, "fav_ms")?, id: p.id.to_string() }, p))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(finish_page(items, direction, limit))
+    }
+
+    // ---- follows ----
+
+    /// Follows a user; the outbox record is queued only when it is new.
+    pub async fn follow(&self, follower: &UserId, followee: &UserId, outbox: &OutboxEntry) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let n = sqlx::query(
+            "INSERT INTO follows (follower_id, followee_id, created_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (follower_id, followee_id) DO NOTHING",
+        )
+        .bind(follower.as_str())
+        .bind(followee.as_str())
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            outbox.insert(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    pub async fn unfollow(&self, follower: &UserId, followee: &UserId) -> Result<()> {
+        sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
+            .bind(follower.as_str())
+            .bind(followee.as_str())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Followers (`followers = true`) or followed users of `user`, newest first.
+    pub async fn list_follows(&self, user: &UserId, followers: bool, direction: &Direction, limit: i64) -> Result<(Vec<Follow>, bool)> {
+        let (mine, theirs) = if followers { ("followee_id", "follower_id") } else { ("follower_id", "followee_id") };
+        let mut binds = vec![Bind::Text(user.to_string())];
+        let mut sql = format!(
+            "SELECT f.{theirs} AS uid, u.username, f.created_ms FROM follows f JOIN users u ON u.id = f.{theirs}
+             WHERE f.{mine} = $1"
+        );
+        sql += &keyset_clause(direction, "f.created_ms", &format!("f.{theirs}"), limit, &mut binds);
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(Follow {
+                    user_id: parse(get::<String>(r, "uid")?)?,
+                    username: Username::parse(&get::<String>(r, "username")?).map_err(|e| CatalogError::Corrupt(e.0))?,
+                    created_ms: get(r, "created_ms")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(finish_page(items, direction, limit))
+    }
+
+    /// Every follower of `user` (for notification fan-out), in pages.
+    pub async fn follower_ids(&self, user: &UserId, after: Option<&UserId>, limit: i64) -> Result<Vec<UserId>> {
+        let rows = sqlx::query(
+            "SELECT follower_id FROM follows WHERE followee_id = $1 AND follower_id > $2
+             ORDER BY follower_id LIMIT $3",
+        )
+        .bind(user.as_str())
+        .bind(after.map_or("", |a| a.as_str()))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| parse(get::<String>(r, "follower_id")?)).collect()
+    }
+
+    // ---- notifications ----
+
+    /// Stores a notification unless this user already has one from `source`.
+    pub async fn add_notification(&self, n: &NewNotification) -> Result<bool> {
+        let rows = sqlx::query(
+            "INSERT INTO notifications (id, user_id, kind, actor_id, photo_id, comment_id, created_ms, source)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id, source) DO NOTHING",
+        )
+        .bind(PhotoId::new().to_string())
+        .bind(n.user_id.as_str())
+        .bind(n.kind)
+        .bind(n.actor_id.as_str())
+        .bind(n.photo_id.as_ref().map(|p| p.to_string()))
+        .bind(n.comment_id.clone())
+        .bind(n.created_ms)
+        .bind(&n.source)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(rows > 0)
+    }
+
+    pub async fn list_notifications(&self, user: &UserId, direction: &Direction, limit: i64) -> Result<(Vec<Notification>, bool)> {
+        let mut binds = vec![Bind::Text(user.to_string())];
+        let mut sql = "SELECT n.*, u.username AS actor FROM notifications n JOIN users u ON u.id = n.actor_id
+             WHERE n.user_id = $1"
+            .to_string();
+        sql += &keyset_clause(direction, "n.created_ms", "n.id", limit, &mut binds);
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let items = rows.iter().map(Notification::from_row).collect::<Result<Vec<_>>>()?;
+        Ok(finish_page(items, direction, limit))
+    }
+
+    /// Marks the user's notifications read: these ids, or all of them.
+    pub async fn mark_notifications_read(&self, user: &UserId, ids: Option<&[String]>) -> Result<()> {
+        let now = now_ms();
+        match ids {
+            None => {
+                sqlx::query("UPDATE notifications SET read_ms = $1 WHERE user_id = $2 AND read_ms IS NULL")
+                    .bind(now)
+                    .bind(user.as_str())
+                    .execute(self.pool())
+                    .await?;
+            }
+            Some(ids) => {
+                for id in ids {
+                    sqlx::query("UPDATE notifications SET read_ms = $1 WHERE user_id = $2 AND id = $3 AND read_ms IS NULL")
+                        .bind(now)
+                        .bind(user.as_str())
+                        .bind(id)
+                        .execute(self.pool())
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

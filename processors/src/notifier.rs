@@ -1,0 +1,165 @@
+//! Turns social records into notifications.
+//!
+//! - a comment → the photo's owner and everyone else who commented on it;
+//! - a favorite → the photo's owner;
+//! - a follow → the followed user;
+//! - a new photo → the owner's followers (write-time fan-out, in pages; an
+//!   owner with more than [`FANOUT_LIMIT`] followers is skipped here, their
+//!   followers see the photo in their feed, which is assembled at read time).
+//!
+//! Nobody is notified about a photo they may not see (the shared ACL
+//! function decides; the API checks again when notifications are read).
+//! Each notification is keyed by (recipient, stream event), so redelivery
+//! never notifies twice.
+
+use async_trait::async_trait;
+use photostream_catalog::{Catalog, NewNotification, Photo};
+use photostream_pipeline::{Envelope, Record};
+use photostream_types::acl::{can_view, PhotoAccess, Viewer};
+use photostream_types::{PhotoId, PhotoStatus, UserId, Visibility};
+
+use crate::{ProcessError, Processor};
+
+/// Followers above this count get no per-follower "new photo" rows.
+pub const FANOUT_LIMIT: usize = 10_000;
+const FANOUT_PAGE: i64 = 500;
+
+pub struct Notifier {
+    catalog: Catalog,
+}
+
+impl Notifier {
+    pub fn new(catalog: Catalog) -> Self {
+        Self { catalog }
+    }
+
+    async fn viewers(&self, photo: &Photo) -> Result<Vec<UserId>, ProcessError> {
+        if photo.visibility != Visibility::Shared {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .catalog
+            .viewers(&photo.id)
+            .await
+            .map_err(ProcessError::transient)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// Whether `user` may see `photo` (a `processing` photo counts as it
+    /// will be once ready: the reader checks again).
+    fn sees(photo: &Photo, viewers: &[UserId], user: &UserId) -> bool {
+        let status = match photo.status {
+            PhotoStatus::Processing => PhotoStatus::Ready,
+            s => s,
+        };
+        let access = PhotoAccess {
+            owner: &photo.owner_id,
+            visibility: photo.visibility,
+            status,
+            deleted: photo.deleted_ms.is_some(),
+            viewers,
+        };
+        can_view(&Viewer::User { id: user.clone(), moderator: false }, &access)
+    }
+
+    async fn live_photo(&self, id: &PhotoId) -> Result<Option<Photo>, ProcessError> {
+        Ok(self
+            .catalog
+            .photo(id)
+            .await
+            .map_err(ProcessError::transient)?
+            .filter(|p| p.deleted_ms.is_none()))
+    }
+
+    async fn notify(&self, n: NewNotification) -> Result<(), ProcessError> {
+        if n.user_id == n.actor_id {
+            return Ok(());
+        }
+        self.catalog.add_notification(&n).await.map_err(ProcessError::transient)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Processor for Notifier {
+    fn name(&self) -> &'static str {
+        "notifier"
+    }
+
+    async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError> {
+        let source = envelope.id.to_string();
+        // Stored at insertion time (not event time) so the live stream, which
+        // follows insertion order, never misses a late-processed event.
+        let at = photostream_types::now_ms();
+        let base = |user: UserId, kind: &'static str, actor: UserId, photo: Option<PhotoId>| NewNotification {
+            user_id: user,
+            kind,
+            actor_id: actor,
+            photo_id: photo,
+            comment_id: None,
+            source: source.clone(),
+            created_ms: at,
+        };
+        match &envelope.record {
+            Record::CommentAdded(r) => {
+                let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(()) };
+                let viewers = self.viewers(&photo).await?;
+                let mut recipients = vec![photo.owner_id.clone()];
+                for c in self.catalog.commenters(&photo.id).await.map_err(ProcessError::transient)? {
+                    if !recipients.contains(&c) {
+                        recipients.push(c);
+                    }
+                }
+                for user in recipients {
+                    if Self::sees(&photo, &viewers, &user) {
+                        let mut n = base(user, "comment", r.author_id.clone(), Some(photo.id.clone()));
+                        n.comment_id = Some(r.comment_id.clone());
+                        self.notify(n).await?;
+                    }
+                }
+            }
+            Record::Favorited(r) => {
+                let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(()) };
+                self.notify(base(photo.owner_id.clone(), "favorite", r.user_id.clone(), Some(photo.id.clone()))).await?;
+            }
+            Record::Followed(r) => {
+                self.notify(base(r.followee_id.clone(), "follow", r.follower_id.clone(), None)).await?;
+            }
+            Record::PhotoUploaded(r) => {
+                let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(()) };
+                if photo.visibility == Visibility::Private {
+                    return Ok(());
+                }
+                let viewers = self.viewers(&photo).await?;
+                let mut after: Option<UserId> = None;
+                let mut sent = 0usize;
+                loop {
+                    let page = self
+                        .catalog
+                        .follower_ids(&photo.owner_id, after.as_ref(), FANOUT_PAGE)
+                        .await
+                        .map_err(ProcessError::transient)?;
+                    if page.is_empty() {
+                        break;
+                    }
+                    for user in &page {
+                        if Self::sees(&photo, &viewers, user) {
+                            self.notify(base(user.clone(), "new_photo", photo.owner_id.clone(), Some(photo.id.clone())))
+                                .await?;
+                            sent += 1;
+                        }
+                    }
+                    if sent >= FANOUT_LIMIT {
+                        tracing::info!(owner = %photo.owner_id, "fan-out limit reached; followers see it in their feed");
+                        break;
+                    }
+                    after = page.last().cloned();
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,218 @@
+//! Social features end to end: follows, comments, favorites, notifications
+//! (listed and live over SSE), feeds — with the ACL holding on each path.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use photostream_tests::{png, Api, TestServer, Upload};
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn put(api: &Api, path: &str) -> u16 {
+    api.http.put(api.url(path)).bearer_auth(api.token.as_ref().unwrap()).send().await.unwrap().status().as_u16()
+}
+
+async fn del(api: &Api, path: &str) -> u16 {
+    api.http.delete(api.url(path)).bearer_auth(api.token.as_ref().unwrap()).send().await.unwrap().status().as_u16()
+}
+
+/// Waits until the caller's notifications satisfy `pred`.
+async fn notifications_until(api: &Api, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let (status, page) = api.json("/v1/notifications?limit=100").await;
+        assert_eq!(status, 200);
+        let items = page["items"].as_array().unwrap().clone();
+        if pred(&items) {
+            return items;
+        }
+        assert!(start.elapsed() < WAIT, "{what}: {items:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn count(items: &[Value], kind: &str, photo: Option<&str>) -> usize {
+    items
+        .iter()
+        .filter(|n| n["kind"] == kind && photo.is_none_or(|p| n["photo"] == p))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn social_scenario_with_live_notifications() {
+    let server = TestServer::start().await;
+    let anon = server.api();
+    let alice = anon.signed_up("alice").await;
+    let bob = anon.signed_up("bob").await;
+    let carol = anon.signed_up("carol").await;
+
+    assert_eq!(put(&bob, "/v1/users/alice/follow").await, 204);
+    assert_eq!(put(&bob, "/v1/users/alice/follow").await, 204, "idempotent");
+    assert_eq!(put(&bob, "/v1/users/bob/follow").await, 400);
+    let (_, followers) = anon.json("/v1/users/alice/followers").await;
+    assert_eq!(followers["items"][0]["username"], "bob");
+    let (_, following) = anon.json("/v1/users/bob/following").await;
+    assert_eq!(following["items"][0]["username"], "alice");
+    let n = notifications_until(&alice, "follow notification", |i| count(i, "follow", None) == 1).await;
+    assert_eq!(n[0]["actor"], "bob");
+
+    let public = alice.upload_ok(png(60, 40, 1), "lake.png", Upload { title: Some("lake".into()), ..Default::default() }).await;
+    let private = alice
+        .upload_ok(png(60, 40, 2), "secret.png", Upload { visibility: Some("private".into()), ..Default::default() })
+        .await;
+    let (p1, p2) = (public["id"].as_str().unwrap().to_string(), private["id"].as_str().unwrap().to_string());
+    alice.wait_ready(&p1, WAIT).await;
+    alice.wait_ready(&p2, WAIT).await;
+    // Bob, a follower, hears of the public photo only.
+    notifications_until(&bob, "new photo", |i| count(i, "new_photo", Some(&p1)) == 1).await;
+
+    // Comments: to the owner, then to everyone who commented before.
+    let r = bob.post(&format!("/v1/photos/{p1}/comments")).json(&json!({"text": "  lovely <b>light</b>  "})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let c1: Value = r.json().await.unwrap();
+    assert_eq!(c1["text"], "lovely <b>light</b>", "stored as plain text, trimmed, never rendered");
+    notifications_until(&alice, "comment", |i| count(i, "comment", Some(&p1)) == 1).await;
+
+    // Live: alice listens; carol's comment reaches her within a second.
+    let mut sse = alice.get("/v1/notifications/stream").send().await.unwrap();
+    assert_eq!(sse.status(), 200);
+    assert!(sse.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let sent = Instant::now();
+    let r = carol.post(&format!("/v1/photos/{p1}/comments")).json(&json!({"text": "agreed"})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let mut buf = String::new();
+    let event = loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), sse.chunk()).await.expect("an SSE event").unwrap().unwrap();
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(line) = buf.lines().find(|l| l.starts_with("data: ")) {
+            break serde_json::from_str::<Value>(&line["data: ".len()..]).unwrap();
+        }
+    };
+    let latency = sent.elapsed();
+    assert_eq!((event["kind"].as_str(), event["actor"].as_str()), (Some("comment"), Some("carol")));
+    assert!(latency < Duration::from_secs(1), "SSE delivered after {latency:?}");
+    drop(sse);
+    notifications_until(&bob, "comment to earlier commenter", |i| count(i, "comment", Some(&p1)) == 1).await;
+
+    // Favorites.
+    assert_eq!(put(&carol, &format!("/v1/photos/{p1}/favorite")).await, 204);
+    assert_eq!(put(&carol, &format!("/v1/photos/{p1}/favorite")).await, 204);
+    let items = notifications_until(&alice, "favorite", |i| count(i, "favorite", Some(&p1)) == 1).await;
+    let (_, favs) = anon.json("/v1/users/carol/favorites").await;
+    assert_eq!(favs["items"][0]["id"], p1);
+
+    // Reading marks.
+    let ids: Vec<Value> = items.iter().filter(|n| n["kind"] == "favorite").map(|n| n["id"].clone()).collect();
+    let r = alice.post("/v1/notifications/read").json(&json!({"ids": ids})).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let (_, page) = alice.json("/v1/notifications").await;
+    assert!(page["items"].as_array().unwrap().iter().any(|n| n["kind"] == "favorite" && n["read"] == true));
+    let r = alice.post("/v1/notifications/read").json(&json!({"all": true})).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let (_, page) = alice.json("/v1/notifications").await;
+    assert!(page["items"].as_array().unwrap().iter().all(|n| n["read"] == true));
+
+    // Feed: bob sees alice's public photo, not her private one.
+    let (_, feed) = bob.json("/v1/feed").await;
+    let feed_ids: Vec<&str> = feed["items"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(feed_ids, vec![p1.as_str()]);
+    let (_, own) = alice.json("/v1/feed").await;
+    assert_eq!(own["items"].as_array().unwrap().len(), 2, "own photos, private included");
+    assert_eq!(anon.get("/v1/feed").send().await.unwrap().status(), 401);
+
+    // ACL on every social path of the private photo.
+    for (method, path) in [
+        ("GET", format!("/v1/photos/{p2}/comments")),
+        ("POST", format!("/v1/photos/{p2}/comments")),
+        ("PUT", format!("/v1/photos/{p2}/favorite")),
+    ] {
+        let rb = match method {
+            "GET" => carol.get(&path),
+            "POST" => carol.post(&path).json(&json!({"text": "hi"})),
+            _ => carol.http.put(carol.url(&path)).bearer_auth(carol.token.as_ref().unwrap()),
+        };
+        assert_eq!(rb.send().await.unwrap().status(), 404, "{method} {path}");
+    }
+    // Comment deletion: author yes, stranger no, owner yes.
+    let c1_id = c1["id"].as_str().unwrap();
+    assert_eq!(del(&carol, &format!("/v1/comments/{c1_id}")).await, 403);
+    assert_eq!(del(&alice, &format!("/v1/comments/{c1_id}")).await, 204);
+    let (_, comments) = anon.json(&format!("/v1/photos/{p1}/comments")).await;
+    assert_eq!(comments["items"].as_array().unwrap().len(), 1);
+
+    // Alice makes the photo private: bob's notifications, feed and the
+    // comments about it vanish for him at once.
+    let r = alice.http.patch(alice.url(&format!("/v1/photos/{p1}"))).bearer_auth(alice.token.as_ref().unwrap())
+        .json(&json!({"visibility": "private"})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, page) = bob.json("/v1/notifications?limit=100").await;
+    assert_eq!(count(page["items"].as_array().unwrap(), "new_photo", Some(&p1)), 0);
+    assert_eq!(count(page["items"].as_array().unwrap(), "comment", Some(&p1)), 0);
+    assert!(bob.json("/v1/feed").await.1["items"].as_array().unwrap().is_empty());
+    assert_eq!(bob.get(&format!("/v1/photos/{p1}/comments")).send().await.unwrap().status(), 404);
+    assert!(anon.json("/v1/users/carol/favorites").await.1["items"].as_array().unwrap().is_empty());
+    server.stop().await;
+}
+
+/// Randomised: photos are added to and deleted from the feed between page
+/// fetches; no page repeats an item, and every item that existed from the
+/// first page to the last is seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_pagination_survives_concurrent_inserts_and_deletes() {
+    let server = TestServer::start().await;
+    let anon = server.api();
+    let alice = anon.signed_up("alice").await;
+    let dave = anon.signed_up("dave").await;
+    let bob = anon.signed_up("bob").await;
+    assert_eq!(put(&bob, "/v1/users/alice/follow").await, 204);
+    assert_eq!(put(&bob, "/v1/users/dave/follow").await, 204);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut live: Vec<(String, Api)> = Vec::new();
+    let mut seed = 0u32;
+    let upload = |who: Api, seed: u32| async move {
+        let p = who.upload_ok(png(20, 20, seed), &format!("f{seed}.png"), Upload::default()).await;
+        let id = p["id"].as_str().unwrap().to_string();
+        who.wait_ready(&id, WAIT).await;
+        id
+    };
+    for _ in 0..14 {
+        let who = if rng.gen_bool(0.5) { alice.clone() } else { dave.clone() };
+        seed += 1;
+        live.push((upload(who.clone(), seed).await, who));
+    }
+    let existed: Vec<String> = live.iter().map(|(id, _)| id.clone()).collect();
+    let mut deleted = HashSet::new();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => "/v1/feed?limit=3".to_string(),
+            Some(c) => format!("/v1/feed?limit=3&previous_last={c}"),
+        };
+        let (status, page) = bob.json(&path).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(page["items"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()));
+        // Meanwhile: an insert, and sometimes a delete of a random photo.
+        let who = if rng.gen_bool(0.5) { alice.clone() } else { dave.clone() };
+        seed += 1;
+        upload(who, seed).await;
+        if rng.gen_bool(0.4) && !live.is_empty() {
+            let (id, owner) = live.remove(rng.gen_range(0..live.len()));
+            assert_eq!(del(&owner, &format!("/v1/photos/{id}")).await, 204);
+            deleted.insert(id);
+        }
+        match page["next"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let unique: HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "repeated: {seen:?}");
+    for id in existed.iter().filter(|id| !deleted.contains(*id)) {
+        assert!(unique.contains(id), "skipped {id}");
+    }
+    assert!(seen.iter().all(|id| existed.contains(id)), "only photos older than the first page");
+    server.stop().await;
+}
