@@ -172,6 +172,49 @@ async fn contract(c: Catalog) {
     assert!(!c.revoke_api_token(&bob.id, "t1").await.unwrap(), "only the owner revokes");
     assert!(c.revoke_api_token(&alice.id, "t1").await.unwrap());
     assert!(c.api_token_by_hash("abc").await.unwrap().is_none());
+
+    // Social: comments, favorites, follows, notifications, the feed.
+    let p = &ids[2];
+    let c1 = c.add_comment("c1", p, &bob.id, "nice", &outbox()).await.unwrap();
+    c.add_comment("c2", p, &alice.id, "thanks", &outbox()).await.unwrap();
+    assert_eq!(c.comment_count(p).await.unwrap(), 2);
+    let (page, more) = c.list_comments(p, &Direction::First, 1).await.unwrap();
+    assert!(more);
+    assert_eq!(page[0].id, "c2");
+    let (older, _) = c.list_comments(p, &Direction::After(page[0].keyset()), 5).await.unwrap();
+    assert_eq!(older[0].id, c1.id);
+    assert_eq!(c.commenters(p).await.unwrap().len(), 2);
+    assert!(c.delete_comment("c1").await.unwrap());
+    assert!(c.comment("c1").await.unwrap().is_none());
+    assert!(c.add_favorite(&bob.id, p, &outbox()).await.unwrap());
+    assert!(!c.add_favorite(&bob.id, p, &outbox()).await.unwrap(), "idempotent");
+    assert_eq!(c.favorite_count(p).await.unwrap(), 1);
+    assert_eq!(c.list_favorites(&bob.id, &Direction::First, 10).await.unwrap().0[0].1.id, *p);
+    assert!(c.follow(&bob.id, &alice.id, &outbox()).await.unwrap());
+    assert!(!c.follow(&bob.id, &alice.id, &outbox()).await.unwrap());
+    assert_eq!(c.follower_ids(&alice.id, None, 10).await.unwrap(), vec![bob.id.clone()]);
+    assert_eq!(c.list_follows(&alice.id, true, &Direction::First, 10).await.unwrap().0[0].user_id, bob.id);
+    assert_eq!(c.list_follows(&bob.id, false, &Direction::First, 10).await.unwrap().0[0].user_id, alice.id);
+    let feed = PhotoFilter { feed_of: Some(bob.id.clone()), access: ListAccess::OwnOrVisibleTo(bob.id.clone()), ..Default::default() };
+    let (items, _) = c.list_photos(&feed, &Direction::First, 10).await.unwrap();
+    assert_eq!(items.len(), 2, "p2 and p3: p0 is private, p1 deleted, p4 shared with nobody");
+    c.unfollow(&bob.id, &alice.id).await.unwrap();
+    assert!(c.list_photos(&feed, &Direction::First, 10).await.unwrap().0.is_empty());
+    let n = photostream_catalog::NewNotification {
+        user_id: alice.id.clone(),
+        kind: "comment",
+        actor_id: bob.id.clone(),
+        photo_id: Some(p.clone()),
+        comment_id: Some("c1".into()),
+        source: "event-1".into(),
+        created_ms: 1,
+    };
+    assert!(c.add_notification(&n).await.unwrap());
+    assert!(!c.add_notification(&n).await.unwrap(), "one per recipient per event");
+    let (list, _) = c.list_notifications(&alice.id, &Direction::First, 10).await.unwrap();
+    assert_eq!((list.len(), list[0].read), (1, false));
+    c.mark_notifications_read(&alice.id, None).await.unwrap();
+    assert!(c.list_notifications(&alice.id, &Direction::First, 10).await.unwrap().0[0].read);
 }
 
 #[tokio::test]
