@@ -15,7 +15,7 @@ use clickhouse::{Client, Row};
 use photostream_types::PhotoId;
 use serde::{Deserialize, Serialize};
 
-use crate::{Analytics, AnalyticsError, AnalyticsEvent, EventKind, Result};
+use crate::{Analytics, AnalyticsError, AnalyticsEvent, EventKind, Result, Scope};
 
 fn backend(e: impl std::fmt::Display) -> AnalyticsError {
     AnalyticsError::Backend(e.to_string())
@@ -27,6 +27,7 @@ struct EventRow {
     kind: String,
     photo_id: String,
     user_id: String,
+    owner_id: String,
     /// DateTime: seconds since the epoch.
     at: u32,
     bytes: i64,
@@ -47,6 +48,7 @@ pub const SCHEMA: &[&str] = &[
         kind String,
         photo_id String,
         user_id String,
+        owner_id String,
         at DateTime,
         bytes Int64,
         format String,
@@ -163,6 +165,7 @@ impl Analytics for ClickHouseAnalytics {
                     kind: e.kind.as_str().to_string(),
                     photo_id: e.photo_id.to_string(),
                     user_id: e.user_id.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+                    owner_id: e.owner_id.as_ref().map(|u| u.to_string()).unwrap_or_default(),
                     at: (e.at_ms / 1000).clamp(0, u32::MAX as i64) as u32,
                     bytes: e.bytes,
                     format: e.format.clone().unwrap_or_default(),
@@ -180,6 +183,24 @@ impl Analytics for ClickHouseAnalytics {
             .bind(photo.as_str())
             .bind(kind.as_str())
             .fetch_one::<u64>()
+            .await
+            .map_err(backend)
+    }
+
+    async fn daily(&self, kind: EventKind, scope: &Scope, since_ms: i64) -> Result<Vec<(String, u64)>> {
+        let (col, value) = match scope {
+            Scope::Photo(p) => ("photo_id", p.to_string()),
+            Scope::Owner(u) => ("owner_id", u.to_string()),
+        };
+        self.client
+            .query(&format!(
+                "SELECT toString(toDate(at)) AS day, uniqExact(event_id) AS n FROM events
+                 WHERE kind = ? AND {col} = ? AND at >= toDateTime(?) GROUP BY day ORDER BY day"
+            ))
+            .bind(kind.as_str())
+            .bind(value)
+            .bind((since_ms / 1000).max(0) as u32)
+            .fetch_all::<(String, u64)>()
             .await
             .map_err(backend)
     }

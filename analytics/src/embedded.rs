@@ -8,7 +8,7 @@ use photostream_types::PhotoId;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use crate::{Analytics, AnalyticsError, AnalyticsEvent, EventKind, Result};
+use crate::{Analytics, AnalyticsError, AnalyticsEvent, EventKind, Result, Scope};
 
 pub struct EmbeddedAnalytics {
     pool: SqlitePool,
@@ -37,6 +37,7 @@ impl EmbeddedAnalytics {
                 kind TEXT NOT NULL,
                 photo_id TEXT NOT NULL,
                 user_id TEXT,
+                owner_id TEXT,
                 at_ms BIGINT NOT NULL,
                 bytes BIGINT NOT NULL,
                 format TEXT
@@ -45,10 +46,12 @@ impl EmbeddedAnalytics {
         .execute(&pool)
         .await
         .map_err(backend)?;
-        sqlx::query("CREATE INDEX IF NOT EXISTS events_photo ON events (photo_id, kind)")
-            .execute(&pool)
-            .await
-            .map_err(backend)?;
+        for index in [
+            "CREATE INDEX IF NOT EXISTS events_photo ON events (photo_id, kind)",
+            "CREATE INDEX IF NOT EXISTS events_owner ON events (owner_id, kind, at_ms)",
+        ] {
+            sqlx::query(index).execute(&pool).await.map_err(backend)?;
+        }
         Ok(Self { pool })
     }
 }
@@ -59,13 +62,14 @@ impl Analytics for EmbeddedAnalytics {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         for e in events {
             sqlx::query(
-                "INSERT INTO events (id, kind, photo_id, user_id, at_ms, bytes, format)
-                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO events (id, kind, photo_id, user_id, owner_id, at_ms, bytes, format)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
             )
             .bind(e.id.as_str())
             .bind(e.kind.as_str())
             .bind(e.photo_id.as_str())
             .bind(e.user_id.as_ref().map(|u| u.to_string()))
+            .bind(e.owner_id.as_ref().map(|u| u.to_string()))
             .bind(e.at_ms)
             .bind(e.bytes)
             .bind(e.format.as_deref())
@@ -84,6 +88,24 @@ impl Analytics for EmbeddedAnalytics {
             .await
             .map_err(backend)?;
         Ok(row.get::<i64, _>("n") as u64)
+    }
+
+    async fn daily(&self, kind: EventKind, scope: &Scope, since_ms: i64) -> Result<Vec<(String, u64)>> {
+        let (col, value) = match scope {
+            Scope::Photo(p) => ("photo_id", p.to_string()),
+            Scope::Owner(u) => ("owner_id", u.to_string()),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT date(at_ms / 1000, 'unixepoch') AS day, COUNT(*) AS n FROM events
+             WHERE kind = ? AND {col} = ? AND at_ms >= ? GROUP BY day ORDER BY day"
+        ))
+        .bind(kind.as_str())
+        .bind(value)
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows.iter().map(|r| (r.get::<String, _>("day"), r.get::<i64, _>("n") as u64)).collect())
     }
 
     async fn ping(&self) -> Result<()> {
@@ -111,6 +133,7 @@ mod tests {
             kind: EventKind::Upload,
             photo_id: photo.clone(),
             user_id: Some(UserId::new()),
+            owner_id: None,
             at_ms: 1,
             bytes: 10,
             format: Some("jpeg".into()),

@@ -50,6 +50,9 @@ pub struct AnalyticsEvent {
     pub photo_id: PhotoId,
     /// Who acted (the uploader, the viewer), if known.
     pub user_id: Option<UserId>,
+    /// Whose photo it is (for per-owner statistics).
+    #[serde(default)]
+    pub owner_id: Option<UserId>,
     pub at_ms: i64,
     pub bytes: i64,
     pub format: Option<String>,
@@ -58,12 +61,23 @@ pub struct AnalyticsEvent {
     pub tags: Vec<String>,
 }
 
+/// Which events a statistic covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Photo(PhotoId),
+    /// Every photo of this owner.
+    Owner(UserId),
+}
+
 #[async_trait]
 pub trait Analytics: Send + Sync + 'static {
     /// Records events; already-recorded ids are ignored.
     async fn record(&self, events: &[AnalyticsEvent]) -> Result<()>;
     /// How many events of `kind` exist for `photo`.
     async fn count(&self, photo: &PhotoId, kind: EventKind) -> Result<u64>;
+    /// Events of `kind` in `scope` per UTC day (`YYYY-MM-DD`), oldest first,
+    /// from `since_ms` on; each event counted once.
+    async fn daily(&self, kind: EventKind, scope: &Scope, since_ms: i64) -> Result<Vec<(String, u64)>>;
     async fn ping(&self) -> Result<()>;
     fn kind(&self) -> &'static str;
 }

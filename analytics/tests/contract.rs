@@ -5,12 +5,17 @@
 use photostream_analytics::{Analytics, AnalyticsEvent, ClickHouseAnalytics, EmbeddedAnalytics, EventKind};
 use photostream_types::{EventId, PhotoId, UserId};
 
+fn owner() -> UserId {
+    "01a21081-0000-7000-8000-000000000001".parse().unwrap()
+}
+
 fn event(kind: EventKind, photo: &PhotoId, tags: &[&str]) -> AnalyticsEvent {
     AnalyticsEvent {
         id: EventId::new(),
         kind,
         photo_id: photo.clone(),
         user_id: Some(UserId::new()),
+        owner_id: Some(owner()),
         at_ms: photostream_types::now_ms(),
         bytes: 1000,
         format: Some("jpeg".into()),
@@ -31,6 +36,12 @@ async fn contract(a: &dyn Analytics) {
     assert_eq!(a.count(&photo, EventKind::Upload).await.unwrap(), 1);
     assert_eq!(a.count(&photo, EventKind::View).await.unwrap(), 3);
     assert_eq!(a.count(&PhotoId::new(), EventKind::View).await.unwrap(), 0);
+    let today = a.daily(EventKind::View, &photostream_analytics::Scope::Photo(photo.clone()), 0).await.unwrap();
+    assert_eq!(today.len(), 1);
+    assert_eq!(today[0].1, 3, "{today:?}");
+    assert_eq!(today[0].0.len(), 10, "YYYY-MM-DD");
+    let by_owner = a.daily(EventKind::View, &photostream_analytics::Scope::Owner(owner()), 0).await.unwrap();
+    assert!(by_owner.iter().map(|(_, n)| n).sum::<u64>() >= 3);
     a.record(&[]).await.unwrap();
 }
 

@@ -26,6 +26,8 @@ pub struct ApiConfig {
     pub limits: Limits,
     /// Thumbnail width in pixels (50 by design).
     pub thumbnail_width: u32,
+    /// Explore ranking weights.
+    pub explore: crate::routes::ExploreWeights,
 }
 
 impl Default for ApiConfig {
@@ -34,6 +36,7 @@ impl Default for ApiConfig {
             max_upload_bytes: 64 * 1024 * 1024,
             limits: Limits::default(),
             thumbnail_width: 50,
+            explore: Default::default(),
         }
     }
 }

@@ -118,6 +118,7 @@ async fn analytics_inserts(a: &dyn Analytics, n: usize, batch: usize) -> anyhow:
                 kind: EventKind::View,
                 photo_id: PhotoId::new(),
                 user_id: Some(UserId::new()),
+                owner_id: None,
                 at_ms: photostream_types::now_ms(),
                 bytes: 0,
                 format: None,

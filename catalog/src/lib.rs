@@ -16,6 +16,7 @@
 //! "will be processed".
 
 mod access;
+mod groups;
 mod migrations;
 mod outbox;
 mod photos;
@@ -29,7 +30,8 @@ use sqlx::AnyPool;
 
 pub use outbox::OutboxEntry;
 pub use access::{ApiToken, NewApiToken};
-pub use social::{Comment, Follow, NewNotification, Notification};
+pub use groups::Group;
+pub use social::{Comment, Follow, NewNotification, Notification, OwnerTotals};
 pub use photos::{Direction, Keyset, ListAccess, NewPhoto, Photo, PhotoFilter, PhotoPatch};
 pub use users::{Album, User};
 

@@ -349,3 +349,36 @@ impl Catalog {
         Ok(())
     }
 }
+
+/// An owner's totals over their live photos.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OwnerTotals {
+    pub photos: i64,
+    pub favorites: i64,
+    pub comments: i64,
+}
+
+impl Catalog {
+    pub async fn owner_totals(&self, owner: &UserId) -> Result<OwnerTotals> {
+        let one = |sql: &'static str| {
+            let owner = owner.to_string();
+            async move {
+                let r = sqlx::query(sql).bind(owner).fetch_one(self.pool()).await?;
+                get::<i64>(&r, "n")
+            }
+        };
+        Ok(OwnerTotals {
+            photos: one("SELECT COUNT(*) AS n FROM photos WHERE owner_id = $1 AND deleted_ms IS NULL").await?,
+            favorites: one(
+                "SELECT COUNT(*) AS n FROM favorites f JOIN photos p ON p.id = f.photo_id
+                 WHERE p.owner_id = $1 AND p.deleted_ms IS NULL",
+            )
+            .await?,
+            comments: one(
+                "SELECT COUNT(*) AS n FROM comments c JOIN photos p ON p.id = c.photo_id
+                 WHERE p.owner_id = $1 AND p.deleted_ms IS NULL AND c.deleted_ms IS NULL",
+            )
+            .await?,
+        })
+    }
+}

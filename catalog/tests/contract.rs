@@ -215,6 +215,23 @@ async fn contract(c: Catalog) {
     assert_eq!((list.len(), list[0].read), (1, false));
     c.mark_notifications_read(&alice.id, None).await.unwrap();
     assert!(c.list_notifications(&alice.id, &Direction::First, 10).await.unwrap().0[0].read);
+
+    // Groups, explore candidates, owner totals.
+    let g = c.create_group("g1", "Birders", "", &alice.id).await.unwrap();
+    c.join_group(&g.id, &bob.id).await.unwrap();
+    c.join_group(&g.id, &bob.id).await.unwrap();
+    assert_eq!(c.member_count(&g.id).await.unwrap(), 2);
+    c.add_group_photo(&g.id, &ids[2], &alice.id).await.unwrap();
+    c.add_group_photo(&g.id, &ids[3], &bob.id).await.unwrap();
+    assert_eq!(c.list_group_photos(&g.id, &Direction::First, 10).await.unwrap().0.len(), 2);
+    c.leave_group(&g.id, &bob.id).await.unwrap();
+    assert!(!c.is_member(&g.id, &bob.id).await.unwrap());
+    assert_eq!(c.list_group_photos(&g.id, &Direction::First, 10).await.unwrap().0.len(), 1);
+    assert_eq!(c.recent_public_photos(10).await.unwrap().len(), 2);
+    assert_eq!(c.recent_favorite_counts(0).await.unwrap().get(p), Some(&1));
+    assert!(c.following_ids(&bob.id).await.unwrap().is_empty());
+    let totals = c.owner_totals(&alice.id).await.unwrap();
+    assert_eq!((totals.photos, totals.favorites, totals.comments), (4, 1, 1));
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ pub use embedded::EmbeddedLog;
 pub use fluvio_log::FluvioLog;
 pub use nats::NatsLog;
 pub use record::{
-    CommentAdded, Envelope, Favorited, Followed, PhotoChanged, PhotoDeleted, PhotoUploaded, Record,
+    CommentAdded, Envelope, Favorited, Followed, PhotoChanged, PhotoDeleted, PhotoUploaded, PhotoViewed, Record,
     SCHEMA_VERSION,
 };
 

@@ -58,6 +58,10 @@ pub enum Record {
     Favorited(Favorited),
     /// Someone followed a user.
     Followed(Followed),
+    /// Someone other than the owner looked at a photo (published directly,
+    /// not through the outbox: a lost view is acceptable, a write per view
+    /// to the catalog is not).
+    PhotoViewed(PhotoViewed),
     /// A record type written by a newer version of photostream.
     #[serde(other)]
     Unknown,
@@ -73,6 +77,7 @@ impl Record {
             Record::CommentAdded(r) => r.photo_id.to_string(),
             Record::Favorited(r) => r.photo_id.to_string(),
             Record::Followed(r) => r.followee_id.to_string(),
+            Record::PhotoViewed(r) => r.photo_id.to_string(),
             Record::Unknown => String::new(),
         }
     }
@@ -107,6 +112,14 @@ pub struct CommentAdded {
 pub struct Favorited {
     pub photo_id: PhotoId,
     pub user_id: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoViewed {
+    pub photo_id: PhotoId,
+    pub owner_id: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewer_id: Option<UserId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

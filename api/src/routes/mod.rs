@@ -6,8 +6,12 @@ mod files;
 mod health;
 pub(crate) mod photos;
 mod search;
+mod explore;
+mod groups;
 mod social;
+mod stats;
 pub(crate) mod streams;
+pub use explore::ExploreWeights;
 mod upload;
 
 use std::sync::Arc;
@@ -56,6 +60,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/users/{username}/followers", get(social::followers))
         .route("/v1/users/{username}/following", get(social::following))
         .route("/v1/feed", get(social::feed))
+        .route("/v1/explore", get(explore::explore))
+        .route("/v1/groups", post(groups::create_group))
+        .route("/v1/groups/{id}", get(groups::get_group))
+        .route("/v1/groups/{id}/members", axum::routing::put(groups::join).delete(groups::leave))
+        .route("/v1/groups/{id}/photos", post(groups::add_photo).get(groups::pool))
+        .route("/v1/photos/{id}/stats", get(stats::photo_stats))
+        .route("/v1/users/{username}/stats", get(stats::user_stats))
         .route("/v1/notifications", get(social::notifications))
         .route("/v1/notifications/read", post(social::mark_read))
         .route("/v1/notifications/stream", get(social::notification_stream))

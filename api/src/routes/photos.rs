@@ -86,10 +86,32 @@ async fn reindex_now(st: &AppState, id: &PhotoId) {
 pub async fn get_photo(
     State(st): State<Arc<AppState>>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     Path(id): Path<String>,
 ) -> Result<Json<PhotoView>, ApiError> {
     let photo = visible_photo(&st, &caller, &id).await?;
+    if caller.user().map(|u| &u.id) != Some(&photo.owner_id) {
+        record_view(&st, &photo, caller.user().map(|u| u.id.clone()), request_id);
+    }
     Ok(Json(st.photo_view(photo)))
+}
+
+/// A view by someone other than the owner becomes an analytics event. It
+/// goes straight to the stream in the background: the response never waits
+/// for it, and a view lost to a crash is acceptable.
+fn record_view(st: &AppState, photo: &Photo, viewer: Option<UserId>, request_id: Option<String>) {
+    let Some(stream) = st.stream.clone() else { return };
+    let record = Record::PhotoViewed(photostream_pipeline::PhotoViewed {
+        photo_id: photo.id.clone(),
+        owner_id: photo.owner_id.clone(),
+        viewer_id: viewer,
+    });
+    tokio::spawn(async move {
+        let key = record.key();
+        if let Err(e) = stream.publish(&Topic::photos(), &key, &Envelope::new(record, request_id)).await {
+            tracing::warn!(error = %e, "view event not recorded");
+        }
+    });
 }
 
 #[derive(Deserialize)]
@@ -116,17 +138,18 @@ pub async fn patch_photo(
     if let Some(d) = &edit.description {
         check_text("description", d, MAX_DESCRIPTION)?;
     }
+    // Moving between albums changes the catalog only: the files keep the
+    // keys they were stored under, and every URL is resolved through the
+    // catalog (docs/social.md explains the choice).
     let album_id = match &edit.album {
         None => None,
         Some(name) => {
             let name = AlbumName::parse(name)?;
-            if name != photo.album {
-                return Err(ApiError::bad_request(
-                    "not_supported",
-                    "moving a photo between albums is not supported yet",
-                ));
+            if name == photo.album {
+                None
+            } else {
+                Some(st.catalog.ensure_album(&photo.owner_id, &name).await?.id)
             }
-            None
         }
     };
     let patch = PhotoPatch {
@@ -137,7 +160,13 @@ pub async fn patch_photo(
         metadata: edit.metadata.map(PhotoMetadata::validated).transpose()?,
     };
     let outbox = outbox_for(Record::PhotoUpdated(PhotoChanged { photo_id: photo.id.clone() }), request_id);
-    let updated = st.catalog.update_photo(&photo.id, &patch, &outbox).await?;
+    let updated = st.catalog.update_photo(&photo.id, &patch, &outbox).await.map_err(|e| match e {
+        CatalogError::Conflict(_) => ApiError::conflict(
+            "name_conflict",
+            "the target album already has a photo with this file name",
+        ),
+        other => other.into(),
+    })?;
     st.outbox_wake.notify_one();
     reindex_now(&st, &photo.id).await;
     Ok(Json(st.photo_view(updated)))

@@ -216,3 +216,120 @@ async fn feed_pagination_survives_concurrent_inserts_and_deletes() {
     assert!(seen.iter().all(|id| existed.contains(id)), "only photos older than the first page");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explore_stats_groups_and_album_moves() {
+    let server = TestServer::start().await;
+    let anon = server.api();
+    let alice = anon.signed_up("alice").await;
+    let bob = anon.signed_up("bob").await;
+    let carol = anon.signed_up("carol").await;
+    let up = |who: Api, name: &'static str, tags: &'static str, vis: &'static str, seed: u32| async move {
+        let p = who
+            .upload_ok(png(40, 30, seed), name, Upload {
+                metadata: Some(format!(r#"{{"tags":[{tags}]}}"#)),
+                visibility: Some(vis.into()),
+                ..Default::default()
+            })
+            .await;
+        let id = p["id"].as_str().unwrap().to_string();
+        who.wait_ready(&id, WAIT).await;
+        id
+    };
+    let a_birds = up(alice.clone(), "a1.png", r#""birds""#, "public", 1).await;
+    let a_private = up(alice.clone(), "a2.png", r#""birds""#, "private", 2).await;
+    let c_birds = up(carol.clone(), "c1.png", r#""birds","lake""#, "public", 3).await;
+    let c_cars = up(carol.clone(), "c2.png", r#""cars""#, "public", 4).await;
+    let b_own = up(bob.clone(), "b1.png", r#""birds""#, "public", 5).await;
+
+    // Cold start: anonymous explore lists public photos only, with reasons.
+    let (status, page) = anon.json("/v1/explore").await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = page["items"].as_array().unwrap().iter().map(|i| i["photo"]["id"].as_str().unwrap()).collect();
+    assert!(!ids.contains(&a_private.as_str()));
+    assert_eq!(ids.len(), 4);
+    assert!(page["items"].as_array().unwrap().iter().all(|i| i["reason"].as_str().is_some_and(|r| !r.is_empty())));
+
+    // Bob follows alice and favorites carol's bird photo.
+    assert_eq!(put(&bob, "/v1/users/alice/follow").await, 204);
+    assert_eq!(put(&bob, &format!("/v1/photos/{c_birds}/favorite")).await, 204);
+    let (_, page) = bob.json("/v1/explore").await;
+    let items = page["items"].as_array().unwrap();
+    let ids: Vec<&str> = items.iter().map(|i| i["photo"]["id"].as_str().unwrap()).collect();
+    assert!(!ids.contains(&b_own.as_str()), "never his own");
+    assert!(!ids.contains(&c_birds.as_str()), "never one he favorited");
+    assert_eq!(ids[0], a_birds, "followed owner and a liked tag rank first: {page}");
+    assert_eq!(items[0]["reason"], "because you follow alice");
+    let cars = items.iter().find(|i| i["photo"]["id"] == c_cars.as_str()).unwrap();
+    assert_eq!(cars["reason"], "because you liked photos by carol");
+
+    // Views by others become analytics events; stats are the owner's.
+    for viewer in [&anon, &bob, &bob] {
+        assert_eq!(viewer.get(&format!("/v1/photos/{c_birds}")).send().await.unwrap().status(), 200);
+    }
+    carol.get(&format!("/v1/photos/{c_birds}")).send().await.unwrap(); // the owner's own view does not count
+    let r = bob.post(&format!("/v1/photos/{c_birds}/comments")).json(&json!({"text": "nice"})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let start = Instant::now();
+    let stats = loop {
+        let (status, stats) = carol.json(&format!("/v1/photos/{c_birds}/stats")).await;
+        assert_eq!(status, 200, "{stats}");
+        if stats["views"] == 3 {
+            break stats;
+        }
+        assert!(start.elapsed() < WAIT, "views never reached 3: {stats}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!((stats["favorites"].as_i64(), stats["comments"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(stats["daily"][0]["views"], 3);
+    let (status, user_stats) = carol.json("/v1/users/carol/stats").await;
+    assert_eq!(status, 200);
+    assert_eq!((user_stats["photos"].as_i64(), user_stats["views"].as_i64()), (Some(2), Some(3)));
+    assert_eq!(bob.get(&format!("/v1/photos/{c_birds}/stats")).send().await.unwrap().status(), 403);
+    assert_eq!(bob.get("/v1/users/carol/stats").send().await.unwrap().status(), 403);
+    assert_eq!(bob.get(&format!("/v1/photos/{a_private}/stats")).send().await.unwrap().status(), 404);
+
+    // Groups: members pool their own photos; the ACL still applies.
+    let r = alice.post("/v1/groups").json(&json!({"name": "Birders", "description": "feathers"})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let g: Value = r.json().await.unwrap();
+    let gid = g["id"].as_str().unwrap();
+    let add = |who: &Api, photo: &str| who.post(&format!("/v1/groups/{gid}/photos")).json(&json!({"photo": photo})).send();
+    assert_eq!(add(&alice, &a_birds).await.unwrap().status(), 204);
+    assert_eq!(add(&alice, &a_private).await.unwrap().status(), 204);
+    assert_eq!(add(&carol, &c_birds).await.unwrap().status(), 403, "not a member yet");
+    assert_eq!(put(&carol, &format!("/v1/groups/{gid}/members")).await, 204);
+    assert_eq!(add(&carol, &a_birds).await.unwrap().status(), 403, "not her photo");
+    assert_eq!(add(&carol, &c_birds).await.unwrap().status(), 204);
+    let (_, group) = anon.json(&format!("/v1/groups/{gid}")).await;
+    assert_eq!(group["members"], 2);
+    let (_, pool) = anon.json(&format!("/v1/groups/{gid}/photos")).await;
+    assert_eq!(pool["items"].as_array().unwrap().len(), 2, "alice's private photo stays hidden: {pool}");
+    let (_, pool) = alice.json(&format!("/v1/groups/{gid}/photos")).await;
+    assert_eq!(pool["items"].as_array().unwrap().len(), 3);
+    assert_eq!(del(&carol, &format!("/v1/groups/{gid}/members")).await, 204);
+    let (_, pool) = anon.json(&format!("/v1/groups/{gid}/photos")).await;
+    assert_eq!(pool["items"].as_array().unwrap().len(), 1, "leaving takes her photos out");
+
+    // Albums: move a photo; its album listing follows, its URLs keep working.
+    let r = alice.post("/v1/albums").json(&json!({"name": "Summer", "default_visibility": "private"})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let album: Value = r.json().await.unwrap();
+    let r = alice.http.patch(alice.url(&format!("/v1/photos/{a_birds}"))).bearer_auth(alice.token.as_ref().unwrap())
+        .json(&json!({"album": "summer", "metadata": {"tags": ["birds", "summer"], "license": "cc-by"}})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let moved: Value = r.json().await.unwrap();
+    assert_eq!(moved["album"], "summer");
+    assert_eq!(moved["metadata"]["license"], "cc-by");
+    let (_, listing) = anon.json(&format!("/v1/albums/{}/photos", album["id"].as_str().unwrap())).await;
+    assert_eq!(listing["items"][0]["id"], a_birds);
+    assert_eq!(anon.get(moved["urls"]["thumbnail"].as_str().unwrap()).send().await.unwrap().status(), 200);
+    let (_, tagged) = anon.json("/v1/users/alice/photos?tag=summer").await;
+    assert_eq!(tagged["items"].as_array().unwrap().len(), 1);
+    let (_, albums) = anon.json("/v1/users/alice/albums").await;
+    assert_eq!(albums["items"].as_array().unwrap().len(), 2);
+    // New uploads into the album take its default visibility.
+    let p = alice.upload_ok(png(10, 10, 9), "s.png", Upload { album: Some("summer".into()), ..Default::default() }).await;
+    assert_eq!(p["visibility"], "private");
+    server.stop().await;
+}

@@ -1,0 +1,146 @@
+//! `GET /v1/explore`: public photos ranked for the caller, each with the
+//! reason it was picked.
+//!
+//! Candidates are the newest public, ready photos (bounded), minus the
+//! caller's own and those already favorited. Each candidate scores
+//!
+//! ```text
+//! follow          × [owner is followed]
+//! favorite_owner  × [caller favorited other photos of this owner]
+//! tag             × min(3, tags shared with photos the caller favorited)
+//! trending        × ln(1 + favorites in the last 7 days)
+//! recency         × 0.5 ^ (age / recency_half_life)
+//! ```
+//!
+//! with the weights from config (`[explore]`), and the reason is the signal
+//! that contributed most. Anonymous callers and new users have no personal
+//! signals, so the ranking falls back to trending and recency (cold start).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use photostream_catalog::Direction;
+use serde::Serialize;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::pagination::{decode_offset, encode_offset, Page, PageParams};
+use crate::views::PhotoView;
+use crate::AppState;
+
+const CANDIDATES: i64 = 500;
+const TRENDING_WINDOW_MS: i64 = 7 * 86_400_000;
+
+/// Explore ranking weights (config section `[explore]`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExploreWeights {
+    pub follow: f64,
+    pub favorite_owner: f64,
+    pub tag: f64,
+    pub trending: f64,
+    pub recency: f64,
+    pub recency_half_life_hours: f64,
+}
+
+impl Default for ExploreWeights {
+    fn default() -> Self {
+        Self {
+            follow: 3.0,
+            favorite_owner: 2.0,
+            tag: 1.5,
+            trending: 1.0,
+            recency: 0.5,
+            recency_half_life_hours: 48.0,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ExploreItem {
+    photo: PhotoView,
+    score: f64,
+    reason: String,
+}
+
+pub async fn explore(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<Page<ExploreItem>>, ApiError> {
+    let limit = params.limit()? as usize;
+    let offset = match &params.previous_last {
+        Some(c) => decode_offset(c)?,
+        None => 0,
+    };
+    let w = st.config.explore;
+    let now = photostream_types::now_ms();
+
+    let mut followed = HashSet::new();
+    let mut favorited = HashSet::new();
+    let mut liked_owners: HashMap<String, ()> = HashMap::new();
+    let mut liked_tags: HashSet<String> = HashSet::new();
+    if let Some(u) = caller.user() {
+        followed.extend(st.catalog.following_ids(&u.id).await?);
+        let (favs, _) = st.catalog.list_favorites(&u.id, &Direction::First, 100).await?;
+        for (_, p) in favs {
+            favorited.insert(p.id.clone());
+            liked_owners.insert(p.owner.to_string(), ());
+            liked_tags.extend(p.metadata.tags.iter().cloned());
+        }
+    }
+    let trending = st.catalog.recent_favorite_counts(now - TRENDING_WINDOW_MS).await?;
+    let candidates = st.catalog.recent_public_photos(CANDIDATES).await?;
+
+    let mut scored = Vec::new();
+    for p in candidates {
+        if caller.user().is_some_and(|u| u.id == p.owner_id) || favorited.contains(&p.id) {
+            continue;
+        }
+        let shared_tags: Vec<&String> = p.metadata.tags.iter().filter(|t| liked_tags.contains(*t)).collect();
+        let favs = *trending.get(&p.id).unwrap_or(&0) as f64;
+        let age_h = ((now - p.created_ms).max(0) as f64) / 3_600_000.0;
+        let signals = [
+            (w.follow * followed.contains(&p.owner_id) as u8 as f64, format!("because you follow {}", p.owner)),
+            (
+                w.favorite_owner * liked_owners.contains_key(p.owner.as_str()) as u8 as f64,
+                format!("because you liked photos by {}", p.owner),
+            ),
+            (
+                w.tag * shared_tags.len().min(3) as f64,
+                format!("because you like #{}", shared_tags.first().map_or("", |t| t.as_str())),
+            ),
+            (
+                w.trending * (1.0 + favs).ln(),
+                match p.metadata.tags.first() {
+                    Some(t) => format!("trending in #{t}"),
+                    None => "trending".to_string(),
+                },
+            ),
+            (w.recency * 0.5f64.powf(age_h / w.recency_half_life_hours.max(0.1)), "new".to_string()),
+        ];
+        let score: f64 = signals.iter().map(|(s, _)| s).sum();
+        let reason = signals
+            .iter()
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default();
+        scored.push((score, p, reason));
+    }
+    // Highest score first; ties newest first, so the order is deterministic.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.created_ms.cmp(&a.1.created_ms)).then(b.1.id.cmp(&a.1.id)));
+    let total = scored.len();
+    let items: Vec<ExploreItem> = scored
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(score, p, reason)| ExploreItem { photo: st.photo_view(p), score: (score * 1000.0).round() / 1000.0, reason })
+        .collect();
+    Ok(Json(Page {
+        items,
+        next: (offset + limit < total).then(|| encode_offset(offset + limit)),
+        prev: (offset > 0).then(|| encode_offset(offset.saturating_sub(limit))),
+    }))
+}

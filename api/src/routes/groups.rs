@@ -1,0 +1,133 @@
+//! Groups: pools of photos shared by their members, as Flickr has. Adding
+//! a photo to a pool never widens who may see it: listing a pool applies the
+//! ACL to each photo.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use photostream_catalog::Group;
+use photostream_types::{check_text, PhotoId};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::pagination::{keyset_page, Page, PageParams};
+use crate::routes::photos::{if_visible, visible_photo};
+use crate::views::{rfc3339, PhotoView};
+use crate::AppState;
+
+#[derive(Serialize)]
+pub struct GroupView {
+    id: String,
+    name: String,
+    description: String,
+    members: i64,
+    created_at: String,
+}
+
+async fn view(st: &AppState, g: Group) -> Result<GroupView, ApiError> {
+    Ok(GroupView {
+        members: st.catalog.member_count(&g.id).await?,
+        id: g.id,
+        name: g.name,
+        description: g.description,
+        created_at: rfc3339(g.created_ms),
+    })
+}
+
+async fn group(st: &AppState, id: &str) -> Result<Group, ApiError> {
+    if id.len() > 64 {
+        return Err(ApiError::not_found());
+    }
+    st.catalog.group(id).await?.ok_or_else(ApiError::not_found)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewGroup {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub async fn create_group(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewGroup>,
+) -> Result<(StatusCode, Json<GroupView>), ApiError> {
+    let user = caller.require_user()?.clone();
+    let name = body.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::bad_request("invalid_field", "a group needs a name"));
+    }
+    check_text("name", name, 100)?;
+    check_text("description", &body.description, 2000)?;
+    let g = st.catalog.create_group(&PhotoId::new().to_string(), name, &body.description, &user.id).await?;
+    Ok((StatusCode::CREATED, Json(view(&st, g).await?)))
+}
+
+pub async fn get_group(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<GroupView>, ApiError> {
+    let g = group(&st, &id).await?;
+    Ok(Json(view(&st, g).await?))
+}
+
+pub async fn join(State(st): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let user = caller.require_user()?.clone();
+    let g = group(&st, &id).await?;
+    st.catalog.join_group(&g.id, &user.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn leave(State(st): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let user = caller.require_user()?.clone();
+    let g = group(&st, &id).await?;
+    st.catalog.leave_group(&g.id, &user.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddPhoto {
+    photo: String,
+}
+
+/// Members add their own photos.
+pub async fn add_photo(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AddPhoto>,
+) -> Result<StatusCode, ApiError> {
+    let user = caller.require_user()?.clone();
+    let g = group(&st, &id).await?;
+    if !st.catalog.is_member(&g.id, &user.id).await? {
+        return Err(ApiError::forbidden("join the group first"));
+    }
+    let photo = visible_photo(&st, &caller, &body.photo).await?;
+    if photo.owner_id != user.id {
+        return Err(ApiError::forbidden("only your own photos can go in a pool"));
+    }
+    st.catalog.add_group_photo(&g.id, &photo.id, &user.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn pool(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<Page<PhotoView>>, ApiError> {
+    let (limit, direction) = (params.limit()?, params.direction()?);
+    let g = group(&st, &id).await?;
+    let (items, more) = st.catalog.list_group_photos(&g.id, &direction, limit).await?;
+    let mut visible = Vec::with_capacity(items.len());
+    for (k, p) in items {
+        if let Some(p) = if_visible(&st, &caller, p).await? {
+            visible.push((k, p));
+        }
+    }
+    Ok(Json(keyset_page(visible, more, &direction, |(k, _)| k.clone(), |(_, p)| st.photo_view(p))))
+}

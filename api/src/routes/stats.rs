@@ -1,0 +1,108 @@
+//! Statistics for owners: views (from analytics), favorites and comments
+//! (from the catalog), with a per-day view series.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use photostream_analytics::{EventKind, Scope};
+use photostream_types::Username;
+use serde::Serialize;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::routes::photos::visible_photo;
+use crate::AppState;
+
+/// The per-day series covers this many days.
+const SERIES_DAYS: i64 = 30;
+
+#[derive(Serialize)]
+pub struct Day {
+    day: String,
+    views: u64,
+}
+
+#[derive(Serialize)]
+pub struct PhotoStats {
+    photo: String,
+    views: u64,
+    favorites: i64,
+    comments: i64,
+    daily: Vec<Day>,
+}
+
+#[derive(Serialize)]
+pub struct UserStats {
+    username: String,
+    photos: i64,
+    views: u64,
+    favorites: i64,
+    comments: i64,
+    daily: Vec<Day>,
+}
+
+async fn series(st: &AppState, scope: &Scope) -> Result<Vec<Day>, ApiError> {
+    let Some(analytics) = &st.analytics else { return Ok(Vec::new()) };
+    let since = photostream_types::now_ms() - SERIES_DAYS * 86_400_000;
+    let days = analytics
+        .daily(EventKind::View, scope, since)
+        .await
+        .map_err(|e| ApiError::unavailable("analytics", e))?;
+    Ok(days.into_iter().map(|(day, views)| Day { day, views }).collect())
+}
+
+async fn all_time_views(st: &AppState, scope: &Scope) -> Result<u64, ApiError> {
+    let Some(analytics) = &st.analytics else { return Ok(0) };
+    let days = analytics
+        .daily(EventKind::View, scope, 0)
+        .await
+        .map_err(|e| ApiError::unavailable("analytics", e))?;
+    Ok(days.iter().map(|(_, n)| n).sum())
+}
+
+/// `GET /v1/photos/{id}/stats`: the owner only (404 if the photo is not
+/// visible to the caller, 403 if it is but is not theirs).
+pub async fn photo_stats(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<PhotoStats>, ApiError> {
+    let user = caller.require_user()?.clone();
+    let photo = visible_photo(&st, &caller, &id).await?;
+    if photo.owner_id != user.id {
+        return Err(ApiError::forbidden("statistics are for the photo's owner"));
+    }
+    let scope = Scope::Photo(photo.id.clone());
+    Ok(Json(PhotoStats {
+        photo: photo.id.to_string(),
+        views: all_time_views(&st, &scope).await?,
+        favorites: st.catalog.favorite_count(&photo.id).await?,
+        comments: st.catalog.comment_count(&photo.id).await?,
+        daily: series(&st, &scope).await?,
+    }))
+}
+
+/// `GET /v1/users/{username}/stats`: that user only.
+pub async fn user_stats(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    Path(username): Path<String>,
+) -> Result<Json<UserStats>, ApiError> {
+    let user = caller.require_user()?.clone();
+    let name = Username::parse(&username).map_err(|_| ApiError::not_found())?;
+    let owner = st.catalog.user_by_username(&name).await?.ok_or_else(ApiError::not_found)?;
+    if owner.id != user.id {
+        return Err(ApiError::forbidden("statistics are for their owner"));
+    }
+    let totals = st.catalog.owner_totals(&owner.id).await?;
+    let scope = Scope::Owner(owner.id.clone());
+    Ok(Json(UserStats {
+        username: owner.username.to_string(),
+        photos: totals.photos,
+        views: all_time_views(&st, &scope).await?,
+        favorites: totals.favorites,
+        comments: totals.comments,
+        daily: series(&st, &scope).await?,
+    }))
+}

@@ -1,0 +1,173 @@
+//! Groups (pools of photos shared by members), and the candidate queries of
+//! the explore page.
+
+use std::collections::HashMap;
+
+use photostream_types::{now_ms, PhotoId, UserId};
+
+use crate::photos::{bind_all, finish_page, keyset_clause, Bind, Direction, Keyset, Photo, SELECT_PHOTO};
+use crate::users::parse;
+use crate::{get, Catalog, CatalogError, Result};
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub owner_id: UserId,
+    pub created_ms: i64,
+}
+
+impl Catalog {
+    /// Creates a group; its creator is its first member.
+    pub async fn create_group(&self, id: &str, name: &str, description: &str, owner: &UserId) -> Result<Group> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("INSERT INTO groups_ (id, name, description, owner_id, created_ms) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(name)
+            .bind(description)
+            .bind(owner.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO group_members (group_id, user_id, created_ms) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(owner.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.group(id).await?.ok_or(CatalogError::NotFound)
+    }
+
+    pub async fn group(&self, id: &str) -> Result<Option<Group>> {
+        let Some(r) = sqlx::query("SELECT * FROM groups_ WHERE id = $1").bind(id).fetch_optional(self.pool()).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Group {
+            id: get(&r, "id")?,
+            name: get(&r, "name")?,
+            description: get(&r, "description")?,
+            owner_id: parse(get::<String>(&r, "owner_id")?)?,
+            created_ms: get(&r, "created_ms")?,
+        }))
+    }
+
+    pub async fn join_group(&self, group: &str, user: &UserId) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO group_members (group_id, user_id, created_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (group_id, user_id) DO NOTHING",
+        )
+        .bind(group)
+        .bind(user.as_str())
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Leaving also takes the member's photos out of the pool.
+    pub async fn leave_group(&self, group: &str, user: &UserId) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM group_photos WHERE group_id = $1 AND added_by = $2")
+            .bind(group)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn is_member(&self, group: &str, user: &UserId) -> Result<bool> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group)
+            .bind(user.as_str())
+            .fetch_one(self.pool())
+            .await?;
+        Ok(get::<i64>(&r, "n")? > 0)
+    }
+
+    pub async fn member_count(&self, group: &str) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1")
+            .bind(group)
+            .fetch_one(self.pool())
+            .await?;
+        get(&r, "n")
+    }
+
+    pub async fn add_group_photo(&self, group: &str, photo: &PhotoId, by: &UserId) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO group_photos (group_id, photo_id, added_by, created_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (group_id, photo_id) DO NOTHING",
+        )
+        .bind(group)
+        .bind(photo.as_str())
+        .bind(by.as_str())
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The pool, most recently added first (keyset on the time added).
+    pub async fn list_group_photos(&self, group: &str, direction: &Direction, limit: i64) -> Result<(Vec<(Keyset, Photo)>, bool)> {
+        let mut binds = vec![Bind::Text(group.to_string())];
+        let mut sql = format!(
+            "{SELECT_PHOTO} JOIN group_photos g ON g.photo_id = p.id
+             WHERE g.group_id = $1 AND p.deleted_ms IS NULL"
+        )
+        .replace("SELECT p.*,", "SELECT p.*, g.created_ms AS added_ms,");
+        sql += &keyset_clause(direction, "g.created_ms", "g.photo_id", limit, &mut binds);
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                let p = Photo::from_row(r)?;
+                Ok((Keyset { created_ms: get(r, "added_ms")?, id: p.id.to_string() }, p))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(finish_page(items, direction, limit))
+    }
+
+    // ---- explore candidates ----
+
+    /// The newest public, ready photos: the explore page's candidates.
+    pub async fn recent_public_photos(&self, limit: i64) -> Result<Vec<Photo>> {
+        let rows = sqlx::query(&format!(
+            "{SELECT_PHOTO} WHERE p.deleted_ms IS NULL AND p.status = 'ready' AND p.visibility = 'public'
+             ORDER BY p.created_ms DESC, p.id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(Photo::from_row).collect()
+    }
+
+    /// Favorites per photo since `since_ms` (the trending signal).
+    pub async fn recent_favorite_counts(&self, since_ms: i64) -> Result<HashMap<PhotoId, i64>> {
+        let rows = sqlx::query(
+            "SELECT photo_id, COUNT(*) AS n FROM favorites WHERE created_ms >= $1 GROUP BY photo_id",
+        )
+        .bind(since_ms)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((parse(get::<String>(r, "photo_id")?)?, get::<i64>(r, "n")?)))
+            .collect()
+    }
+
+    /// Everyone `user` follows.
+    pub async fn following_ids(&self, user: &UserId) -> Result<Vec<UserId>> {
+        let rows = sqlx::query("SELECT followee_id FROM follows WHERE follower_id = $1")
+            .bind(user.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| parse(get::<String>(r, "followee_id")?)).collect()
+    }
+}
