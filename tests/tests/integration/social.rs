@@ -156,9 +156,9 @@ async fn social_scenario_with_live_notifications() {
     server.stop().await;
 }
 
-/// Randomised: photos are added to and deleted from the feed between page
-/// fetches; no page repeats an item, and every item that existed from the
-/// first page to the last is seen.
+/// Randomised: photos are added and deleted between page fetches of the
+/// feed and of a photostream; no page repeats an item, and every item that
+/// existed from the first page to the last is seen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feed_pagination_survives_concurrent_inserts_and_deletes() {
     let server = TestServer::start().await;
@@ -169,52 +169,63 @@ async fn feed_pagination_survives_concurrent_inserts_and_deletes() {
     assert_eq!(put(&bob, "/v1/users/alice/follow").await, 204);
     assert_eq!(put(&bob, "/v1/users/dave/follow").await, 204);
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let mut live: Vec<(String, Api)> = Vec::new();
     let mut seed = 0u32;
-    let upload = |who: Api, seed: u32| async move {
-        let p = who.upload_ok(png(20, 20, seed), &format!("f{seed}.png"), Upload::default()).await;
-        let id = p["id"].as_str().unwrap().to_string();
-        who.wait_ready(&id, WAIT).await;
-        id
-    };
-    for _ in 0..14 {
-        let who = if rng.gen_bool(0.5) { alice.clone() } else { dave.clone() };
-        seed += 1;
-        live.push((upload(who.clone(), seed).await, who));
-    }
-    let existed: Vec<String> = live.iter().map(|(id, _)| id.clone()).collect();
-    let mut deleted = HashSet::new();
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            None => "/v1/feed?limit=3".to_string(),
-            Some(c) => format!("/v1/feed?limit=3&previous_last={c}"),
-        };
-        let (status, page) = bob.json(&path).await;
-        assert_eq!(status, 200, "{page}");
-        seen.extend(page["items"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()));
-        // Meanwhile: an insert, and sometimes a delete of a random photo.
-        let who = if rng.gen_bool(0.5) { alice.clone() } else { dave.clone() };
-        seed += 1;
-        upload(who, seed).await;
-        if rng.gen_bool(0.4) && !live.is_empty() {
-            let (id, owner) = live.remove(rng.gen_range(0..live.len()));
-            assert_eq!(del(&owner, &format!("/v1/photos/{id}")).await, 204);
-            deleted.insert(id);
+    for (list, reader, owners) in [
+        ("/v1/feed", bob.clone(), vec![alice.clone(), dave.clone()]),
+        ("/v1/users/alice/photos", anon.clone(), vec![alice.clone()]),
+    ] {
+        let mut live: Vec<(String, Api)> = Vec::new();
+        for _ in 0..12 {
+            let who = owners[rng.gen_range(0..owners.len())].clone();
+            seed += 1;
+            live.push((upload_ready(&who, seed).await, who));
         }
-        match page["next"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
+        let existed: Vec<String> = live.iter().map(|(id, _)| id.clone()).collect();
+        let mut deleted = HashSet::new();
+        let mut inserted_during = HashSet::new();
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                None => format!("{list}?limit=3"),
+                Some(c) => format!("{list}?limit=3&previous_last={c}"),
+            };
+            let (status, page) = reader.json(&path).await;
+            assert_eq!(status, 200, "{page}");
+            seen.extend(page["items"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()));
+            // Meanwhile: an insert, and sometimes a delete of a random photo.
+            let who = owners[rng.gen_range(0..owners.len())].clone();
+            seed += 1;
+            inserted_during.insert(upload_ready(&who, seed).await);
+            if rng.gen_bool(0.4) && !live.is_empty() {
+                let (id, owner) = live.remove(rng.gen_range(0..live.len()));
+                assert_eq!(del(&owner, &format!("/v1/photos/{id}")).await, 204);
+                deleted.insert(id);
+            }
+            match page["next"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
         }
+        let unique: HashSet<_> = seen.iter().collect();
+        assert_eq!(unique.len(), seen.len(), "{list}: repeated: {seen:?}");
+        for id in existed.iter().filter(|id| !deleted.contains(*id)) {
+            assert!(unique.contains(id), "{list}: skipped {id}");
+        }
+        assert!(
+            seen.iter().all(|id| !inserted_during.contains(id)),
+            "{list}: photos added after the first page are newer and never appear on later pages"
+        );
+        assert!(!deleted.is_empty(), "{list}: the run deleted nothing; pick another seed");
     }
-    let unique: HashSet<_> = seen.iter().collect();
-    assert_eq!(unique.len(), seen.len(), "repeated: {seen:?}");
-    for id in existed.iter().filter(|id| !deleted.contains(*id)) {
-        assert!(unique.contains(id), "skipped {id}");
-    }
-    assert!(seen.iter().all(|id| existed.contains(id)), "only photos older than the first page");
     server.stop().await;
+}
+
+async fn upload_ready(who: &Api, seed: u32) -> String {
+    let p = who.upload_ok(png(20, 20, seed), &format!("f{seed}.png"), Upload::default()).await;
+    let id = p["id"].as_str().unwrap().to_string();
+    who.wait_ready(&id, WAIT).await;
+    id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
