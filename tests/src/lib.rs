@@ -87,7 +87,8 @@ impl TestServer {
         install_crypto();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let service = photostream_cli::start(config, Some(listener)).await.unwrap();
-        let base = format!("http://{}", service.local_addr().unwrap());
+        // A processors-only instance serves no HTTP: its base stays empty.
+        let base = service.local_addr().map(|a| format!("http://{a}")).unwrap_or_default();
         Self {
             base,
             data,
