@@ -205,6 +205,22 @@ impl Analytics for ClickHouseAnalytics {
             .map_err(backend)
     }
 
+    async fn top(&self, kind: EventKind, since_ms: i64, limit: u64) -> Result<Vec<(PhotoId, u64)>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT photo_id, uniqExact(event_id) AS n FROM events
+                 WHERE kind = ? AND at >= toDateTime(?) GROUP BY photo_id ORDER BY n DESC, photo_id LIMIT ?",
+            )
+            .bind(kind.as_str())
+            .bind((since_ms / 1000).max(0) as u32)
+            .bind(limit)
+            .fetch_all::<(String, u64)>()
+            .await
+            .map_err(backend)?;
+        Ok(rows.into_iter().filter_map(|(p, n)| Some((p.parse().ok()?, n))).collect())
+    }
+
     async fn ping(&self) -> Result<()> {
         self.client.query("SELECT 1").fetch_one::<u8>().await.map_err(backend)?;
         Ok(())

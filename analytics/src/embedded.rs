@@ -108,6 +108,23 @@ impl Analytics for EmbeddedAnalytics {
         Ok(rows.iter().map(|r| (r.get::<String, _>("day"), r.get::<i64, _>("n") as u64)).collect())
     }
 
+    async fn top(&self, kind: EventKind, since_ms: i64, limit: u64) -> Result<Vec<(PhotoId, u64)>> {
+        let rows = sqlx::query(
+            "SELECT photo_id, COUNT(*) AS n FROM events WHERE kind = ? AND at_ms >= ?
+             GROUP BY photo_id ORDER BY n DESC, photo_id LIMIT ?",
+        )
+        .bind(kind.as_str())
+        .bind(since_ms)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| Some((r.get::<String, _>("photo_id").parse().ok()?, r.get::<i64, _>("n") as u64)))
+            .collect())
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(backend)?;
         Ok(())

@@ -78,6 +78,8 @@ pub trait Analytics: Send + Sync + 'static {
     /// Events of `kind` in `scope` per UTC day (`YYYY-MM-DD`), oldest first,
     /// from `since_ms` on; each event counted once.
     async fn daily(&self, kind: EventKind, scope: &Scope, since_ms: i64) -> Result<Vec<(String, u64)>>;
+    /// The photos with the most events of `kind` since `since_ms`, most first.
+    async fn top(&self, kind: EventKind, since_ms: i64, limit: u64) -> Result<Vec<(PhotoId, u64)>>;
     async fn ping(&self) -> Result<()>;
     fn kind(&self) -> &'static str;
 }

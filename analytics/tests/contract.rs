@@ -42,6 +42,8 @@ async fn contract(a: &dyn Analytics) {
     assert_eq!(today[0].0.len(), 10, "YYYY-MM-DD");
     let by_owner = a.daily(EventKind::View, &photostream_analytics::Scope::Owner(owner()), 0).await.unwrap();
     assert!(by_owner.iter().map(|(_, n)| n).sum::<u64>() >= 3);
+    let top = a.top(EventKind::View, 0, 5).await.unwrap();
+    assert_eq!(top.iter().find(|(p, _)| *p == photo).map(|(_, n)| *n), Some(3), "{top:?}");
     a.record(&[]).await.unwrap();
 }
 

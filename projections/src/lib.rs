@@ -26,6 +26,7 @@ pub fn search_doc(p: &Photo, viewers: Vec<UserId>) -> SearchDoc {
         id: p.id.clone(),
         owner_id: p.owner_id.clone(),
         owner: p.owner.to_string(),
+        album_id: p.album_id.to_string(),
         title: p.title.clone(),
         description: p.description.clone(),
         tags: p.metadata.tags.clone(),

@@ -34,6 +34,8 @@ pub struct SearchDoc {
     pub id: PhotoId,
     pub owner_id: UserId,
     pub owner: String,
+    /// The album the photo is in (for `?album=` filters).
+    pub album_id: String,
     pub title: String,
     pub description: String,
     pub tags: Vec<String>,
@@ -60,6 +62,8 @@ pub struct SearchQuery {
     pub text: String,
     pub owner: Option<UserId>,
     pub tag: Option<String>,
+    /// Only photos in this album (an album id).
+    pub album: Option<String>,
     pub searcher: Searcher,
     pub offset: usize,
     pub limit: usize,

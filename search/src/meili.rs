@@ -1,7 +1,7 @@
 //! Meilisearch backend: `meilisearch+http://host:7700` (API key from config).
 //!
 //! Index settings: searchable `title`, `description`, `tags`, `owner`;
-//! filterable `visibility`, `owner_id`, `viewers`, `tags`; sortable
+//! filterable `visibility`, `owner_id`, `viewers`, `tags`, `album_id`; sortable
 //! `created_ms`; one typo allowed from 3 letters (as the tantivy backend),
 //! two from 9. Access is expressed as a filter
 //! (`visibility = "public" OR owner_id = "…" OR viewers = "…"`), so results
@@ -26,6 +26,7 @@ struct MeiliDoc {
     id: String,
     owner_id: String,
     owner: String,
+    album_id: String,
     title: String,
     description: String,
     tags: Vec<String>,
@@ -66,6 +67,9 @@ pub fn filter_for(q: &SearchQuery) -> Option<String> {
     if let Some(tag) = &q.tag {
         parts.push(format!("tags = {}", quote(tag)));
     }
+    if let Some(album) = &q.album {
+        parts.push(format!("album_id = {}", quote(album)));
+    }
     (!parts.is_empty()).then(|| parts.join(" AND "))
 }
 
@@ -86,7 +90,7 @@ impl MeiliIndex {
         let index = client.index(uid);
         let settings = Settings::new()
             .with_searchable_attributes(["title", "description", "tags", "owner"])
-            .with_filterable_attributes(["visibility", "owner_id", "viewers", "tags"])
+            .with_filterable_attributes(["visibility", "owner_id", "viewers", "tags", "album_id"])
             .with_sortable_attributes(["created_ms"])
             .with_typo_tolerance(TypoToleranceSettings {
                 enabled: Some(true),
@@ -130,6 +134,7 @@ impl SearchIndex for MeiliIndex {
             id: d.id.to_string(),
             owner_id: d.owner_id.to_string(),
             owner: d.owner,
+            album_id: d.album_id,
             title: d.title,
             description: d.description,
             tags: d.tags,
@@ -202,6 +207,7 @@ mod tests {
             text: "x".into(),
             owner: None,
             tag: Some("say \"hi\"".into()),
+            album: None,
             searcher: Searcher::User(u.clone()),
             offset: 0,
             limit: 10,

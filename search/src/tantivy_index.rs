@@ -27,6 +27,7 @@ struct Fields {
     description: Field,
     tags_text: Field,
     tag: Field,
+    album_id: Field,
     visibility: Field,
     viewer: Field,
     created_ms: Field,
@@ -48,6 +49,7 @@ fn schema() -> (Schema, Fields) {
         description: b.add_text_field("description", TEXT),
         tags_text: b.add_text_field("tags_text", TEXT),
         tag: b.add_text_field("tag", STRING),
+        album_id: b.add_text_field("album_id", STRING),
         visibility: b.add_text_field("visibility", STRING),
         viewer: b.add_text_field("viewer", STRING),
         created_ms: b.add_i64_field("created_ms", INDEXED | FAST),
@@ -141,6 +143,9 @@ impl TantivyIndex {
         if let Some(tag) = &q.tag {
             must.push((Occur::Must, exact(f.tag, tag)));
         }
+        if let Some(album) = &q.album {
+            must.push((Occur::Must, exact(f.album_id, album)));
+        }
         match &q.searcher {
             Searcher::Unrestricted => {}
             Searcher::Anonymous => must.push((Occur::Must, exact(f.visibility, "public"))),
@@ -172,6 +177,7 @@ impl SearchIndex for TantivyIndex {
                 f.id => d.id.as_str(),
                 f.owner_id => d.owner_id.as_str(),
                 f.owner => d.owner.as_str(),
+                f.album_id => d.album_id.as_str(),
                 f.title => d.title.as_str(),
                 f.description => d.description.as_str(),
                 f.visibility => d.visibility.as_str(),

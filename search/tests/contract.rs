@@ -9,6 +9,7 @@ fn doc(owner: &UserId, title: &str, visibility: Visibility, created_ms: i64) -> 
         id: PhotoId::new(),
         owner_id: owner.clone(),
         owner: "alice".into(),
+        album_id: if title.starts_with("Secret") { "album-b".into() } else { "album-a".into() },
         title: title.into(),
         description: "taken at the lake".into(),
         tags: vec!["birds".into(), "sunset-beach".into()],
@@ -23,6 +24,7 @@ fn query(text: &str, searcher: Searcher) -> SearchQuery {
         text: text.into(),
         owner: None,
         tag: None,
+        album: None,
         searcher,
         offset: 0,
         limit: 10,
@@ -79,6 +81,8 @@ pub async fn contract(index: &dyn SearchIndex) {
     q.owner = Some(alice.clone());
     q.tag = Some("sunset-beach".into());
     assert_eq!(index.search(&q).await.unwrap().ids.len(), 3);
+    q.album = Some("album-b".into());
+    assert_eq!(index.search(&q).await.unwrap().ids, vec![secret.id.clone()]);
 
     // Upsert replaces; remove removes; both are idempotent.
     secret.visibility = Visibility::Public;

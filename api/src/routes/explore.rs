@@ -8,7 +8,7 @@
 //! follow          × [owner is followed]
 //! favorite_owner  × [caller favorited other photos of this owner]
 //! tag             × min(3, tags shared with photos the caller favorited)
-//! trending        × ln(1 + favorites in the last 7 days)
+//! trending        × ln(1 + favorites + views/10 in the last 7 days)
 //! recency         × 0.5 ^ (age / recency_half_life)
 //! ```
 //!
@@ -92,6 +92,18 @@ pub async fn explore(
         }
     }
     let trending = st.catalog.recent_favorite_counts(now - TRENDING_WINDOW_MS).await?;
+    // Views count too, at a tenth of a favorite each (from analytics; an
+    // analytics outage only loses this part of the signal).
+    let mut viewed: HashMap<photostream_types::PhotoId, u64> = HashMap::new();
+    if let Some(analytics) = &st.analytics {
+        match analytics
+            .top(photostream_analytics::EventKind::View, now - TRENDING_WINDOW_MS, CANDIDATES as u64)
+            .await
+        {
+            Ok(top) => viewed.extend(top),
+            Err(e) => tracing::warn!(error = %e, "explore: view counts unavailable"),
+        }
+    }
     let candidates = st.catalog.recent_public_photos(CANDIDATES).await?;
 
     let mut scored = Vec::new();
@@ -100,7 +112,7 @@ pub async fn explore(
             continue;
         }
         let shared_tags: Vec<&String> = p.metadata.tags.iter().filter(|t| liked_tags.contains(*t)).collect();
-        let favs = *trending.get(&p.id).unwrap_or(&0) as f64;
+        let favs = *trending.get(&p.id).unwrap_or(&0) as f64 + *viewed.get(&p.id).unwrap_or(&0) as f64 / 10.0;
         let age_h = ((now - p.created_ms).max(0) as f64) / 3_600_000.0;
         let signals = [
             (w.follow * followed.contains(&p.owner_id) as u8 as f64, format!("because you follow {}", p.owner)),

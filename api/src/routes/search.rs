@@ -25,6 +25,8 @@ pub struct SearchParams {
     q: String,
     owner: Option<String>,
     tag: Option<String>,
+    /// An album id (from `GET /v1/users/{username}/albums`).
+    album: Option<String>,
     #[serde(flatten)]
     page: PageParams,
 }
@@ -41,8 +43,13 @@ pub async fn search(
             format!("q is longer than {MAX_QUERY_CHARS} characters"),
         ));
     }
-    if params.q.trim().is_empty() && params.owner.is_none() && params.tag.is_none() {
-        return Err(ApiError::bad_request("missing_query", "give q, owner or tag"));
+    if params.q.trim().is_empty() && params.owner.is_none() && params.tag.is_none() && params.album.is_none() {
+        return Err(ApiError::bad_request("missing_query", "give q, owner, tag or album"));
+    }
+    if let Some(a) = &params.album {
+        if a.parse::<photostream_types::AlbumId>().is_err() {
+            return Ok(Json(Page { items: vec![], next: None, prev: None }));
+        }
     }
     let offset = match (&params.page.previous_last, &params.page.previous_first) {
         (Some(_), Some(_)) => {
@@ -77,6 +84,7 @@ pub async fn search(
         text: params.q.clone(),
         owner,
         tag: params.tag.as_deref().map(normalise_tag).transpose()?,
+        album: params.album.clone(),
         searcher,
         offset,
         limit,
