@@ -165,24 +165,34 @@ impl Catalog {
 
     // ---- favorites ----
 
-    /// Marks a favorite; the outbox record is queued only when it is new.
-    pub async fn add_favorite(&self, user: &UserId, photo: &PhotoId, outbox: &OutboxEntry) -> Result<bool> {
+    /// Inserts a `(a, b, now)` pair row unless it exists; queues `outbox` in
+    /// the same transaction only when the row is new. True if it was.
+    async fn insert_pair_once(&self, sql: &str, a: &str, b: &str, outbox: &OutboxEntry) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        let n = sqlx::query(
-            "INSERT INTO favorites (user_id, photo_id, created_ms) VALUES ($1, $2, $3)
-             ON CONFLICT (user_id, photo_id) DO NOTHING",
-        )
-        .bind(user.as_str())
-        .bind(photo.as_str())
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let n = sqlx::query(sql)
+            .bind(a)
+            .bind(b)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if n > 0 {
             outbox.insert(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(n > 0)
+    }
+
+    /// Marks a favorite; the outbox record is queued only when it is new.
+    pub async fn add_favorite(&self, user: &UserId, photo: &PhotoId, outbox: &OutboxEntry) -> Result<bool> {
+        self.insert_pair_once(
+            "INSERT INTO favorites (user_id, photo_id, created_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id, photo_id) DO NOTHING",
+            user.as_str(),
+            photo.as_str(),
+            outbox,
+        )
+        .await
     }
 
     pub async fn remove_favorite(&self, user: &UserId, photo: &PhotoId) -> Result<()> {
@@ -227,22 +237,14 @@ impl Catalog {
 
     /// Follows a user; the outbox record is queued only when it is new.
     pub async fn follow(&self, follower: &UserId, followee: &UserId, outbox: &OutboxEntry) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
-        let n = sqlx::query(
+        self.insert_pair_once(
             "INSERT INTO follows (follower_id, followee_id, created_ms) VALUES ($1, $2, $3)
              ON CONFLICT (follower_id, followee_id) DO NOTHING",
+            follower.as_str(),
+            followee.as_str(),
+            outbox,
         )
-        .bind(follower.as_str())
-        .bind(followee.as_str())
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n > 0 {
-            outbox.insert(&mut tx).await?;
-        }
-        tx.commit().await?;
-        Ok(n > 0)
+        .await
     }
 
     pub async fn unfollow(&self, follower: &UserId, followee: &UserId) -> Result<()> {

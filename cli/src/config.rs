@@ -64,34 +64,10 @@ pub struct Config {
     pub uploads: UploadConfig,
     pub thumbnails: ThumbnailConfig,
     pub processors: ProcessorConfig,
-    pub explore: ExploreConfig,
+    /// Weights of the explore ranking (see `api::routes::explore`).
+    pub explore: photostream_api::routes::ExploreWeights,
 }
 
-/// Weights of the explore ranking (see `api::routes::explore`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ExploreConfig {
-    pub follow: f64,
-    pub favorite_owner: f64,
-    pub tag: f64,
-    pub trending: f64,
-    pub recency: f64,
-    pub recency_half_life_hours: f64,
-}
-
-impl Default for ExploreConfig {
-    fn default() -> Self {
-        let w = photostream_api::routes::ExploreWeights::default();
-        Self {
-            follow: w.follow,
-            favorite_owner: w.favorite_owner,
-            tag: w.tag,
-            trending: w.trending,
-            recency: w.recency,
-            recency_half_life_hours: w.recency_half_life_hours,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -152,7 +128,7 @@ impl Default for Config {
             uploads: UploadConfig::default(),
             thumbnails: ThumbnailConfig::default(),
             processors: ProcessorConfig::default(),
-            explore: ExploreConfig::default(),
+            explore: Default::default(),
         }
     }
 }

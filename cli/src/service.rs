@@ -133,14 +133,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             max_upload_bytes: config.uploads.max_bytes,
             limits,
             thumbnail_width: config.thumbnails.width,
-            explore: photostream_api::routes::ExploreWeights {
-                follow: config.explore.follow,
-                favorite_owner: config.explore.favorite_owner,
-                tag: config.explore.tag,
-                trending: config.explore.trending,
-                recency: config.explore.recency,
-                recency_half_life_hours: config.explore.recency_half_life_hours,
-            },
+            explore: config.explore,
         };
         let mut state = AppState::new(
             backends.catalog.clone(),

@@ -35,7 +35,8 @@ const CANDIDATES: i64 = 500;
 const TRENDING_WINDOW_MS: i64 = 7 * 86_400_000;
 
 /// Explore ranking weights (config section `[explore]`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ExploreWeights {
     pub follow: f64,
     pub favorite_owner: f64,

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
-use crate::pagination::{keyset_page, Page, PageParams};
-use crate::routes::photos::{if_visible, visible_photo};
+use crate::pagination::{Page, PageParams};
+use crate::routes::photos::visible_photo;
+use crate::routes::streams::keyed_page;
 use crate::views::{rfc3339, PhotoView};
 use crate::AppState;
 
@@ -123,11 +124,5 @@ pub async fn pool(
     let (limit, direction) = (params.limit()?, params.direction()?);
     let g = group(&st, &id).await?;
     let (items, more) = st.catalog.list_group_photos(&g.id, &direction, limit).await?;
-    let mut visible = Vec::with_capacity(items.len());
-    for (k, p) in items {
-        if let Some(p) = if_visible(&st, &caller, p).await? {
-            visible.push((k, p));
-        }
-    }
-    Ok(Json(keyset_page(visible, more, &direction, |(k, _)| k.clone(), |(_, p)| st.photo_view(p))))
+    keyed_page(&st, &caller, items, more, &direction).await.map(Json)
 }

@@ -28,6 +28,18 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::AppState;
 
+/// The outbox row carrying `record`, keyed as the record says.
+pub(crate) fn outbox_for(record: photostream_pipeline::Record, request_id: Option<String>) -> photostream_catalog::OutboxEntry {
+    let key = record.key();
+    let envelope = photostream_pipeline::Envelope::new(record, request_id);
+    photostream_catalog::OutboxEntry::new(
+        envelope.id.clone(),
+        photostream_pipeline::Topic::photos().as_str(),
+        &key,
+        serde_json::to_string(&envelope).expect("envelopes serialise"),
+    )
+}
+
 /// JSON bodies are small; only uploads get the large limit.
 const JSON_BODY_LIMIT: usize = 64 * 1024;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use photostream_catalog::{CatalogError, OutboxEntry, Photo, PhotoPatch};
+use photostream_catalog::{CatalogError, Photo, PhotoPatch};
 use photostream_pipeline::{Envelope, PhotoChanged, PhotoDeleted, Record, Topic};
 use photostream_types::{check_text, AlbumName, PhotoId, PhotoMetadata, UserId, Username, Visibility};
 use serde::Deserialize;
@@ -16,6 +16,7 @@ use crate::acl::{access_of, can_edit, can_view};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, RequestId};
+use crate::routes::outbox_for;
 use crate::routes::upload::{MAX_DESCRIPTION, MAX_TITLE};
 use crate::views::PhotoView;
 use crate::AppState;
@@ -59,17 +60,6 @@ async fn editable_photo(st: &AppState, caller: &Caller, id: &str) -> Result<Phot
         return Err(ApiError::forbidden("only the photo's owner may change it"));
     }
     Ok(photo)
-}
-
-fn outbox_for(record: Record, request_id: Option<String>) -> OutboxEntry {
-    let key = record.key();
-    let envelope = Envelope::new(record, request_id);
-    OutboxEntry::new(
-        envelope.id.clone(),
-        Topic::photos().as_str(),
-        &key,
-        serde_json::to_string(&envelope).expect("envelopes serialise"),
-    )
 }
 
 /// Rewrites the photo's search document from the catalog now, so search

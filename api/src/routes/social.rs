@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures::Stream;
-use photostream_catalog::{Comment, Direction, Keyset, Notification, OutboxEntry, PhotoFilter};
-use photostream_pipeline::{CommentAdded, Envelope, Favorited, Followed, Record, Topic};
+use photostream_catalog::{Comment, Direction, Keyset, Notification, PhotoFilter};
+use photostream_pipeline::{CommentAdded, Favorited, Followed, Record};
 use photostream_types::{check_text, PhotoId, UserId, Username};
 use serde::{Deserialize, Serialize};
 
@@ -22,22 +22,12 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, RequestId};
 use crate::pagination::{keyset_page, Page, PageParams};
 use crate::routes::photos::{if_visible, visible_photo};
-use crate::routes::streams::list_visible;
+use crate::routes::outbox_for;
+use crate::routes::streams::{keyed_page, list_visible};
 use crate::views::{rfc3339, PhotoView};
 use crate::AppState;
 
 pub const MAX_COMMENT: usize = 2000;
-
-fn outbox(record: Record, request_id: Option<String>) -> OutboxEntry {
-    let key = record.key();
-    let envelope = Envelope::new(record, request_id);
-    OutboxEntry::new(
-        envelope.id.clone(),
-        Topic::photos().as_str(),
-        &key,
-        serde_json::to_string(&envelope).expect("envelopes serialise"),
-    )
-}
 
 #[derive(Serialize)]
 pub struct CommentView {
@@ -86,7 +76,7 @@ pub async fn add_comment(
     });
     let c = st
         .catalog
-        .add_comment(&comment_id, &photo.id, &user.id, text, &outbox(record, request_id))
+        .add_comment(&comment_id, &photo.id, &user.id, text, &outbox_for(record, request_id))
         .await?;
     st.outbox_wake.notify_one();
     Ok((StatusCode::CREATED, Json(comment_view(c))))
@@ -129,7 +119,7 @@ pub async fn favorite(
     let user = caller.require_user()?.clone();
     let photo = visible_photo(&st, &caller, &id).await?;
     let record = Record::Favorited(Favorited { photo_id: photo.id.clone(), user_id: user.id.clone() });
-    if st.catalog.add_favorite(&user.id, &photo.id, &outbox(record, request_id)).await? {
+    if st.catalog.add_favorite(&user.id, &photo.id, &outbox_for(record, request_id)).await? {
         st.outbox_wake.notify_one();
     }
     Ok(StatusCode::NO_CONTENT)
@@ -160,13 +150,7 @@ pub async fn user_favorites(
     let (limit, direction) = (params.limit()?, params.direction()?);
     let owner = user_named(&st, &username).await?;
     let (items, more) = st.catalog.list_favorites(&owner.id, &direction, limit).await?;
-    let mut visible = Vec::with_capacity(items.len());
-    for (k, p) in items {
-        if let Some(p) = if_visible(&st, &caller, p).await? {
-            visible.push((k, p));
-        }
-    }
-    Ok(Json(keyset_page(visible, more, &direction, |(k, _)| k.clone(), |(_, p)| st.photo_view(p))))
+    keyed_page(&st, &caller, items, more, &direction).await.map(Json)
 }
 
 pub async fn follow(
@@ -181,7 +165,7 @@ pub async fn follow(
         return Err(ApiError::bad_request("invalid_follow", "you cannot follow yourself"));
     }
     let record = Record::Followed(Followed { follower_id: user.id.clone(), followee_id: target.id.clone() });
-    if st.catalog.follow(&user.id, &target.id, &outbox(record, request_id)).await? {
+    if st.catalog.follow(&user.id, &target.id, &outbox_for(record, request_id)).await? {
         st.outbox_wake.notify_one();
     }
     Ok(StatusCode::NO_CONTENT)

@@ -84,3 +84,21 @@ pub async fn list_visible(
     }
     Ok(keyset_page(visible, more, direction, |p| p.keyset(), |p| st.photo_view(p)))
 }
+
+/// A page of photos listed under their own keysets (time favorited, time
+/// added to a pool), keeping those the caller may see.
+pub async fn keyed_page(
+    st: &AppState,
+    caller: &Caller,
+    items: Vec<(photostream_catalog::Keyset, photostream_catalog::Photo)>,
+    more: bool,
+    direction: &photostream_catalog::Direction,
+) -> Result<Page<PhotoView>, ApiError> {
+    let mut visible = Vec::with_capacity(items.len());
+    for (k, p) in items {
+        if let Some(p) = if_visible(st, caller, p).await? {
+            visible.push((k, p));
+        }
+    }
+    Ok(keyset_page(visible, more, direction, |(k, _)| k.clone(), |(_, p)| st.photo_view(p)))
+}
