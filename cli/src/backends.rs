@@ -94,7 +94,7 @@ async fn search(config: &Config) -> anyhow::Result<Arc<dyn SearchIndex>> {
     }
 }
 
-async fn stream(config: &Config) -> anyhow::Result<Arc<dyn EventLog>> {
+pub async fn stream(config: &Config) -> anyhow::Result<Arc<dyn EventLog>> {
     let url = config.stream.as_str();
     match url {
         "embedded" => Ok(Arc::new(

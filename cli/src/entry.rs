@@ -37,6 +37,15 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Inspect or re-drive the dead-letter topic.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+    },
     /// Administrative actions on the catalog.
     Admin {
         #[command(subcommand)]
@@ -46,6 +55,14 @@ enum Command {
         #[arg(long, global = true)]
         data_dir: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum DlqAction {
+    /// Show the records processors gave up on (consumes nothing).
+    List,
+    /// Send them back to their topics for every processor to try again.
+    Replay,
 }
 
 #[derive(Subcommand)]
@@ -84,6 +101,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config { config } => {
             let c = Config::load(config.as_deref(), &Overrides::default())?;
             print!("{}", toml::to_string_pretty(&c)?);
+            Ok(())
+        }
+        Command::Dlq { action, config, data_dir } => {
+            let overrides = Overrides { data_dir, ..Default::default() };
+            let config = Config::load(config.as_deref(), &overrides).context("loading configuration")?;
+            let log = crate::backends::stream(&config).await?;
+            match action {
+                DlqAction::List => {
+                    let letters = photostream_processors::dlq::list(log.as_ref()).await?;
+                    for d in &letters {
+                        println!(
+                            "{}\t{}\tattempts={}\tevent={}\t{}",
+                            d.processor,
+                            d.topic,
+                            d.attempts,
+                            d.original.id,
+                            d.error.replace('\n', " ")
+                        );
+                    }
+                    eprintln!("{} dead letter(s)", letters.len());
+                }
+                DlqAction::Replay => {
+                    let n = photostream_processors::dlq::replay(log.as_ref()).await?;
+                    eprintln!("replayed {n} dead letter(s)");
+                }
+            }
             Ok(())
         }
         Command::Admin {

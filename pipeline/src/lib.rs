@@ -23,7 +23,7 @@ pub use embedded::EmbeddedLog;
 pub use fluvio_log::FluvioLog;
 pub use nats::NatsLog;
 pub use record::{
-    CommentAdded, Envelope, Favorited, Followed, PhotoChanged, PhotoDeleted, PhotoUploaded, PhotoViewed, Record,
+    CommentAdded, DeadLetter, Envelope, Favorited, Followed, PhotoChanged, PhotoDeleted, PhotoUploaded, PhotoViewed, Record,
     SCHEMA_VERSION,
 };
 
@@ -79,6 +79,11 @@ impl Topic {
     /// Photo lifecycle records ([`Record::PhotoUploaded`], …), keyed by photo id.
     pub fn photos() -> Self {
         Self("photos".into())
+    }
+
+    /// Records processors gave up on ([`Record::DeadLettered`]).
+    pub fn dead_letters() -> Self {
+        Self("dead-letters".into())
     }
 }
 

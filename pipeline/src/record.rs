@@ -62,6 +62,9 @@ pub enum Record {
     /// not through the outbox: a lost view is acceptable, a write per view
     /// to the catalog is not).
     PhotoViewed(PhotoViewed),
+    /// A record a processor gave up on, kept on the dead-letter topic with
+    /// the error, for inspection and replay.
+    DeadLettered(DeadLetter),
     /// A record type written by a newer version of photostream.
     #[serde(other)]
     Unknown,
@@ -78,6 +81,7 @@ impl Record {
             Record::Favorited(r) => r.photo_id.to_string(),
             Record::Followed(r) => r.followee_id.to_string(),
             Record::PhotoViewed(r) => r.photo_id.to_string(),
+            Record::DeadLettered(r) => r.original.record.key(),
             Record::Unknown => String::new(),
         }
     }
@@ -112,6 +116,17 @@ pub struct CommentAdded {
 pub struct Favorited {
     pub photo_id: PhotoId,
     pub user_id: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The consumer group that gave up.
+    pub processor: String,
+    /// The topic the original came from (replay sends it back there).
+    pub topic: String,
+    pub error: String,
+    pub attempts: u32,
+    pub original: Box<Envelope>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

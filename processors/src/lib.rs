@@ -2,6 +2,7 @@
 //!
 //! - [`runner`]: the one generic loop (consume → handle → commit, retries
 //!   with backoff and jitter, graceful shutdown). Processors never see it.
+//! - [`dlq`]: the dead-letter topic, listed and replayed.
 //! - [`relay`]: moves committed outbox rows from the catalog onto the stream.
 //! - [`thumbnailer`], [`indexer`], [`analytics_recorder`]: small processors,
 //!   each a [`Processor`] with a pure-ish `handle`.
@@ -14,6 +15,7 @@
 //! Every processor is idempotent: the stream delivers at least once.
 
 pub mod analytics_recorder;
+pub mod dlq;
 pub mod indexer;
 pub mod notifier;
 pub mod purger;

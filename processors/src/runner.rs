@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use photostream_pipeline::{ConsumerGroup, EventLog, Topic};
+use photostream_pipeline::{ConsumerGroup, DeadLetter, Envelope, EventLog, Record, Topic};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn, Instrument};
@@ -44,6 +44,14 @@ impl RunnerConfig {
     }
 }
 
+enum Outcome {
+    Done,
+    /// Given up after this many attempts, with this error.
+    GaveUp(String, u32),
+    /// Shutdown arrived while waiting to retry.
+    Stopped,
+}
+
 /// Counters a runner keeps for its processor (exposed for metrics and tests).
 #[derive(Debug, Default)]
 pub struct ProcessorStats {
@@ -53,6 +61,8 @@ pub struct ProcessorStats {
     pub failed: AtomicU64,
     /// Retries after transient errors.
     pub retries: AtomicU64,
+    /// Records sent to the dead-letter topic.
+    pub dead_lettered: AtomicU64,
 }
 
 /// Runs `processor` over `topic` until `shutdown` fires. A record being
@@ -145,9 +155,9 @@ pub async fn run_processor_with_stats(
             many => tracing::info_span!("batch", processor = name, records = many.len()),
         };
         let mut attempt = 0;
-        let finished = async {
+        let outcome = async {
             if envelopes.is_empty() {
-                return true;
+                return Outcome::Done;
             }
             loop {
                 attempt += 1;
@@ -159,17 +169,17 @@ pub async fn run_processor_with_stats(
                 match result {
                     Ok(()) => {
                         stats.handled.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                        return true;
+                        return Outcome::Done;
                     }
                     Err(ProcessError::Permanent(e)) => {
                         stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                        error!(error = %format!("{e:#}"), "record failed permanently; skipped");
-                        return true;
+                        error!(error = %format!("{e:#}"), "record failed permanently; dead-lettered");
+                        return Outcome::GaveUp(format!("{e:#}"), attempt);
                     }
                     Err(ProcessError::Transient(e)) if attempt >= config.max_attempts => {
                         stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                        error!(attempt, error = %format!("{e:#}"), "record failed too often; skipped");
-                        return true;
+                        error!(attempt, error = %format!("{e:#}"), "record failed too often; dead-lettered");
+                        return Outcome::GaveUp(format!("{e:#}"), attempt);
                     }
                     Err(ProcessError::Transient(e)) => {
                         stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -177,7 +187,7 @@ pub async fn run_processor_with_stats(
                         warn!(attempt, wait_ms = wait.as_millis() as u64, error = %format!("{e:#}"), "retrying");
                         tokio::select! {
                             // Uncommitted: the record is redelivered after restart.
-                            _ = shutdown.cancelled() => return false,
+                            _ = shutdown.cancelled() => return Outcome::Stopped,
                             _ = tokio::time::sleep(wait) => {}
                         }
                     }
@@ -186,8 +196,35 @@ pub async fn run_processor_with_stats(
         }
         .instrument(span)
         .await;
-        if !finished {
-            break;
+        match outcome {
+            Outcome::Stopped => break,
+            Outcome::Done => {}
+            Outcome::GaveUp(error, attempts) => {
+                // Keep what was given up on: committed only once it is safely
+                // on the dead-letter topic (else it is redelivered later).
+                let mut failures = 0;
+                for original in &envelopes {
+                    let letter = Envelope::new(
+                        Record::DeadLettered(DeadLetter {
+                            processor: name.to_string(),
+                            topic: topic.as_str().to_string(),
+                            error: error.clone(),
+                            attempts,
+                            original: Box::new(original.clone()),
+                        }),
+                        original.request_id.clone(),
+                    );
+                    while let Err(e) = log.publish(&Topic::dead_letters(), &letter.record.key(), &letter).await {
+                        failures += 1;
+                        warn!(processor = name, error = %e, "dead-letter publish failed; retrying");
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return Ok(()),
+                            _ = tokio::time::sleep(config.backoff(failures)) => {}
+                        }
+                    }
+                    stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
         for d in &deliveries {
             sub.commit(d).await?;
