@@ -375,7 +375,20 @@ impl Catalog {
         Ok(())
     }
 
-    /// Every live photo, oldest first, in pages (for rebuilds and checks).
+    /// Live photos with ids after `after`, in id order, for resumable
+    /// rebuilds (`photostream reindex` / `rethumb`).
+    pub async fn photos_after(&self, after: Option<&PhotoId>, limit: i64) -> Result<Vec<Photo>> {
+        let rows = sqlx::query(&format!(
+            "{SELECT_PHOTO} WHERE p.deleted_ms IS NULL AND p.id > $1 ORDER BY p.id LIMIT $2"
+        ))
+        .bind(after.map_or("", |a| a.as_str()))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(Photo::from_row).collect()
+    }
+
+    /// How many live photos there are.
     pub async fn photo_count(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM photos WHERE deleted_ms IS NULL")
             .fetch_one(self.pool())

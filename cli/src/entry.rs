@@ -37,6 +37,25 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Rebuild the search index from the catalog (resumable with --from).
+    Reindex {
+        /// Resume after this photo id (printed as progress).
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Regenerate every thumbnail from its original (resumable with --from).
+    Rethumb {
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Inspect or re-drive the dead-letter topic.
     Dlq {
         #[command(subcommand)]
@@ -103,6 +122,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", toml::to_string_pretty(&c)?);
             Ok(())
         }
+        Command::Reindex { from, config, data_dir } => rebuild(config, data_dir, from, false).await,
+        Command::Rethumb { from, config, data_dir } => rebuild(config, data_dir, from, true).await,
         Command::Dlq { action, config, data_dir } => {
             let overrides = Overrides { data_dir, ..Default::default() };
             let config = Config::load(config.as_deref(), &overrides).context("loading configuration")?;
@@ -178,4 +199,53 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             service.wait().await
         }
     }
+}
+
+/// Walks every live photo in id order, re-deriving its search document (or
+/// its thumbnail), printing progress and the last id done so an interrupted
+/// run can continue with `--from`.
+async fn rebuild(config: Option<PathBuf>, data_dir: Option<PathBuf>, from: Option<String>, thumbnails: bool) -> anyhow::Result<()> {
+    let overrides = Overrides { data_dir, ..Default::default() };
+    let config = Config::load(config.as_deref(), &overrides).context("loading configuration")?;
+    let backends = crate::backends::Backends::open(&config).await?;
+    let mut after: Option<photostream_types::PhotoId> = from
+        .map(|f| f.parse().map_err(|e: photostream_types::InvalidValue| anyhow::anyhow!(e.0)))
+        .transpose()?;
+    let total = backends.catalog.photo_count().await?;
+    let thumbnailer = photostream_processors::Thumbnailer::new(
+        backends.catalog.clone(),
+        backends.objects.clone(),
+        config.thumbnails.width,
+        photostream_media::Limits { max_pixels: config.uploads.max_pixels, max_side: config.uploads.max_side },
+    );
+    let (mut done, mut failed) = (0usize, 0usize);
+    loop {
+        let page = backends.catalog.photos_after(after.as_ref(), 200).await?;
+        let Some(last) = page.last() else { break };
+        let last_id = last.id.clone();
+        for photo in &page {
+            let result = if thumbnails {
+                thumbnailer.render(photo).await.map(|_| ()).map_err(|e| anyhow::anyhow!("{e}"))
+            } else {
+                photostream_projections::sync_search(&backends.catalog, backends.search.as_ref(), &photo.id)
+                    .await
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from)
+            };
+            match result {
+                Ok(()) => done += 1,
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("{}: {e:#}", photo.id);
+                }
+            }
+        }
+        after = Some(last_id.clone());
+        eprintln!("{}/{total} done, {failed} failed; resume with --from {last_id}", done + failed);
+    }
+    println!("{} {done} photo(s), {failed} failed", if thumbnails { "rethumbed" } else { "reindexed" });
+    if failed > 0 {
+        anyhow::bail!("{failed} photo(s) failed");
+    }
+    Ok(())
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use object_store::{path::Path, ObjectStore, PutPayload};
-use photostream_catalog::Catalog;
+use photostream_catalog::{Catalog, Photo};
 use photostream_media::{Limits, MediaError};
 use photostream_pipeline::{Envelope, Record};
 use tracing::info;
@@ -62,6 +62,15 @@ impl Processor for Thumbnailer {
                 .await
                 .map_err(ProcessError::transient);
         }
+        self.render(&photo).await.map(|_| ())
+    }
+}
+
+impl Thumbnailer {
+    /// Makes and stores the thumbnail of `photo` from its original and marks
+    /// the catalog row; returns the thumbnail's key. Used by the processor
+    /// and by `photostream rethumb`.
+    pub async fn render(&self, photo: &Photo) -> Result<String, ProcessError> {
         let original = Path::parse(&photo.original_key).map_err(ProcessError::permanent)?;
         let bytes = self
             .objects
@@ -80,12 +89,10 @@ impl Processor for Thumbnailer {
         .await
         .map_err(ProcessError::transient)?
         .map_err(ProcessError::permanent)?;
-        let key = object_key(
-            photo.owner.as_str(),
-            photo.album.as_str(),
-            "thumbnail",
-            &thumbnail_file_name(&photo.file_name, thumb.ext),
-        );
+        // Next to the original, whatever album the photo is in now.
+        let key = thumbnail_key_for(&photo.original_key, thumb.ext).ok_or_else(|| {
+            ProcessError::permanent(anyhow::anyhow!("unexpected original key {}", photo.original_key))
+        })?;
         let path = Path::parse(&key).map_err(ProcessError::permanent)?;
         self.objects
             .put(&path, PutPayload::from(thumb.bytes))
@@ -96,8 +103,15 @@ impl Processor for Thumbnailer {
             .await
             .map_err(ProcessError::transient)?;
         info!(photo = %photo.id, key, ms = started.elapsed().as_millis() as u64, "thumbnail stored");
-        Ok(())
+        Ok(key)
     }
+}
+
+/// `alice/summer/original/swans.png` → `alice/summer/thumbnail/swans_thumbnail.{ext}`.
+pub fn thumbnail_key_for(original_key: &str, ext: &str) -> Option<String> {
+    let mut parts = original_key.splitn(4, '/');
+    let (user, album, resolution, file) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    (resolution == "original").then(|| object_key(user, album, "thumbnail", &thumbnail_file_name(file, ext)))
 }
 
 #[cfg(test)]
@@ -108,5 +122,10 @@ mod tests {
     fn names_follow_the_design() {
         assert_eq!(thumbnail_file_name("swans.png", "png"), "swans_thumbnail.png");
         assert_eq!(thumbnail_file_name("a-b.jpg", "jpg"), "a-b_thumbnail.jpg");
+        assert_eq!(
+            thumbnail_key_for("alice/summer/original/swans.png", "png").as_deref(),
+            Some("alice/summer/thumbnail/swans_thumbnail.png")
+        );
+        assert_eq!(thumbnail_key_for("nonsense", "png"), None);
     }
 }

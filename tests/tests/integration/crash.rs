@@ -158,3 +158,56 @@ async fn admin_grants_and_revokes_the_moderator_role() {
     let out = admin(&["grant-moderator", "nobody"]);
     assert!(!out.status.success(), "unknown users are an error");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reindex_and_rethumb_rebuild_lost_derived_data() {
+    let data = tempfile::tempdir().unwrap();
+    let p = spawn(data.path()).await;
+    let erin = p.api.signed_up("erin").await;
+    let mut ids = Vec::new();
+    for i in 0..3u32 {
+        let photo = erin
+            .upload_ok(png(90, 60, i), &format!("r{i}.png"), Upload { title: Some(format!("heron number {i}")), ..Default::default() })
+            .await;
+        ids.push(photo["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        erin.wait_ready(id, Duration::from_secs(60)).await;
+    }
+    let token = erin.token.clone();
+    sigterm(p);
+
+    // Lose the whole search index and every thumbnail.
+    std::fs::remove_dir_all(data.path().join("search")).unwrap();
+    let thumbs: Vec<_> = files_under(&data.path().join("objects")).into_iter().filter(|f| f.contains("/thumbnail/")).collect();
+    assert_eq!(thumbs.len(), 3);
+    for t in &thumbs {
+        std::fs::remove_file(data.path().join("objects").join(t)).unwrap();
+    }
+    let run = |cmd: &str| {
+        Command::new(env!("CARGO_BIN_EXE_photostream-under-test"))
+            .arg(cmd)
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = run("reindex");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reindexed 3 photo(s), 0 failed"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resume with --from"));
+    let out = run("rethumb");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let thumbs_again: Vec<_> = files_under(&data.path().join("objects")).into_iter().filter(|f| f.contains("/thumbnail/")).collect();
+    assert_eq!(thumbs_again, thumbs);
+
+    let p = spawn(data.path()).await;
+    let erin = Api { token, ..p.api.clone() };
+    let (_, hits) = erin.json("/v1/search?q=heron").await;
+    assert_eq!(hits["items"].as_array().unwrap().len(), 3, "{hits}");
+    for id in &ids {
+        assert_eq!(erin.get(&format!("/v1/photos/{id}/thumbnail")).send().await.unwrap().status(), 200);
+    }
+    sigterm(p);
+}
