@@ -106,7 +106,12 @@ pub async fn stream(config: &Config) -> anyhow::Result<Arc<dyn EventLog>> {
                 .context("connecting to NATS JetStream")?,
         )),
         u if u.starts_with("fluvio://") => Ok(Arc::new(
-            FluvioLog::connect(u, &config.stream_prefix, config.stream_partitions)
+            FluvioLog::connect(
+                u,
+                &config.stream_prefix,
+                config.stream_partitions,
+                (config.stream_member, config.stream_members),
+            )
                 .await
                 .context("connecting to Fluvio")?,
         )),

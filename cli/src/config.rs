@@ -45,6 +45,10 @@ pub struct Config {
     pub stream_ack_wait_secs: u64,
     /// Fluvio: partitions per topic (records are keyed by photo id).
     pub stream_partitions: u32,
+    /// Fluvio: this processor instance's index among `stream_members`; each
+    /// member reads the partitions `p % stream_members == stream_member`.
+    pub stream_member: u32,
+    pub stream_members: u32,
     /// `embedded` (tantivy under the data dir) or `meilisearch+http://host:7700`.
     pub search: String,
     /// Meilisearch index uid.
@@ -117,6 +121,8 @@ impl Default for Config {
             stream_prefix: "photostream".into(),
             stream_ack_wait_secs: 30,
             stream_partitions: 1,
+            stream_member: 0,
+            stream_members: 1,
             search: "embedded".into(),
             search_index: "photos".into(),
             search_key: String::new(),

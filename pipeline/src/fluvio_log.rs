@@ -1,12 +1,18 @@
 //! Fluvio backend: `fluvio://host:9003` (the SC's public endpoint).
 //!
-//! One Fluvio topic per photostream topic (`{prefix}-{topic}`, one
-//! partition by default so per-key order holds trivially; more partitions
-//! are a deployment choice, keyed by photo id). Producers wait for the SPU's
-//! acknowledgement. Each consumer group is a Fluvio *consumer* (named offset)
-//! with manual offset management: a commit stores the offset of the last
-//! record handed out and flushes it to the cluster, so a restarted member
-//! resumes after its group's last commit and re-reads what was not committed.
+//! One Fluvio topic per photostream topic (`{prefix}-{topic}`), records
+//! keyed by photo id so one photo's records stay in one partition, in order.
+//! Producers wait for the SPU's acknowledgement. Each consumer group is a
+//! Fluvio *consumer* (named offsets per partition) with manual offset
+//! management: a commit stores the offset of the last record handed out and
+//! flushes it, so a restarted member resumes after its group's last commit
+//! and re-reads what was not committed.
+//!
+//! Fluvio has no group rebalancing, so members split a group's work by
+//! partition: member `i` of `n` consumes the partitions `p` with
+//! `p % n == i` (config `stream_member` / `stream_members`; give a topic at
+//! least as many partitions as members). A member that dies leaves its
+//! partitions unread until it (or a replacement with its index) restarts.
 
 use std::time::Duration;
 
@@ -22,6 +28,8 @@ pub struct FluvioLog {
     fluvio: Fluvio,
     prefix: String,
     partitions: u32,
+    /// (this member's index, number of members) within every group.
+    member: (u32, u32),
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StreamError {
@@ -30,7 +38,11 @@ fn unavailable(e: impl std::fmt::Display) -> StreamError {
 
 impl FluvioLog {
     /// Connects to the SC at `endpoint` (`host:port`, `fluvio://` optional).
-    pub async fn connect(endpoint: &str, prefix: &str, partitions: u32) -> Result<Self, StreamError> {
+    /// `member` is this instance's (index, count) for splitting partitions.
+    pub async fn connect(endpoint: &str, prefix: &str, partitions: u32, member: (u32, u32)) -> Result<Self, StreamError> {
+        if member.1 == 0 || member.0 >= member.1 {
+            return Err(unavailable(format!("invalid stream member {} of {}", member.0, member.1)));
+        }
         let addr = endpoint.strip_prefix("fluvio://").unwrap_or(endpoint);
         let config = FluvioConfig::new(addr);
         let fluvio = tokio::time::timeout(Duration::from_secs(10), Fluvio::connect_with_config(&config))
@@ -41,6 +53,7 @@ impl FluvioLog {
             fluvio,
             prefix: prefix.to_string(),
             partitions: partitions.max(1),
+            member,
         })
     }
 
@@ -66,7 +79,19 @@ impl FluvioLog {
                 }
             }
         }
-        Ok(())
+        // A new topic's partitions are assigned to SPUs asynchronously; a
+        // consumer that starts before that sees some partitions fail.
+        for _ in 0..100 {
+            let topics = admin.list::<TopicSpec, String>(vec![name.to_string()]).await.map_err(unavailable)?;
+            let provisioned = topics.iter().any(|t| {
+                t.name == name && t.status.resolution == fluvio::metadata::topic::TopicResolution::Provisioned
+            });
+            if provisioned {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(unavailable(format!("topic {name} was not provisioned within 10 s")))
     }
 }
 
@@ -86,20 +111,25 @@ impl EventLog for FluvioLog {
     async fn subscribe(&self, topic: &Topic, group: &ConsumerGroup) -> Result<Box<dyn Subscription>, StreamError> {
         let name = self.topic_name(topic);
         self.ensure_topic(&name).await?;
+        let mine: Vec<u32> = (0..self.partitions).filter(|p| p % self.member.1 == self.member.0).collect();
+        if mine.is_empty() {
+            // More members than partitions: this one has nothing to read.
+            return Ok(Box::new(IdleSubscription));
+        }
         let mut builder = ConsumerConfigExt::builder();
         builder
             .topic(name)
             .offset_consumer(format!("{}-{}", self.prefix, group.as_str()))
             .offset_start(Offset::beginning())
             .offset_strategy(OffsetManagementStrategy::Manual);
-        for p in 0..self.partitions {
+        for p in mine {
             builder.partition(p);
         }
         let config = builder.build().map_err(unavailable)?;
         let stream = self.fluvio.consumer_with_config(config).await.map_err(unavailable)?;
         Ok(Box::new(FluvioSubscription {
             stream: Box::pin(stream),
-            last_yielded: None,
+            seq: 0,
         }))
     }
 
@@ -117,10 +147,24 @@ impl EventLog for FluvioLog {
     }
 }
 
+/// A member with no partitions: waits forever, commits nothing.
+struct IdleSubscription;
+
+#[async_trait]
+impl Subscription for IdleSubscription {
+    async fn next(&mut self) -> Result<Delivery, StreamError> {
+        std::future::pending().await
+    }
+    async fn commit(&mut self, _: &Delivery) -> Result<(), StreamError> {
+        Ok(())
+    }
+}
+
 struct FluvioSubscription {
     stream: std::pin::Pin<Box<dyn ConsumerStream + Send>>,
-    /// (partition-independent) offset of the last record handed out.
-    last_yielded: Option<i64>,
+    /// Sequence number of the last record handed out (Fluvio commits "the
+    /// last record yielded", whatever its partition).
+    seq: u64,
 }
 
 #[async_trait]
@@ -132,20 +176,26 @@ impl Subscription for FluvioSubscription {
             .await
             .ok_or(StreamError::Closed)?
             .map_err(unavailable)?;
-        let offset = record.offset();
-        self.last_yielded = Some(offset);
+        self.seq += 1;
         Ok(Delivery {
-            position: offset as u64,
+            position: record.offset() as u64,
             delivery_count: 1,
             payload: record.value().to_vec(),
-            commit_token: offset as u64,
+            commit_token: self.seq,
         })
     }
 
-    /// Fluvio commits "the last record yielded"; the runner commits in
-    /// order, so committing the newest delivery covers the ones before it.
+    /// Fluvio's consumer stream can drop records fetched for a `next` that
+    /// was abandoned mid-read (found by the end-to-end suite: a batching
+    /// consumer under timeouts missed records), so it is not cancel-safe.
+    fn cancel_safe(&self) -> bool {
+        false
+    }
+
+    /// The runner commits in order, so committing the newest delivery
+    /// covers the ones before it.
     async fn commit(&mut self, delivery: &Delivery) -> Result<(), StreamError> {
-        if self.last_yielded == Some(delivery.commit_token as i64) {
+        if delivery.commit_token == self.seq {
             self.stream.offset_commit().await.map_err(unavailable)?;
             self.stream.offset_flush().await.map_err(unavailable)?;
         }

@@ -131,8 +131,15 @@ pub trait EventLog: Send + Sync + 'static {
 /// The consumer side: one member of a consumer group.
 #[async_trait]
 pub trait Subscription: Send {
-    /// Waits for the next record. Cancel-safe: dropping the future loses nothing.
+    /// Waits for the next record. Where [`Subscription::cancel_safe`] is
+    /// true, dropping the future (a timeout) loses nothing.
     async fn next(&mut self) -> Result<Delivery, StreamError>;
+
+    /// Whether `next` may be abandoned mid-wait without losing a record.
+    /// The runner only collects batches under a timeout when it is.
+    fn cancel_safe(&self) -> bool {
+        true
+    }
 
     /// Marks `delivery` (and, for ordered backends, everything before it) as
     /// done for this group.

@@ -101,11 +101,36 @@ async fn contract(log: &dyn EventLog, redelivery_after: Duration) {
     assert_eq!(all, vec![0, 1, 2, 3, 4, 5]);
 }
 
+/// `next` is cancel-safe: a consumer that keeps abandoning `next` on a very
+/// short timeout (as the batching runner does) still receives every record.
+async fn cancel_safety(log: &dyn EventLog) {
+    let topic = Topic::photos();
+    let group = ConsumerGroup::new("cancel-safety").unwrap();
+    let mut sub = log.subscribe(&topic, &group).await.unwrap();
+    assert!(sub.cancel_safe());
+    for n in 100..130 {
+        log.publish(&topic, &format!("c{n}"), &envelope(n)).await.unwrap();
+    }
+    let mut seen = HashSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while seen.len() < 30 {
+        assert!(std::time::Instant::now() < deadline, "lost records: got {} of 30", seen.len());
+        if let Ok(d) = tokio::time::timeout(Duration::from_micros(300), sub.next()).await {
+            let d = d.unwrap();
+            seen.insert(bytes_of(&d));
+            sub.commit(&d).await.unwrap();
+        }
+    }
+}
+
 #[tokio::test]
 async fn embedded_log_meets_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(dir.path()).unwrap();
     contract(&log, Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    cancel_safety(&log).await;
 }
 
 fn nats_url() -> String {
@@ -127,6 +152,7 @@ async fn nats_jetstream_meets_the_contract() {
     let log = nats(&prefix()).await;
     // Unacknowledged records come back after ack_wait (1 s here).
     contract(&log, Duration::from_millis(1500)).await;
+    cancel_safety(&nats(&prefix()).await).await;
     println!("stream contract: ran against NATS JetStream at {}", nats_url());
 }
 
@@ -175,9 +201,45 @@ async fn fluvio_meets_the_contract_when_configured() {
         println!("NOT RUN: Fluvio stream contract (FLUVIO_ENDPOINT is not set; no Fluvio cluster in CI)");
         return;
     };
-    let log = photostream_pipeline::FluvioLog::connect(&endpoint, &prefix(), 1)
+    let log = photostream_pipeline::FluvioLog::connect(&endpoint, &prefix(), 1, (0, 1))
         .await
         .unwrap_or_else(|e| panic!("FLUVIO_ENDPOINT={endpoint} is set but unreachable: {e}"));
     contract(&log, Duration::ZERO).await;
+    // Fluvio declares `next` not cancel-safe, so the runner never abandons it.
+    let sub = log.subscribe(&Topic::photos(), &ConsumerGroup::new("probe").unwrap()).await.unwrap();
+    assert!(!sub.cancel_safe());
     println!("stream contract: ran against Fluvio at {endpoint}");
+}
+
+/// Two Fluvio members of one group split the partitions: every record is
+/// handled by exactly one of them.
+#[tokio::test]
+async fn fluvio_members_split_partitions_when_configured() {
+    let Ok(endpoint) = std::env::var("FLUVIO_ENDPOINT") else {
+        println!("NOT RUN: Fluvio partition split (FLUVIO_ENDPOINT is not set)");
+        return;
+    };
+    let prefix = prefix();
+    let a = photostream_pipeline::FluvioLog::connect(&endpoint, &prefix, 4, (0, 2)).await.unwrap();
+    let b = photostream_pipeline::FluvioLog::connect(&endpoint, &prefix, 4, (1, 2)).await.unwrap();
+    let topic = Topic::photos();
+    for n in 0..40 {
+        a.publish(&topic, &format!("photo-{n}"), &envelope(n)).await.unwrap();
+    }
+    let group = ConsumerGroup::new("split").unwrap();
+    let mut seen = Vec::new();
+    for log in [&a, &b] {
+        let mut sub = log.subscribe(&topic, &group).await.unwrap();
+        let mut mine = 0;
+        while let Ok(d) = tokio::time::timeout(Duration::from_secs(2), sub.next()).await {
+            let d = d.unwrap();
+            seen.push(bytes_of(&d));
+            sub.commit(&d).await.unwrap();
+            mine += 1;
+        }
+        assert!(mine > 0, "a member got nothing");
+    }
+    seen.sort();
+    assert_eq!(seen, (0..40).collect::<Vec<_>>(), "each record exactly once across the members");
+    println!("stream contract: Fluvio partition split ran against {endpoint}");
 }

@@ -114,10 +114,21 @@ pub async fn run_processor_with_stats(
             }
             Err(e) => {
                 failures += 1;
-                warn!(processor = name, error = %e, "stream read failed; backing off");
+                warn!(processor = name, error = %e, failures, "stream read failed; backing off");
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = tokio::time::sleep(config.backoff(failures)) => {}
+                }
+                // A closed or repeatedly failing subscription is replaced:
+                // the group resumes from its last commit.
+                if matches!(e, photostream_pipeline::StreamError::Closed) || failures >= 3 {
+                    match log.subscribe(&topic, &group).await {
+                        Ok(fresh) => {
+                            info!(processor = name, "resubscribed");
+                            sub = fresh;
+                        }
+                        Err(e) => warn!(processor = name, error = %e, "resubscribe failed; will retry"),
+                    }
                 }
                 continue;
             }
@@ -125,7 +136,9 @@ pub async fn run_processor_with_stats(
         // A batching processor gets more records, up to its batch size or
         // until the batch wait runs out, whichever comes first.
         let mut deliveries = vec![delivery];
-        if processor.batch_size() > 1 {
+        // Collecting a batch abandons `next` on the deadline, which only
+        // backends with a cancel-safe `next` allow.
+        if processor.batch_size() > 1 && sub.cancel_safe() {
             let deadline = tokio::time::Instant::now() + config.max_batch_wait;
             while deliveries.len() < processor.batch_size() {
                 match tokio::time::timeout_at(deadline, sub.next()).await {

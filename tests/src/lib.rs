@@ -57,6 +57,13 @@ pub fn png(width: u32, height: u32, seed: u32) -> Vec<u8> {
 
 pub fn install_crypto() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // Logs from in-process servers when debugging: RUST_LOG=info cargo test …
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
 }
 
 /// The whole service in this process, on 127.0.0.1:0.

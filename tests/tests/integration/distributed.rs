@@ -52,7 +52,9 @@ async fn shared_backends() -> Shared {
     }
 }
 
-async fn instance(s: &Shared, role: Role) -> TestServer {
+/// `member`: this instance's index among the processor instances (Fluvio
+/// splits partitions by it; NATS ignores it).
+async fn instance(s: &Shared, role: Role, member: (u32, u32)) -> TestServer {
     let data = tempfile::tempdir().unwrap();
     let config = Config {
         data_dir: data.path().to_path_buf(),
@@ -61,6 +63,9 @@ async fn instance(s: &Shared, role: Role) -> TestServer {
         stream: s.stream.clone(),
         stream_prefix: s.prefix.clone(),
         stream_ack_wait_secs: 5,
+        stream_partitions: 4,
+        stream_member: member.0,
+        stream_members: member.1,
         search: s.search.clone().unwrap_or_else(|| "embedded".into()),
         search_index: s.prefix.clone(),
         search_key: std::env::var("MEILI_KEY").unwrap_or_default(),
@@ -84,9 +89,13 @@ async fn end_to_end_on_every_networked_backend_with_two_instances() {
     // without it each instance keeps its own embedded index, so both run
     // everything (their processors still split the one stream).
     let (a, b, c) = if s.search.is_some() {
-        (instance(&s, Role::Api).await, instance(&s, Role::Processors).await, Some(instance(&s, Role::Processors).await))
+        (
+            instance(&s, Role::Api, (0, 1)).await,
+            instance(&s, Role::Processors, (0, 2)).await,
+            Some(instance(&s, Role::Processors, (1, 2)).await),
+        )
     } else {
-        (instance(&s, Role::All).await, instance(&s, Role::All).await, None)
+        (instance(&s, Role::All, (0, 2)).await, instance(&s, Role::All, (1, 2)).await, None)
     };
     println!(
         "distributed e2e: catalog=PostgreSQL stream={} search={} analytics=ClickHouse cache=Redis objects=S3(moto)",
