@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
@@ -88,7 +88,7 @@ pub async fn media(
     caller: Caller,
     ClientAddr(addr): ClientAddr,
     Path((user, album, resolution, file)): Path<(String, String, String, String)>,
-    Query(signature): Query<Signature>,
+    crate::extract::ApiQuery(signature): crate::extract::ApiQuery<Signature>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let segment_ok = |s: &str| {

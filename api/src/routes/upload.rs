@@ -24,7 +24,7 @@ use photostream_types::{check_text, AlbumName, FileName, PhotoId, PhotoMetadata,
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::RequestId;
+use crate::extract::{ApiMultipart, RequestId};
 use crate::routes::photos::resolve_usernames;
 use crate::views::PhotoView;
 use crate::AppState;
@@ -155,7 +155,7 @@ pub async fn upload(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     RequestId(request_id): RequestId,
-    multipart: Multipart,
+    ApiMultipart(multipart): ApiMultipart,
 ) -> Result<(StatusCode, Json<PhotoView>), ApiError> {
     let user = caller.require_user()?.clone();
     // One upload in flight per user, released before the answer goes out so

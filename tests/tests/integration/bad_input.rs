@@ -80,6 +80,12 @@ async fn malformed_requests_get_clear_client_errors() {
     assert_eq!(status, 413, "{text}");
     assert!(text.contains("payload_too_large"), "{text}");
     assert!(!all_sent, "the server read the whole oversized body");
+    let r = alice.post("/v1/photos").header("content-type", "application/json").body("{}").send().await.unwrap();
+    assert_eq!(assert_client_error(r, 415, "not multipart").await, "unsupported_media_type");
+    let r = alice.post("/v1/photos").header("content-type", "multipart/form-data").body("x").send().await.unwrap();
+    assert_client_error(r, 415, "multipart without a boundary").await;
+    let r = anon.get("/media/alice/default/original/x.jpg?exp=soon&sig=zz").send().await.unwrap();
+    assert_client_error(r, 400, "malformed signature query").await;
     let r = alice.post("/v1/photos").multipart(Form::new().text("title", "no file")).send().await.unwrap();
     assert_eq!(assert_client_error(r, 400, "no file").await, "missing_file");
     let form = Form::new().part("file", Part::bytes(png(10, 10, 1)).file_name("a.png")).text("sneaky", "x");
