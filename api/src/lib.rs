@@ -13,6 +13,7 @@
 //! - [`signing`]: signed `/media/…` URLs for files that are not public.
 //! - [`limits`]: one download and one upload in flight per user; login
 //!   rate limits.
+//! - [`metrics`]: Prometheus metrics at `GET /metrics`.
 //! - [`routes`]: handlers, one module per area.
 //!
 //! The API never talks to processors: it commits to the catalog (with an
@@ -23,6 +24,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod metrics;
 pub mod pagination;
 pub mod routes;
 pub mod signing;

@@ -168,6 +168,7 @@ pub async fn run_processor_with_stats(
             many => tracing::info_span!("batch", processor = name, records = many.len()),
         };
         let mut attempt = 0;
+        let started = std::time::Instant::now();
         let outcome = async {
             if envelopes.is_empty() {
                 return Outcome::Done;
@@ -182,6 +183,8 @@ pub async fn run_processor_with_stats(
                 match result {
                     Ok(()) => {
                         stats.handled.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+                        metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "handled")
+                            .increment(envelopes.len() as u64);
                         return Outcome::Done;
                     }
                     Err(ProcessError::Permanent(e)) => {
@@ -196,6 +199,7 @@ pub async fn run_processor_with_stats(
                     }
                     Err(ProcessError::Transient(e)) => {
                         stats.retries.fetch_add(1, Ordering::Relaxed);
+                        metrics::counter!("photostream_processor_retries_total", "processor" => name).increment(1);
                         let wait = config.backoff(attempt);
                         warn!(attempt, wait_ms = wait.as_millis() as u64, error = %format!("{e:#}"), "retrying");
                         tokio::select! {
@@ -209,6 +213,8 @@ pub async fn run_processor_with_stats(
         }
         .instrument(span)
         .await;
+        metrics::histogram!("photostream_processor_handle_seconds", "processor" => name)
+            .record(started.elapsed().as_secs_f64());
         match outcome {
             Outcome::Stopped => break,
             Outcome::Done => {}
@@ -236,6 +242,8 @@ pub async fn run_processor_with_stats(
                         }
                     }
                     stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "dead_lettered")
+                        .increment(1);
                 }
             }
         }

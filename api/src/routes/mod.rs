@@ -44,6 +44,7 @@ pub(crate) fn outbox_for(record: photostream_pipeline::Record, request_id: Optio
 const JSON_BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(state: Arc<AppState>) -> Router {
+    crate::metrics::handle();
     let upload_limit = state.config.max_upload_bytes + 2 * 1024 * 1024;
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
@@ -89,6 +90,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/search", get(search::search))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::render))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -97,6 +99,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 "this path does not accept that method",
             )
         })
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

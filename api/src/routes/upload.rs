@@ -168,6 +168,15 @@ pub async fn upload(
         .ok_or_else(|| ApiError::too_many("one upload at a time; retry when the first finishes", 1))?;
     let result = accept_upload(&st, user, request_id, multipart).await;
     slot.release().await;
+    match &result {
+        Ok((_, photo)) => {
+            metrics::counter!("photostream_uploads_total", "outcome" => "accepted").increment(1);
+            metrics::counter!("photostream_upload_bytes_total").increment(photo.0.bytes.max(0) as u64);
+        }
+        Err(e) => {
+            metrics::counter!("photostream_uploads_total", "outcome" => "rejected", "reason" => e.code).increment(1);
+        }
+    }
     result
 }
 

@@ -77,3 +77,28 @@ async fn a_valid_client_thumbnail_is_kept() {
     assert_eq!(r.bytes().await.unwrap().as_ref(), &client_thumb[..]);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_exposed_in_prometheus_format() {
+    let server = TestServer::start().await;
+    let alice = server.api().signed_up("alice").await;
+    let p = alice.upload_ok(png(30, 20, 1), "m.png", Upload::default()).await;
+    alice.wait_ready(p["id"].as_str().unwrap(), Duration::from_secs(30)).await;
+    let r = alice.upload(b"not an image".to_vec(), "x.jpg", Upload::default()).await;
+    assert_eq!(r.status(), 415);
+    let r = server.api().get("/metrics").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    for needle in [
+        r#"photostream_http_requests_total{method="POST",route="/v1/photos",status="202"}"#,
+        r#"photostream_http_request_duration_seconds_bucket{method="GET",route="/v1/photos/{id}",status="200""#,
+        r#"photostream_uploads_total{outcome="accepted"}"#,
+        r#"photostream_uploads_total{outcome="rejected",reason="unsupported_media_type"}"#,
+        r#"photostream_processor_records_total{processor="thumbnailer",outcome="handled"}"#,
+        "photostream_processor_handle_seconds",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+    server.stop().await;
+}
