@@ -528,20 +528,22 @@ async fn one_download_and_one_upload_in_flight_per_user() {
     };
     tx.send(Ok(bytes::Bytes::from(head))).await.unwrap();
     tx.send(Ok(bytes::Bytes::copy_from_slice(&big[..1_000_000]))).await.unwrap();
-    // The first upload's handler holds the slot once its headers arrived.
+    // Wait until the first upload's handler holds the slot (checked on the
+    // server's limiter directly, so the probe itself never takes it).
+    let alice_id = server.catalog().user_by_username(&Username::parse("alice").unwrap()).await.unwrap().unwrap().id;
+    let slot_key = format!("upload:user:{alice_id}");
     let start = std::time::Instant::now();
     loop {
-        let r = alice.upload(png(10, 10, 1), "second.png", Upload::default()).await;
-        if r.status() == 429 {
-            assert!(r.headers().contains_key("retry-after"));
-            break;
+        match server.service().backends.limiter.try_acquire(&slot_key).await.unwrap() {
+            None => break, // held by the slow upload
+            Some(probe) => probe.release().await,
         }
-        if start.elapsed() > Duration::from_secs(10) || slow.is_finished() {
-            let first = tokio::time::timeout(Duration::from_secs(5), slow).await;
-            panic!("second upload was not refused: {}; first: {first:?}", r.status());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(start.elapsed() < Duration::from_secs(10), "the first upload never took its slot");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let r = alice.upload(png(10, 10, 1), "second.png", Upload::default()).await;
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(assert_client_error(r, 429, "second concurrent upload").await, "too_many_requests");
     tx.send(Ok(bytes::Bytes::copy_from_slice(&big[1_000_000..]))).await.unwrap();
     tx.send(Ok(bytes::Bytes::from(format!("\r\n--{boundary}--\r\n")))).await.unwrap();
     drop(tx);
