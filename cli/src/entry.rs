@@ -38,24 +38,9 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Rebuild the search index from the catalog (resumable with --from).
-    Reindex {
-        /// Resume after this photo id (printed as progress).
-        #[arg(long)]
-        from: Option<String>,
-        #[arg(long)]
-        config: Option<PathBuf>,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-    },
+    Reindex(RebuildArgs),
     /// Regenerate every thumbnail from its original (resumable with --from).
-    Rethumb {
-        #[arg(long)]
-        from: Option<String>,
-        #[arg(long)]
-        config: Option<PathBuf>,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-    },
+    Rethumb(RebuildArgs),
     /// Inspect or re-drive the dead-letter topic.
     Dlq {
         #[command(subcommand)]
@@ -74,6 +59,17 @@ enum Command {
         #[arg(long, global = true)]
         data_dir: Option<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct RebuildArgs {
+    /// Resume after this photo id (printed as progress).
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -122,8 +118,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", toml::to_string_pretty(&c)?);
             Ok(())
         }
-        Command::Reindex { from, config, data_dir } => rebuild(config, data_dir, from, false).await,
-        Command::Rethumb { from, config, data_dir } => rebuild(config, data_dir, from, true).await,
+        Command::Reindex(a) => rebuild(a.config, a.data_dir, a.from, false).await,
+        Command::Rethumb(a) => rebuild(a.config, a.data_dir, a.from, true).await,
         Command::Dlq { action, config, data_dir } => {
             let overrides = Overrides { data_dir, ..Default::default() };
             let config = Config::load(config.as_deref(), &overrides).context("loading configuration")?;
