@@ -116,8 +116,7 @@ pub async fn user_albums(
     State(st): State<Arc<AppState>>,
     Path(username): Path<String>,
 ) -> Result<Json<Page<AlbumView>>, ApiError> {
-    let username = Username::parse(&username).map_err(|_| ApiError::not_found())?;
-    let owner = st.catalog.user_by_username(&username).await?.ok_or_else(ApiError::not_found)?;
+    let owner = crate::routes::user_named(&st, &username).await?;
     let albums = st.catalog.albums(&owner.id).await?;
     Ok(Json(Page {
         items: albums.into_iter().map(|a| view(a, &owner.username)).collect(),

@@ -28,6 +28,12 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::AppState;
 
+/// The user named in a path, or 404 (also for names that do not parse).
+pub(crate) async fn user_named(st: &AppState, name: &str) -> Result<photostream_catalog::User, ApiError> {
+    let username = photostream_types::Username::parse(name).map_err(|_| ApiError::not_found())?;
+    st.catalog.user_by_username(&username).await?.ok_or_else(ApiError::not_found)
+}
+
 /// The outbox row carrying `record`, keyed as the record says.
 pub(crate) fn outbox_for(record: photostream_pipeline::Record, request_id: Option<String>) -> photostream_catalog::OutboxEntry {
     let key = record.key();

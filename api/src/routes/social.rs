@@ -14,7 +14,7 @@ use axum::Json;
 use futures::Stream;
 use photostream_catalog::{Comment, Direction, Keyset, Notification, PhotoFilter};
 use photostream_pipeline::{CommentAdded, Favorited, Followed, Record};
-use photostream_types::{check_text, PhotoId, UserId, Username};
+use photostream_types::{check_text, PhotoId, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, RequestId};
 use crate::pagination::{keyset_page, Page, PageParams};
 use crate::routes::photos::{if_visible, visible_photo};
-use crate::routes::outbox_for;
+use crate::routes::{outbox_for, user_named};
 use crate::routes::streams::{keyed_page, list_visible};
 use crate::views::{rfc3339, PhotoView};
 use crate::AppState;
@@ -134,11 +134,6 @@ pub async fn unfavorite(
     let photo = visible_photo(&st, &caller, &id).await?;
     st.catalog.remove_favorite(&user.id, &photo.id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn user_named(st: &AppState, name: &str) -> Result<photostream_catalog::User, ApiError> {
-    let username = Username::parse(name).map_err(|_| ApiError::not_found())?;
-    st.catalog.user_by_username(&username).await?.ok_or_else(ApiError::not_found)
 }
 
 pub async fn user_favorites(

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::Json;
 use photostream_analytics::{EventKind, Scope};
-use photostream_types::Username;
 use serde::Serialize;
 
 use crate::auth::Caller;
@@ -90,8 +89,7 @@ pub async fn user_stats(
     Path(username): Path<String>,
 ) -> Result<Json<UserStats>, ApiError> {
     let user = caller.require_user()?.clone();
-    let name = Username::parse(&username).map_err(|_| ApiError::not_found())?;
-    let owner = st.catalog.user_by_username(&name).await?.ok_or_else(ApiError::not_found)?;
+    let owner = crate::routes::user_named(&st, &username).await?;
     if owner.id != user.id {
         return Err(ApiError::forbidden("statistics are for their owner"));
     }

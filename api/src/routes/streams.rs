@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::Json;
 use photostream_catalog::{ListAccess, PhotoFilter};
-use photostream_types::{normalise_tag, AlbumName, Username};
+use photostream_types::{normalise_tag, AlbumName};
 use serde::Deserialize;
 
 use crate::routes::photos::if_visible;
@@ -32,12 +32,7 @@ pub async fn user_photos(
 ) -> Result<Json<Page<PhotoView>>, ApiError> {
     let limit = params.page.limit()?;
     let direction = params.page.direction()?;
-    let username = Username::parse(&username).map_err(|_| ApiError::not_found())?;
-    let owner = st
-        .catalog
-        .user_by_username(&username)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let owner = crate::routes::user_named(&st, &username).await?;
     let album = match &params.album {
         None => None,
         Some(name) => {
