@@ -9,11 +9,15 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::AppState;
 
 /// The process-wide recorder's handle.
 pub fn handle() -> &'static PrometheusHandle {
@@ -45,8 +49,17 @@ pub async fn track(req: Request, next: Next) -> Response {
     response
 }
 
-/// `GET /metrics` in the Prometheus text format.
-pub async fn render() -> impl IntoResponse {
+/// `GET /metrics` in the Prometheus text format. Gauges read from the
+/// catalog (the moderation queue) are refreshed on each scrape.
+pub async fn render(State(st): State<Arc<AppState>>) -> impl IntoResponse {
+    match st.catalog.queue_stats().await {
+        Ok(q) => {
+            metrics::gauge!("photostream_moderation_queue_depth").set(q.pending as f64);
+            let age = q.oldest_ms.map_or(0.0, |ms| (photostream_types::now_ms() - ms).max(0) as f64 / 1000.0);
+            metrics::gauge!("photostream_moderation_oldest_pending_seconds").set(age);
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the moderation queue for metrics"),
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle().render(),

@@ -28,6 +28,8 @@ pub struct ApiConfig {
     pub thumbnail_width: u32,
     /// Explore ranking weights.
     pub explore: crate::routes::ExploreWeights,
+    /// Distinct reporters that hide a photo pending review (0: never).
+    pub report_threshold: i64,
 }
 
 impl Default for ApiConfig {
@@ -37,6 +39,7 @@ impl Default for ApiConfig {
             limits: Limits::default(),
             thumbnail_width: 50,
             explore: Default::default(),
+            report_threshold: 3,
         }
     }
 }

@@ -7,11 +7,15 @@
 //!
 //! Run in release mode: `cargo run --release -p photostream-bench -- thumbnails`.
 //!
+//! `photostream-bench moderation`: moderation checks per second per core
+//! (see `moderation.rs`), beside single-threaded `vipsthumbnail`.
+//!
 //! `photostream-bench backends`: each networked backend's hot operation
 //! beside its embedded peer (needs the local services `scripts/services`
 //! starts).
 
 mod backends;
+mod moderation;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,8 +29,9 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("thumbnails") => thumbnails(&args[1..]),
         Some("backends") => tokio::runtime::Runtime::new()?.block_on(backends::run()),
+        Some("moderation") => moderation::run(&args[1..]),
         _ => {
-            eprintln!("usage: photostream-bench thumbnails [DIR] [--repeat N] | backends");
+            eprintln!("usage: photostream-bench thumbnails [DIR] [--repeat N] | moderation [--repeat N] [--model PATH] | backends");
             std::process::exit(2);
         }
     }

@@ -10,6 +10,9 @@
 //! - [`migrations`]: the schema, applied in order and recorded.
 //! - [`Catalog`]: the queries, grouped by table in submodules.
 //!
+//! - [`moderation`]: the review queue, reports, decisions, audit log and
+//!   perceptual-hash blocklist.
+//!
 //! The upload path writes the photo row and its outbox record in one
 //! transaction ([`Catalog::insert_photo`]); the relay in `processors` moves
 //! outbox records onto the stream. That is what makes "acknowledged" mean
@@ -18,6 +21,7 @@
 mod access;
 mod groups;
 mod migrations;
+mod moderation;
 mod outbox;
 mod photos;
 mod social;
@@ -28,6 +32,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::AnyPool;
 
+pub use moderation::{AuditEntry, AutoOutcome, ModerationItem, QueueStats, ReportOutcome, Subject, Verdict};
 pub use outbox::OutboxEntry;
 pub use access::{ApiToken, NewApiToken};
 pub use groups::Group;

@@ -39,6 +39,10 @@ pub struct Photo {
     pub deleted_ms: Option<i64>,
     /// Bumped by every change of who may see the photo.
     pub acl_version: i64,
+    /// Whether the moderation checks have run on the upload.
+    pub moderated: bool,
+    /// The perceptual hash, once the moderation processor computed it.
+    pub phash: Option<u64>,
 }
 
 impl Photo {
@@ -80,6 +84,8 @@ impl Photo {
             ready_ms: get(row, "ready_ms")?,
             deleted_ms: get(row, "deleted_ms")?,
             acl_version: get(row, "acl_version")?,
+            moderated: get::<i64>(row, "moderated")? != 0,
+            phash: get::<Option<i64>>(row, "phash")?.map(|h| h as u64),
         })
     }
 
@@ -177,9 +183,9 @@ impl Catalog {
             "INSERT INTO photos (id, owner_id, album_id, title, description, visibility, status,
                 width, height, format, content_hash, byte_size, file_name, file_stem, original_key,
                 thumbnail_key, thumbnail_done, taken_at, camera, lens, location, license, tags,
-                created_ms, updated_ms)
+                created_ms, updated_ms, moderated)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18, $19, $20, $21, $22, $23, $24, $25)",
+                $18, $19, $20, $21, $22, $23, $24, $25, 0)",
         )
         .bind(p.id.as_str())
         .bind(p.owner_id.as_str())
@@ -341,13 +347,13 @@ impl Catalog {
     }
 
     /// Records that the thumbnail exists at `key`; the photo becomes `ready`
-    /// if its search document exists too. Idempotent.
+    /// if its search document exists and moderation passed it. Idempotent.
     pub async fn mark_thumbnail_done(&self, id: &PhotoId, key: &str) -> Result<()> {
         let now = now_ms();
         sqlx::query(
             "UPDATE photos SET thumbnail_key = $1, thumbnail_done = 1, updated_ms = $2,
-                ready_ms = CASE WHEN indexed = 1 AND status = 'processing' THEN $2 ELSE ready_ms END,
-                status = CASE WHEN indexed = 1 AND status = 'processing' THEN 'ready' ELSE status END
+                ready_ms = CASE WHEN indexed = 1 AND moderated = 1 AND status = 'processing' THEN $2 ELSE ready_ms END,
+                status = CASE WHEN indexed = 1 AND moderated = 1 AND status = 'processing' THEN 'ready' ELSE status END
              WHERE id = $3",
         )
         .bind(key)
@@ -359,13 +365,13 @@ impl Catalog {
     }
 
     /// Records that the search document exists; the photo becomes `ready` if
-    /// its thumbnail exists too. Idempotent.
+    /// its thumbnail exists and moderation passed it. Idempotent.
     pub async fn mark_indexed(&self, id: &PhotoId) -> Result<()> {
         let now = now_ms();
         sqlx::query(
             "UPDATE photos SET indexed = 1, updated_ms = $1,
-                ready_ms = CASE WHEN thumbnail_done = 1 AND status = 'processing' THEN $1 ELSE ready_ms END,
-                status = CASE WHEN thumbnail_done = 1 AND status = 'processing' THEN 'ready' ELSE status END
+                ready_ms = CASE WHEN thumbnail_done = 1 AND moderated = 1 AND status = 'processing' THEN $1 ELSE ready_ms END,
+                status = CASE WHEN thumbnail_done = 1 AND moderated = 1 AND status = 'processing' THEN 'ready' ELSE status END
              WHERE id = $2",
         )
         .bind(now)
@@ -412,11 +418,25 @@ pub(crate) fn keyset_clause(
     limit: i64,
     binds: &mut Vec<Bind>,
 ) -> String {
+    keyset_clause_ordered(direction, created, id, limit, binds, false)
+}
+
+/// [`keyset_clause`] for either order: `oldest_first` turns the listing
+/// around (queues), with `After` still meaning "further down the list".
+pub(crate) fn keyset_clause_ordered(
+    direction: &Direction,
+    created: &str,
+    id: &str,
+    limit: i64,
+    binds: &mut Vec<Bind>,
+    oldest_first: bool,
+) -> String {
     let mut sql = String::new();
+    let (down, up, down_order, up_order) = if oldest_first { (">", "<", "ASC", "DESC") } else { ("<", ">", "DESC", "ASC") };
     let (cmp, order) = match direction {
-        Direction::First => (None, "DESC"),
-        Direction::After(k) => (Some(("<", k)), "DESC"),
-        Direction::Before(k) => (Some((">", k)), "ASC"),
+        Direction::First => (None, down_order),
+        Direction::After(k) => (Some((down, k)), down_order),
+        Direction::Before(k) => (Some((up, k)), up_order),
     };
     if let Some((op, k)) = cmp {
         binds.push(Bind::Int(k.created_ms));

@@ -60,6 +60,8 @@ pub struct Notification {
     pub comment_id: Option<String>,
     pub created_ms: i64,
     pub read: bool,
+    /// A moderator's note (moderation notices only).
+    pub note: Option<String>,
 }
 
 impl Notification {
@@ -74,6 +76,7 @@ impl Notification {
             comment_id: get(r, "comment_id")?,
             created_ms: get(r, "created_ms")?,
             read: get::<Option<i64>>(r, "read_ms")?.is_some(),
+            note: get(r, "note")?,
         })
     }
 
@@ -93,6 +96,8 @@ pub struct NewNotification {
     /// The stream event that caused it; one notification per user per event.
     pub source: String,
     pub created_ms: i64,
+    /// A moderator's note (moderation notices only).
+    pub note: Option<String>,
 }
 
 impl Catalog {
@@ -128,7 +133,7 @@ impl Catalog {
     pub async fn list_comments(&self, photo: &PhotoId, direction: &Direction, limit: i64) -> Result<(Vec<Comment>, bool)> {
         let mut binds = vec![Bind::Text(photo.to_string())];
         let mut sql = "SELECT c.*, u.username AS author FROM comments c JOIN users u ON u.id = c.author_id
-             WHERE c.photo_id = $1 AND c.deleted_ms IS NULL"
+             WHERE c.photo_id = $1 AND c.deleted_ms IS NULL AND c.status = 'visible'"
             .to_string();
         sql += &keyset_clause(direction, "c.created_ms", "c.id", limit, &mut binds);
         let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
@@ -156,7 +161,7 @@ impl Catalog {
     }
 
     pub async fn comment_count(&self, photo: &PhotoId) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM comments WHERE photo_id = $1 AND deleted_ms IS NULL")
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM comments WHERE photo_id = $1 AND deleted_ms IS NULL AND status = 'visible'")
             .bind(photo.as_str())
             .fetch_one(self.pool())
             .await?;
@@ -298,8 +303,8 @@ impl Catalog {
     /// Stores a notification unless this user already has one from `source`.
     pub async fn add_notification(&self, n: &NewNotification) -> Result<bool> {
         let rows = sqlx::query(
-            "INSERT INTO notifications (id, user_id, kind, actor_id, photo_id, comment_id, created_ms, source)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id, source) DO NOTHING",
+            "INSERT INTO notifications (id, user_id, kind, actor_id, photo_id, comment_id, created_ms, source, note)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (user_id, source) DO NOTHING",
         )
         .bind(PhotoId::new().to_string())
         .bind(n.user_id.as_str())
@@ -309,6 +314,7 @@ impl Catalog {
         .bind(n.comment_id.clone())
         .bind(n.created_ms)
         .bind(&n.source)
+        .bind(n.note.clone())
         .execute(self.pool())
         .await?
         .rows_affected();

@@ -4,7 +4,8 @@
 //! PostgreSQL being unreachable is a failure, not a skip.
 
 use photostream_catalog::{
-    Catalog, CatalogError, Direction, ListAccess, NewApiToken, NewPhoto, OutboxEntry, PhotoFilter, PhotoPatch,
+    AutoOutcome, Catalog, CatalogError, Direction, ListAccess, NewApiToken, NewPhoto, OutboxEntry, PhotoFilter, PhotoPatch,
+    Verdict,
 };
 use photostream_types::{AlbumName, EventId, PhotoId, PhotoMetadata, PhotoStatus, UserId, Username, Visibility};
 use sqlx::Connection;
@@ -83,16 +84,28 @@ async fn contract(c: Catalog) {
     }
     assert!(c.outbox_pending(100).await.unwrap().is_empty());
 
-    // processing → ready once both marks are set, in either order, idempotently.
+    // processing → ready once all three marks are set (thumbnail, search
+    // document, moderation verdict), in any order, idempotently.
+    let approve = |id: PhotoId| {
+        let c = c.clone();
+        async move {
+            c.record_upload_moderation(&id, Some(7), AutoOutcome::Approve, &serde_json::json!([]), "", &outbox()).await.unwrap()
+        }
+    };
     for (i, id) in ids.iter().enumerate() {
         if i % 2 == 0 {
             c.mark_thumbnail_done(id, &format!("u/default/thumbnail/p{i}_thumbnail.png")).await.unwrap();
+            assert_eq!(c.photo(id).await.unwrap().unwrap().status, PhotoStatus::Processing);
+            assert!(approve(id.clone()).await);
             assert_eq!(c.photo(id).await.unwrap().unwrap().status, PhotoStatus::Processing);
             c.mark_indexed(id).await.unwrap();
         } else {
             c.mark_indexed(id).await.unwrap();
             c.mark_thumbnail_done(id, &format!("u/default/thumbnail/p{i}_thumbnail.png")).await.unwrap();
+            assert_eq!(c.photo(id).await.unwrap().unwrap().status, PhotoStatus::Processing, "not yet moderated");
+            assert!(approve(id.clone()).await);
         }
+        assert!(!approve(id.clone()).await, "moderated once");
         let ready = c.photo(id).await.unwrap().unwrap();
         assert_eq!(ready.status, PhotoStatus::Ready);
         let at = ready.ready_ms;
@@ -208,6 +221,7 @@ async fn contract(c: Catalog) {
         comment_id: Some("c1".into()),
         source: "event-1".into(),
         created_ms: 1,
+        note: None,
     };
     assert!(c.add_notification(&n).await.unwrap());
     assert!(!c.add_notification(&n).await.unwrap(), "one per recipient per event");
@@ -232,6 +246,74 @@ async fn contract(c: Catalog) {
     assert!(c.following_ids(&bob.id).await.unwrap().is_empty());
     let totals = c.owner_totals(&alice.id).await.unwrap();
     assert_eq!((totals.photos, totals.favorites, totals.comments), (4, 1, 1));
+
+    moderation(&c, &alice, &bob, &default.id).await;
+}
+
+/// The review queue: holds, reports collapsing, decisions, audit, blocklist.
+async fn moderation(c: &Catalog, alice: &photostream_catalog::User, bob: &photostream_catalog::User, album: &photostream_types::AlbumId) {
+    let carol = c.create_user(&Username::parse("carol").unwrap(), "h").await.unwrap();
+    let mona = c.create_user(&Username::parse("mona").unwrap(), "h").await.unwrap();
+    let findings = serde_json::json!([{"check": "text", "score": 0.6, "reason": "title: held word \"casino\""}]);
+    // A held upload: hidden, one pending item, audited; a redelivery changes nothing.
+    let held = c.insert_photo(&new_photo(&alice.id, album, "m0", vec![]), &outbox()).await.unwrap();
+    assert!(c.record_upload_moderation(&held.id, Some(0xFF), AutoOutcome::Hold, &findings, "casino", &outbox()).await.unwrap());
+    assert!(!c.record_upload_moderation(&held.id, Some(0xFF), AutoOutcome::Hold, &findings, "casino", &outbox()).await.unwrap());
+    let p = c.photo(&held.id).await.unwrap().unwrap();
+    assert_eq!((p.status, p.phash, p.moderated), (PhotoStatus::UnderReview, Some(0xFF), true));
+    assert!(p.acl_version > held.acl_version, "holding revokes signed URLs");
+    let (queue, _) = c.moderation_queue("pending", &Direction::First, 10).await.unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(c.queue_stats().await.unwrap().pending, 1);
+    // Reports of a ready photo collapse per reporter and hide it at the threshold.
+    let reported = c.insert_photo(&new_photo(&alice.id, album, "m1", vec![]), &outbox()).await.unwrap();
+    c.mark_indexed(&reported.id).await.unwrap();
+    c.mark_thumbnail_done(&reported.id, "u/default/thumbnail/m1_thumbnail.png").await.unwrap();
+    c.record_upload_moderation(&reported.id, None, AutoOutcome::Approve, &serde_json::json!([]), "", &outbox()).await.unwrap();
+    assert_eq!(c.photo(&reported.id).await.unwrap().unwrap().status, PhotoStatus::Ready);
+    let r1 = c.report_photo(&reported.id, &bob.id, "spam", 2, &outbox()).await.unwrap();
+    let r2 = c.report_photo(&reported.id, &bob.id, "spam!", 2, &outbox()).await.unwrap();
+    assert_eq!((r1.count, r2.count, r2.hid, &r1.item_id), (1, 1, false, &r2.item_id));
+    let r3 = c.report_photo(&reported.id, &carol.id, "spam", 2, &outbox()).await.unwrap();
+    assert_eq!((r3.count, r3.hid, &r3.item_id), (2, true, &r1.item_id));
+    assert_eq!(c.photo(&reported.id).await.unwrap().unwrap().status, PhotoStatus::UnderReview);
+    let (queue, more) = c.moderation_queue("pending", &Direction::First, 1).await.unwrap();
+    assert_eq!((queue[0].photo_id.clone(), more), (held.id.clone(), true), "oldest first");
+    let (next, _) = c.moderation_queue("pending", &Direction::After(queue[0].keyset()), 1).await.unwrap();
+    assert_eq!((next[0].photo_id.clone(), next[0].report_count), (reported.id.clone(), 2));
+    // Approve restores; reject hides, notifies the owner, blocks the hash.
+    c.decide(&r1.item_id, &mona.id, Verdict::Approve, Some("fine"), None, &outbox()).await.unwrap();
+    assert_eq!(c.photo(&reported.id).await.unwrap().unwrap().status, PhotoStatus::Ready);
+    let item = c.decide(&queue[0].id, &mona.id, Verdict::Reject, Some("no gambling"), Some(0xFF), &outbox()).await.unwrap();
+    assert_eq!((item.status.as_str(), item.decided_by.as_ref()), ("rejected", Some(&mona.id)));
+    assert_eq!(c.photo(&held.id).await.unwrap().unwrap().status, PhotoStatus::Rejected);
+    assert_eq!(c.queue_stats().await.unwrap(), photostream_catalog::QueueStats::default());
+    let blocked = c.blocklist_since(0).await.unwrap();
+    assert_eq!((blocked.len(), blocked[0].0), (1, 0xFF));
+    let (notes, _) = c.list_notifications(&alice.id, &Direction::First, 10).await.unwrap();
+    let notice = notes.iter().find(|n| n.kind == "photo_rejected").expect("owner notified");
+    assert_eq!(notice.note.as_deref(), Some("no gambling"));
+    let (audit, _) = c.moderation_audit(Some(&held.id), &Direction::First, 10).await.unwrap();
+    let actions: Vec<(&str, Option<String>)> = audit.iter().map(|a| (a.action.as_str(), a.actor.as_ref().map(|u| u.to_string()))).collect();
+    assert_eq!(actions, vec![("reject", Some("mona".to_string())), ("hold", None)]);
+    assert!(c.last_decision_ms(&held.id).await.unwrap().is_some());
+    // An automatic rejection: closed at once, owner notified.
+    let bad = c.insert_photo(&new_photo(&alice.id, album, "m2", vec![]), &outbox()).await.unwrap();
+    c.record_upload_moderation(&bad.id, Some(0xFF), AutoOutcome::Reject, &findings, "copy", &outbox()).await.unwrap();
+    assert_eq!(c.photo(&bad.id).await.unwrap().unwrap().status, PhotoStatus::Rejected);
+    assert_eq!(c.moderation_queue("rejected", &Direction::First, 10).await.unwrap().0.len(), 2);
+    // Comments: held ones leave listings until approved.
+    let cid = "mc1";
+    c.add_comment(cid, &reported.id, &bob.id, "c a s i n o", &outbox()).await.unwrap();
+    assert!(c.record_comment_moderation(&reported.id, cid, AutoOutcome::Hold, &findings, "casino").await.unwrap());
+    assert!(!c.record_comment_moderation(&reported.id, cid, AutoOutcome::Hold, &findings, "casino").await.unwrap());
+    let listed = c.list_comments(&reported.id, &Direction::First, 10).await.unwrap().0;
+    assert!(!listed.iter().any(|x| x.id == cid), "held comments are not listed");
+    let (q, _) = c.moderation_queue("pending", &Direction::First, 10).await.unwrap();
+    assert_eq!(q[0].comment_id.as_deref(), Some(cid));
+    c.decide(&q[0].id, &mona.id, Verdict::Approve, None, None, &outbox()).await.unwrap();
+    let listed = c.list_comments(&reported.id, &Direction::First, 10).await.unwrap().0;
+    assert!(listed.iter().any(|x| x.id == cid), "approved comments are");
 }
 
 #[tokio::test]

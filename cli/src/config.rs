@@ -70,6 +70,8 @@ pub struct Config {
     pub processors: ProcessorConfig,
     /// Weights of the explore ranking (see `api::routes::explore`).
     pub explore: photostream_api::routes::ExploreWeights,
+    /// Moderation checks, policy, report threshold and classifier.
+    pub moderation: photostream_moderation::ModerationConfig,
 }
 
 
@@ -135,6 +137,7 @@ impl Default for Config {
             thumbnails: ThumbnailConfig::default(),
             processors: ProcessorConfig::default(),
             explore: Default::default(),
+            moderation: Default::default(),
         }
     }
 }

@@ -9,8 +9,8 @@ use photostream_api::{ApiConfig, AppState, AuthKeys};
 use photostream_media::Limits;
 use photostream_pipeline::Topic;
 use photostream_processors::{
-    run_processor_with_stats, AnalyticsRecorder, ProcessorStats, Notifier, OrphanSweeper, OutboxRelay, Processor, Purger, RunnerConfig,
-    SearchIndexer, Thumbnailer,
+    run_processor_with_stats, AnalyticsRecorder, Moderator, Notifier, OrphanSweeper, OutboxRelay, Processor, ProcessorStats, Purger,
+    RunnerConfig, SearchIndexer, Thumbnailer,
 };
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -134,6 +134,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             limits,
             thumbnail_width: config.thumbnails.width,
             explore: config.explore,
+            report_threshold: config.moderation.report_threshold,
         };
         let mut state = AppState::new(
             backends.catalog.clone(),
@@ -166,6 +167,14 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
     }
 
     if matches!(config.role, Role::Processors | Role::All) {
+        let checks = Arc::new(
+            photostream_moderation::Checks::new(config.moderation.clone()).context("moderation config")?,
+        );
+        info!(
+            classifier = if checks.classifier_enabled() { "on" } else { "off (no model configured)" },
+            "moderation checks ready"
+        );
+        metrics::gauge!("photostream_moderation_classifier_enabled").set(checks.classifier_enabled() as u8 as f64);
         let runner = RunnerConfig {
             max_attempts: config.processors.max_attempts,
             max_batch_wait: Duration::from_millis(200),
@@ -183,6 +192,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             Arc::new(AnalyticsRecorder::new(backends.analytics.clone())),
             Arc::new(Purger::new(backends.objects.clone(), backends.thumbnail_cache.clone())),
             Arc::new(Notifier::new(backends.catalog.clone())),
+            Arc::new(Moderator::new(backends.catalog.clone(), backends.objects.clone(), checks, limits)),
         ];
         for p in processors {
             let counters = Arc::new(ProcessorStats::default());

@@ -19,7 +19,7 @@ pub mod verify;
 
 pub use format::Format;
 pub use probe::{probe, Limits, Probe};
-pub use thumbnail::{check_client_thumbnail, thumbnail, thumbnail_size, Thumbnail};
+pub use thumbnail::{check_client_thumbnail, decode_upright, thumbnail, thumbnail_size, Thumbnail};
 pub use verify::verify;
 
 /// Why an image was refused or could not be processed. Every variant is the

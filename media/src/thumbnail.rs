@@ -50,8 +50,30 @@ pub fn thumbnail(
     limits: &Limits,
 ) -> Result<Thumbnail, MediaError> {
     let (tw, th) = thumbnail_size(probe.display_size(), target_width);
+    let img = decode_upright(bytes, probe, tw * OVERSAMPLE, limits)?;
+    let resized = resize(&img, tw, th)?;
+    let (bytes, ext) = encode(&resized, probe.format == Format::Jpeg)?;
+    Ok(Thumbnail {
+        bytes,
+        ext,
+        width: tw,
+        height: th,
+    })
+}
+
+/// Decodes an image upright (EXIF orientation applied) as 8-bit gray, RGB
+/// or RGBA, at least `min_display_width` wide when the image is: JPEGs are
+/// shrunk on load (1/2, 1/4, 1/8 in the DCT domain), so callers that only
+/// need a small picture (thumbnails, perceptual hashes, classifiers) never
+/// pay for a full 12 MP decode.
+pub fn decode_upright(
+    bytes: &[u8],
+    probe: &Probe,
+    min_display_width: u32,
+    limits: &Limits,
+) -> Result<DynamicImage, MediaError> {
     let decoded = match probe.format {
-        Format::Jpeg => decode_jpeg_scaled(bytes, probe, tw * OVERSAMPLE)?,
+        Format::Jpeg => decode_jpeg_scaled(bytes, probe, min_display_width)?,
         _ => None,
     };
     let mut img = match decoded {
@@ -61,15 +83,7 @@ pub fn thumbnail(
     img.apply_orientation(
         Orientation::from_exif(probe.orientation).unwrap_or(Orientation::NoTransforms),
     );
-    let img = normalise_pixels(img);
-    let resized = resize(&img, tw, th)?;
-    let (bytes, ext) = encode(&resized, probe.format == Format::Jpeg)?;
-    Ok(Thumbnail {
-        bytes,
-        ext,
-        width: tw,
-        height: th,
-    })
+    Ok(normalise_pixels(img))
 }
 
 /// Shrink-on-load: decodes at the smallest DCT scale whose *display* width is

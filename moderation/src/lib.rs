@@ -10,15 +10,25 @@
 //!   characters and s p a c i n g tricks.
 //! - [`policy`]: turns each check's reasons and scores into approve, hold
 //!   for review, or reject.
+//! - [`classifier`]: a YOLOv8-style ONNX detector (NudeNet's by default)
+//!   run with tract, behind the `classifier` cargo feature.
+//! - [`checks`]: all of the above as configured (`[moderation]`), with the
+//!   blocklist held in a BK-tree.
 //!
-//! The moderation processor and the review queue build on these.
+//! The moderation processor (crate `processors`) runs [`Checks`] on the
+//! stream; the review queue lives in the catalog and the API.
 
 pub mod bktree;
+pub mod checks;
+pub mod classifier;
 pub mod phash;
 pub mod policy;
 pub mod text;
 
+pub use checks::{summary, Checks, ChecksError, ImageVerdict, ModerationConfig};
+pub use classifier::{Classifier, ClassifierConfig, ClassifierError};
+
 pub use bktree::BkTree;
 pub use phash::{hamming, phash, PHash};
 pub use policy::{Decision, Finding, Policy};
-pub use text::{normalise, TextRules};
+pub use text::{normalise, TextRules, TextRulesConfig};

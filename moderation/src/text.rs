@@ -42,7 +42,7 @@ pub fn normalise(text: &str) -> String {
 }
 
 /// Configurable rules (config section `[moderation.text]`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TextRulesConfig {
     /// Words that hold the content for review.

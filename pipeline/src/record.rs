@@ -49,6 +49,11 @@ pub enum Record {
     /// A photo's title, description, tags, visibility, viewers or album
     /// changed; consumers re-read the catalog row.
     PhotoUpdated(PhotoChanged),
+    /// A moderation verdict changed who may see a photo or comment (held,
+    /// rejected, approved); consumers re-read the catalog row. Separate from
+    /// `PhotoUpdated` so the moderation processor does not re-check its own
+    /// verdicts.
+    PhotoModerated(PhotoChanged),
     /// A photo was deleted: invisible already, its files and derived data
     /// are to be purged.
     PhotoDeleted(PhotoDeleted),
@@ -75,7 +80,7 @@ impl Record {
     pub fn key(&self) -> String {
         match self {
             Record::PhotoUploaded(r) => r.photo_id.to_string(),
-            Record::PhotoUpdated(r) => r.photo_id.to_string(),
+            Record::PhotoUpdated(r) | Record::PhotoModerated(r) => r.photo_id.to_string(),
             Record::PhotoDeleted(r) => r.photo_id.to_string(),
             Record::CommentAdded(r) => r.photo_id.to_string(),
             Record::Favorited(r) => r.photo_id.to_string(),

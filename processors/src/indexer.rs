@@ -32,7 +32,7 @@ impl Processor for SearchIndexer {
     async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError> {
         let id = match &envelope.record {
             Record::PhotoUploaded(r) => &r.photo_id,
-            Record::PhotoUpdated(r) => &r.photo_id,
+            Record::PhotoUpdated(r) | Record::PhotoModerated(r) => &r.photo_id,
             Record::PhotoDeleted(r) => &r.photo_id,
             _ => return Ok(()),
         };

@@ -8,6 +8,7 @@
 //!   each a [`Processor`] with a pure-ish `handle`.
 //! - [`notifier`]: notifications from social records (comments, favorites,
 //!   follows, new photos).
+//! - [`moderator`]: the moderation checks on uploads, edits and comments.
 //! - [`purger`]: removes a deleted photo's files.
 //! - [`sweeper`]: removes blobs no catalog row refers to (left by a crash
 //!   between storing an original and committing its row).
@@ -17,6 +18,7 @@
 pub mod analytics_recorder;
 pub mod dlq;
 pub mod indexer;
+pub mod moderator;
 pub mod notifier;
 pub mod purger;
 pub mod relay;
@@ -29,6 +31,7 @@ use photostream_pipeline::Envelope;
 
 pub use analytics_recorder::AnalyticsRecorder;
 pub use indexer::SearchIndexer;
+pub use moderator::Moderator;
 pub use notifier::Notifier;
 pub use purger::Purger;
 pub use relay::OutboxRelay;

@@ -101,6 +101,7 @@ impl Processor for Notifier {
             comment_id: None,
             source: source.clone(),
             created_ms: at,
+            note: None,
         };
         match &envelope.record {
             Record::CommentAdded(r) => {

@@ -1,4 +1,6 @@
-//! Projections: derived stores rebuilt from the catalog, the source of truth.
+//! Projections: derived stores rebuilt from the catalog, the source of truth,
+//! and [`outbox_entry`], which turns a stream record into the outbox row
+//! written in the same transaction as the change it describes.
 //!
 //! [`sync_search`] writes a photo's search document exactly as the catalog
 //! says it should be *now* (upserted with its current access, or removed once
@@ -8,9 +10,10 @@
 //! the stream record of a change is always handled after that change
 //! committed, the index converges whatever order the two run in.
 
-use photostream_catalog::{Catalog, CatalogError, Photo};
+use photostream_catalog::{Catalog, CatalogError, OutboxEntry, Photo};
+use photostream_pipeline::{Envelope, Record, Topic};
 use photostream_search::{SearchDoc, SearchError, SearchIndex};
-use photostream_types::{PhotoId, UserId, Visibility};
+use photostream_types::{PhotoId, PhotoStatus, UserId, Visibility};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -20,8 +23,24 @@ pub enum ProjectionError {
     Search(#[from] SearchError),
 }
 
-/// The search document for a catalog row and its viewer list.
+/// The outbox row that puts `record` on the photos topic once the
+/// transaction it is written in commits.
+pub fn outbox_entry(record: Record, request_id: Option<String>) -> OutboxEntry {
+    let key = record.key();
+    let envelope = Envelope::new(record, request_id);
+    OutboxEntry::new(
+        envelope.id.clone(),
+        Topic::photos().as_str(),
+        &key,
+        serde_json::to_string(&envelope).expect("envelopes serialise"),
+    )
+}
+
+/// The search document for a catalog row and its viewer list. A photo held
+/// for review or rejected is indexed as private: only its owner finds it
+/// (moderators search unrestricted), exactly as the ACL function decides.
 pub fn search_doc(p: &Photo, viewers: Vec<UserId>) -> SearchDoc {
+    let hidden = matches!(p.status, PhotoStatus::UnderReview | PhotoStatus::Rejected);
     SearchDoc {
         id: p.id.clone(),
         owner_id: p.owner_id.clone(),
@@ -30,8 +49,8 @@ pub fn search_doc(p: &Photo, viewers: Vec<UserId>) -> SearchDoc {
         title: p.title.clone(),
         description: p.description.clone(),
         tags: p.metadata.tags.clone(),
-        visibility: p.visibility,
-        viewers,
+        visibility: if hidden { Visibility::Private } else { p.visibility },
+        viewers: if hidden { Vec::new() } else { viewers },
         created_ms: p.created_ms,
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod photos;
 mod search;
 mod explore;
 mod groups;
+mod moderation;
 mod social;
 mod stats;
 pub(crate) mod streams;
@@ -36,14 +37,7 @@ pub(crate) async fn user_named(st: &AppState, name: &str) -> Result<photostream_
 
 /// The outbox row carrying `record`, keyed as the record says.
 pub(crate) fn outbox_for(record: photostream_pipeline::Record, request_id: Option<String>) -> photostream_catalog::OutboxEntry {
-    let key = record.key();
-    let envelope = photostream_pipeline::Envelope::new(record, request_id);
-    photostream_catalog::OutboxEntry::new(
-        envelope.id.clone(),
-        photostream_pipeline::Topic::photos().as_str(),
-        &key,
-        serde_json::to_string(&envelope).expect("envelopes serialise"),
-    )
+    photostream_projections::outbox_entry(record, request_id)
 }
 
 /// JSON bodies are small; only uploads get the large limit.
@@ -84,6 +78,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/groups/{id}", get(groups::get_group))
         .route("/v1/groups/{id}/members", axum::routing::put(groups::join).delete(groups::leave))
         .route("/v1/groups/{id}/photos", post(groups::add_photo).get(groups::pool))
+        .route("/v1/photos/{id}/reports", post(moderation::report))
+        .route("/v1/moderation/queue", get(moderation::queue))
+        .route("/v1/moderation/queue/{id}/decision", post(moderation::decide))
+        .route("/v1/moderation/audit", get(moderation::audit))
         .route("/v1/photos/{id}/stats", get(stats::photo_stats))
         .route("/v1/users/{username}/stats", get(stats::user_stats))
         .route("/v1/notifications", get(social::notifications))

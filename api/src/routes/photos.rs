@@ -66,7 +66,7 @@ async fn editable_photo(st: &AppState, caller: &Caller, id: &str) -> Result<Phot
 /// reflects an access change when the call returns (and pages stay full).
 /// The stream record of the change does the same again, so the index
 /// converges even if this fails.
-async fn reindex_now(st: &AppState, id: &PhotoId) {
+pub(crate) async fn reindex_now(st: &AppState, id: &PhotoId) {
     if let Err(e) = photostream_projections::sync_search(&st.catalog, st.search.as_ref(), id).await {
         // Hits are re-checked against the catalog, so nothing leaks meanwhile.
         tracing::warn!(photo = %id, error = %e, "synchronous search update failed");

@@ -232,6 +232,9 @@ pub struct NotificationView {
     comment: Option<String>,
     created_at: String,
     read: bool,
+    /// The moderator's note (moderation notices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
 }
 
 /// The view of a notification, or `None` when its photo is no longer
@@ -251,6 +254,7 @@ async fn notification_view(st: &AppState, caller: &Caller, n: Notification) -> R
         comment: n.comment_id,
         created_at: rfc3339(n.created_ms),
         read: n.read,
+        note: n.note,
     }))
 }
 

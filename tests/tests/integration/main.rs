@@ -8,6 +8,7 @@ mod bad_input;
 mod crash;
 mod distributed;
 mod files;
+mod moderation;
 mod pagination;
 mod social;
 mod walkthrough;

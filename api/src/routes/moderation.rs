@@ -1,0 +1,310 @@
+//! Reports from users, and the review queue for moderators.
+//!
+//! Every `/v1/moderation/…` route answers 404 to anyone without the
+//! moderator role, so the queue's existence is not advertised. Decisions
+//! commit in one catalog transaction (status, audit line, notice to the
+//! owner, blocklist entry, outbox record) and the photo's search document is
+//! rewritten before the call returns: a rejection hides the photo from every
+//! read path at once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use object_store::path::Path as ObjectPath;
+use photostream_catalog::{AuditEntry, ModerationItem, Photo, Verdict};
+use photostream_pipeline::{PhotoChanged, Record};
+use photostream_types::{check_text, PhotoId};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::auth::{AuthUser, Caller};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, RequestId};
+use crate::pagination::{keyset_page, Page, PageParams};
+use crate::routes::outbox_for;
+use crate::routes::photos::{reindex_now, visible_photo};
+use crate::views::{rfc3339, PhotoView};
+use crate::AppState;
+
+const MAX_REASON: usize = 500;
+const MAX_NOTE: usize = 1000;
+
+/// The caller if they are a moderator; 404 for everyone else.
+fn moderator(caller: &Caller) -> Result<&AuthUser, ApiError> {
+    caller.user().filter(|u| u.moderator).ok_or_else(ApiError::not_found)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportBody {
+    reason: String,
+}
+
+/// `POST /v1/photos/{id}/reports`: any user who can see the photo.
+pub async fn report(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReportBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let user = caller.require_user()?.clone();
+    let photo = visible_photo(&st, &caller, &id).await?;
+    let reason = body.reason.trim();
+    if reason.is_empty() {
+        return Err(ApiError::bad_request("invalid_reason", "say why you report this photo"));
+    }
+    check_text("reason", reason, MAX_REASON).map_err(|e| ApiError::bad_request("invalid_reason", e.0))?;
+    if photo.owner_id == user.id {
+        return Err(ApiError::bad_request("own_photo", "you cannot report your own photo; delete or edit it"));
+    }
+    let outbox = outbox_for(Record::PhotoModerated(PhotoChanged { photo_id: photo.id.clone() }), request_id);
+    let outcome = st
+        .catalog
+        .report_photo(&photo.id, &user.id, reason, st.config.report_threshold, &outbox)
+        .await?;
+    metrics::counter!("photostream_reports_total").increment(1);
+    if outcome.hid {
+        metrics::counter!("photostream_moderation_decisions_total", "action" => "hold", "by" => "reports", "subject" => "photo")
+            .increment(1);
+        st.outbox_wake.notify_one();
+        reindex_now(&st, &photo.id).await;
+    }
+    // The reporter learns nothing about other reports.
+    Ok((StatusCode::ACCEPTED, Json(json!({ "received": true }))))
+}
+
+#[derive(Serialize)]
+pub struct CommentRef {
+    id: String,
+    author: String,
+    text: String,
+}
+
+#[derive(Serialize)]
+pub struct ItemView {
+    id: String,
+    /// `photo` or `comment`.
+    subject: String,
+    /// The photo (with signed file URLs), or null once deleted.
+    photo: Option<PhotoView>,
+    /// A signed thumbnail URL, when the thumbnail exists.
+    thumbnail_url: Option<String>,
+    comment: Option<CommentRef>,
+    /// One line per finding.
+    reasons: Vec<String>,
+    /// The highest score per check.
+    scores: BTreeMap<String, f64>,
+    findings: Value,
+    report_count: i64,
+    source: String,
+    status: String,
+    created_at: String,
+    decided_at: Option<String>,
+    note: Option<String>,
+}
+
+async fn item_view(st: &AppState, item: ModerationItem) -> Result<ItemView, ApiError> {
+    let photo = st.catalog.photo(&item.photo_id).await?.filter(|p| p.deleted_ms.is_none());
+    let thumbnail_url = photo.as_ref().and_then(|p| {
+        p.thumbnail_key.as_ref().filter(|_| p.thumbnail_done).map(|k| st.media_url(p, k))
+    });
+    let comment = match &item.comment_id {
+        None => None,
+        Some(id) => st.catalog.comment(id).await?.map(|c| CommentRef { id: c.id, author: c.author.to_string(), text: c.text }),
+    };
+    let mut reasons = Vec::new();
+    let mut scores: BTreeMap<String, f64> = BTreeMap::new();
+    for f in item.findings.as_array().into_iter().flatten() {
+        let check = f["check"].as_str().unwrap_or("unknown").to_string();
+        let score = f["score"].as_f64().unwrap_or(0.0);
+        reasons.push(f["reason"].as_str().unwrap_or_default().to_string());
+        let best = scores.entry(check).or_insert(score);
+        *best = best.max(score);
+    }
+    Ok(ItemView {
+        id: item.id,
+        subject: item.subject,
+        photo: photo.map(|p| st.photo_view(p)),
+        thumbnail_url,
+        comment,
+        reasons,
+        scores,
+        findings: item.findings,
+        report_count: item.report_count,
+        source: item.source,
+        status: item.status,
+        created_at: rfc3339(item.created_ms),
+        decided_at: item.decided_ms.map(rfc3339),
+        note: item.note,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct QueueParams {
+    #[serde(flatten)]
+    page: PageParams,
+    status: Option<String>,
+}
+
+/// `GET /v1/moderation/queue?status=pending`: oldest first.
+pub async fn queue(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<QueueParams>,
+) -> Result<Json<Page<ItemView>>, ApiError> {
+    moderator(&caller)?;
+    let status = params.status.as_deref().unwrap_or("pending");
+    if !matches!(status, "pending" | "approved" | "rejected") {
+        return Err(ApiError::bad_request("invalid_status", "status is pending, approved or rejected"));
+    }
+    let (limit, direction) = (params.page.limit()?, params.page.direction()?);
+    let (items, more) = st.catalog.moderation_queue(status, &direction, limit).await?;
+    let page = keyset_page(items, more, &direction, ModerationItem::keyset, |i| i);
+    let mut views = Vec::with_capacity(page.items.len());
+    for item in page.items {
+        views.push(item_view(&st, item).await?);
+    }
+    Ok(Json(Page { items: views, next: page.next, prev: page.prev }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    action: String,
+    #[serde(default)]
+    note: Option<String>,
+    /// With `reject`: block photos that look like this one.
+    #[serde(default)]
+    block_similar: bool,
+}
+
+/// The photo's perceptual hash: stored by the moderation processor, or
+/// computed now from the original (photos from before moderation).
+async fn phash_of(st: &AppState, photo: &Photo) -> Result<u64, ApiError> {
+    if let Some(h) = photo.phash {
+        return Ok(h);
+    }
+    let key = ObjectPath::parse(&photo.original_key).map_err(|e| ApiError::unavailable("objects", e))?;
+    let bytes = st
+        .objects
+        .get(&key)
+        .await
+        .map_err(|e| ApiError::unavailable("objects", e))?
+        .bytes()
+        .await
+        .map_err(|e| ApiError::unavailable("objects", e))?;
+    let limits = st.config.limits;
+    let hash = tokio::task::spawn_blocking(move || -> Result<u64, photostream_media::MediaError> {
+        let probe = photostream_media::probe(&bytes, &limits)?;
+        let img = photostream_media::decode_upright(&bytes, &probe, 64, &limits)?;
+        Ok(photostream_moderation::phash(&img))
+    })
+    .await
+    .map_err(|e| ApiError::unavailable("hashing", e))?
+    .map_err(|e| ApiError::unavailable("hashing", e))?;
+    st.catalog.set_phash(&photo.id, hash).await?;
+    Ok(hash)
+}
+
+/// `POST /v1/moderation/queue/{id}/decision`.
+pub async fn decide(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DecisionBody>,
+) -> Result<Json<ItemView>, ApiError> {
+    let user = moderator(&caller)?.clone();
+    let verdict = match body.action.as_str() {
+        "approve" => Verdict::Approve,
+        "reject" => Verdict::Reject,
+        _ => return Err(ApiError::bad_request("invalid_action", "action is approve or reject")),
+    };
+    let note = body.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if let Some(n) = note {
+        check_text("note", n, MAX_NOTE).map_err(|e| ApiError::bad_request("invalid_note", e.0))?;
+    }
+    if id.len() > 64 {
+        return Err(ApiError::not_found());
+    }
+    let item = st.catalog.moderation_item(&id).await?.ok_or_else(ApiError::not_found)?;
+    let block = match (body.block_similar, verdict, item.comment_id.is_some()) {
+        (false, _, _) => None,
+        (true, Verdict::Reject, false) => {
+            let photo = st.catalog.photo(&item.photo_id).await?.ok_or_else(ApiError::not_found)?;
+            Some(phash_of(&st, &photo).await?)
+        }
+        (true, _, _) => {
+            return Err(ApiError::bad_request(
+                "invalid_block",
+                "block_similar goes with rejecting a photo",
+            ))
+        }
+    };
+    let outbox = outbox_for(Record::PhotoModerated(PhotoChanged { photo_id: item.photo_id.clone() }), request_id);
+    let decided = st.catalog.decide(&id, &user.id, verdict, note, block, &outbox).await?;
+    let action = if verdict == Verdict::Approve { "approve" } else { "reject" };
+    metrics::counter!("photostream_moderation_decisions_total", "action" => action, "by" => "moderator", "subject" => item.subject.clone())
+        .increment(1);
+    tracing::info!(item = %id, moderator = %user.username, action, blocked = block.is_some(), "moderation decision");
+    st.outbox_wake.notify_one();
+    reindex_now(&st, &item.photo_id).await;
+    Ok(Json(item_view(&st, decided).await?))
+}
+
+#[derive(Serialize)]
+pub struct AuditView {
+    id: String,
+    item: String,
+    photo: String,
+    comment: Option<String>,
+    /// The moderator's username, or null for an automatic decision.
+    actor: Option<String>,
+    action: String,
+    note: Option<String>,
+    findings: Value,
+    block_similar: bool,
+    at: String,
+}
+
+fn audit_view(e: AuditEntry) -> AuditView {
+    AuditView {
+        id: e.id,
+        item: e.item_id,
+        photo: e.photo_id.to_string(),
+        comment: e.comment_id,
+        actor: e.actor.map(|a| a.to_string()),
+        action: e.action,
+        note: e.note,
+        findings: e.findings,
+        block_similar: e.block_similar,
+        at: rfc3339(e.created_ms),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AuditParams {
+    #[serde(flatten)]
+    page: PageParams,
+    photo: Option<String>,
+}
+
+/// `GET /v1/moderation/audit[?photo=ID]`: every decision, newest first.
+pub async fn audit(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<AuditParams>,
+) -> Result<Json<Page<AuditView>>, ApiError> {
+    moderator(&caller)?;
+    let photo = match params.photo.as_deref() {
+        None => None,
+        Some(p) => Some(p.parse::<PhotoId>().map_err(|_| ApiError::bad_request("invalid_photo", "photo is a photo id"))?),
+    };
+    let (limit, direction) = (params.page.limit()?, params.page.direction()?);
+    let (items, more) = st.catalog.moderation_audit(photo.as_ref(), &direction, limit).await?;
+    Ok(Json(keyset_page(items, more, &direction, AuditEntry::keyset, audit_view)))
+}

@@ -1,0 +1,198 @@
+//! The moderation processor: runs the configured checks on every upload, on
+//! edits of a photo's title, description and tags, and on comments, and
+//! records the policy's verdict in the catalog.
+//!
+//! - Upload: the original is decoded upright and small (JPEGs shrink on
+//!   load), hashed and matched against the blocklist, classified when a
+//!   model is configured; the text fields are checked too. The photo becomes
+//!   `ready` only once this has run (with its thumbnail and search document),
+//!   so a held or rejected photo is never visible to others, not even
+//!   briefly.
+//! - Edit: the text fields again; a live photo can be held or rejected.
+//!   Edits older than a moderator's last decision on the photo are skipped,
+//!   so a redelivered edit never undoes a review.
+//! - Comment: its text; a held comment is hidden pending review.
+//!
+//! The blocklist lives in the catalog; this processor keeps it in a
+//! BK-tree and picks up new entries before each image check.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use object_store::{path::Path, ObjectStore};
+use photostream_catalog::{AutoOutcome, Catalog, Photo};
+use photostream_media::Limits;
+use photostream_moderation::policy::{Decision, Finding};
+use photostream_moderation::{summary, Checks};
+use photostream_pipeline::{Envelope, PhotoChanged, Record};
+use photostream_projections::outbox_entry;
+use tokio::sync::Mutex;
+use tracing::info;
+
+use crate::{ProcessError, Processor};
+
+pub struct Moderator {
+    catalog: Catalog,
+    objects: Arc<dyn ObjectStore>,
+    checks: Arc<Checks>,
+    limits: Limits,
+    /// Creation time of the newest blocklist entry loaded so far.
+    loaded_until: Mutex<Option<i64>>,
+}
+
+/// Blocklist entries are re-read this far back, so an entry committed
+/// slightly out of clock order by another instance is never missed.
+const CLOCK_SLACK_MS: i64 = 60_000;
+
+impl Moderator {
+    pub fn new(catalog: Catalog, objects: Arc<dyn ObjectStore>, checks: Arc<Checks>, limits: Limits) -> Self {
+        Self { catalog, objects, checks, limits, loaded_until: Mutex::new(None) }
+    }
+
+    /// Loads blocklist entries added since the last refresh.
+    pub async fn refresh_blocklist(&self) -> Result<(), ProcessError> {
+        let mut until = self.loaded_until.lock().await;
+        let since = until.map_or(i64::MIN, |ms| ms - CLOCK_SLACK_MS);
+        let entries = self.catalog.blocklist_since(since).await.map_err(ProcessError::transient)?;
+        for (hash, photo, created) in entries {
+            self.checks.block(hash, photo.as_str());
+            *until = Some(until.map_or(created, |u| u.max(created)));
+        }
+        Ok(())
+    }
+
+    fn text_findings(&self, photo: &Photo) -> Vec<Finding> {
+        let mut findings = self.checks.check_text("title", &photo.title);
+        findings.extend(self.checks.check_text("description", &photo.description));
+        for tag in &photo.metadata.tags {
+            findings.extend(self.checks.check_text("tag", tag));
+        }
+        findings
+    }
+
+    async fn image_findings(&self, photo: &Photo) -> Result<(u64, Vec<Finding>), ProcessError> {
+        self.refresh_blocklist().await?;
+        let key = Path::parse(&photo.original_key).map_err(ProcessError::permanent)?;
+        let bytes = self
+            .objects
+            .get(&key)
+            .await
+            .map_err(ProcessError::transient)?
+            .bytes()
+            .await
+            .map_err(ProcessError::transient)?;
+        let (checks, limits) = (self.checks.clone(), self.limits);
+        tokio::task::spawn_blocking(move || -> Result<_, ProcessError> {
+            let probe = photostream_media::probe(&bytes, &limits).map_err(ProcessError::permanent)?;
+            let img = photostream_media::decode_upright(&bytes, &probe, checks.min_image_width(), &limits)
+                .map_err(ProcessError::permanent)?;
+            let verdict = checks.check_image(&img).map_err(ProcessError::permanent)?;
+            Ok((verdict.phash, verdict.findings))
+        })
+        .await
+        .map_err(ProcessError::transient)?
+    }
+
+    fn outcome(&self, findings: &[Finding]) -> AutoOutcome {
+        match self.checks.decide(findings) {
+            Decision::Approve => AutoOutcome::Approve,
+            Decision::Hold => AutoOutcome::Hold,
+            Decision::Reject => AutoOutcome::Reject,
+        }
+    }
+
+    fn count(outcome: AutoOutcome, subject: &'static str) {
+        let action = match outcome {
+            AutoOutcome::Approve => "approve",
+            AutoOutcome::Hold => "hold",
+            AutoOutcome::Reject => "reject",
+        };
+        metrics::counter!("photostream_moderation_decisions_total", "action" => action, "by" => "auto", "subject" => subject)
+            .increment(1);
+    }
+
+    async fn live_photo(&self, id: &photostream_types::PhotoId) -> Result<Option<Photo>, ProcessError> {
+        Ok(self.catalog.photo(id).await.map_err(ProcessError::transient)?.filter(|p| p.deleted_ms.is_none()))
+    }
+}
+
+#[async_trait]
+impl Processor for Moderator {
+    fn name(&self) -> &'static str {
+        "moderation"
+    }
+
+    async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError> {
+        let moderated = |photo: &Photo| {
+            outbox_entry(Record::PhotoModerated(PhotoChanged { photo_id: photo.id.clone() }), envelope.request_id.clone())
+        };
+        match &envelope.record {
+            Record::PhotoUploaded(r) => {
+                let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(()) };
+                if photo.moderated {
+                    return Ok(());
+                }
+                let (hash, mut findings) = self.image_findings(&photo).await?;
+                findings.extend(self.text_findings(&photo));
+                let outcome = self.outcome(&findings);
+                let json = serde_json::to_value(&findings).map_err(ProcessError::permanent)?;
+                let recorded = self
+                    .catalog
+                    .record_upload_moderation(&photo.id, Some(hash), outcome, &json, &summary(&findings), &moderated(&photo))
+                    .await
+                    .map_err(ProcessError::transient)?;
+                if recorded {
+                    Self::count(outcome, "photo");
+                    if outcome != AutoOutcome::Approve {
+                        info!(photo = %photo.id, ?outcome, findings = %summary(&findings), "upload moderated");
+                    }
+                }
+            }
+            Record::PhotoUpdated(r) => {
+                let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(()) };
+                let decided = self.catalog.last_decision_ms(&photo.id).await.map_err(ProcessError::transient)?;
+                if decided.is_some_and(|d| d >= envelope.at_ms) {
+                    return Ok(());
+                }
+                let findings = self.text_findings(&photo);
+                let outcome = self.outcome(&findings);
+                if outcome == AutoOutcome::Approve {
+                    return Ok(());
+                }
+                let json = serde_json::to_value(&findings).map_err(ProcessError::permanent)?;
+                let changed = self
+                    .catalog
+                    .record_edit_moderation(&photo.id, outcome, &json, &summary(&findings), &moderated(&photo))
+                    .await
+                    .map_err(ProcessError::transient)?;
+                if changed {
+                    Self::count(outcome, "photo");
+                    info!(photo = %photo.id, ?outcome, findings = %summary(&findings), "edit moderated");
+                }
+            }
+            Record::CommentAdded(r) => {
+                let Some(comment) = self.catalog.comment(&r.comment_id).await.map_err(ProcessError::transient)? else {
+                    return Ok(());
+                };
+                let findings = self.checks.check_text("comment", &comment.text);
+                let outcome = self.outcome(&findings);
+                if outcome == AutoOutcome::Approve {
+                    Self::count(outcome, "comment");
+                    return Ok(());
+                }
+                let json = serde_json::to_value(&findings).map_err(ProcessError::permanent)?;
+                let changed = self
+                    .catalog
+                    .record_comment_moderation(&r.photo_id, &comment.id, outcome, &json, &summary(&findings))
+                    .await
+                    .map_err(ProcessError::transient)?;
+                if changed {
+                    Self::count(outcome, "comment");
+                    info!(comment = %comment.id, ?outcome, findings = %summary(&findings), "comment moderated");
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
