@@ -49,6 +49,11 @@ pub async fn track(req: Request, next: Next) -> Response {
     response
 }
 
+/// The Prometheus text exposition of everything recorded in this process.
+pub fn render_text() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render())
+}
+
 /// `GET /metrics` in the Prometheus text format. Gauges read from the
 /// catalog (the moderation queue) are refreshed on each scrape.
 pub async fn render(State(st): State<Arc<AppState>>) -> impl IntoResponse {
@@ -60,8 +65,5 @@ pub async fn render(State(st): State<Arc<AppState>>) -> impl IntoResponse {
         }
         Err(e) => tracing::warn!(error = %e, "cannot read the moderation queue for metrics"),
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        handle().render(),
-    )
+    render_text()
 }

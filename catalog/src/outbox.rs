@@ -62,6 +62,12 @@ impl Catalog {
             .collect()
     }
 
+    /// How many records wait to be relayed.
+    pub async fn outbox_count(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox").fetch_one(self.pool()).await?;
+        get(&row, "n")
+    }
+
     /// Forgets a relayed record.
     pub async fn outbox_remove(&self, id: &EventId) -> Result<()> {
         sqlx::query("DELETE FROM outbox WHERE id = $1")

@@ -47,6 +47,22 @@ impl Backends {
     }
 
     /// One line per backend for logs and CI output: `catalog=postgres …`.
+    /// Pings every backend: (name, outcome). What the processors role
+    /// reports as `photostream_backend_up` (the API's `/readyz` does the
+    /// same for its own view).
+    pub async fn probe(&self) -> Vec<(&'static str, bool)> {
+        let marker = object_store::path::Path::from("__readyz__");
+        let objects = matches!(self.objects.head(&marker).await, Ok(_) | Err(object_store::Error::NotFound { .. }));
+        vec![
+            ("catalog", self.catalog.ping().await.is_ok()),
+            ("stream", self.stream.ping().await.is_ok()),
+            ("search", self.search.ping().await.is_ok()),
+            ("analytics", self.analytics.ping().await.is_ok()),
+            ("cache", self.limiter.ping().await.is_ok()),
+            ("objects", objects),
+        ]
+    }
+
     pub fn describe(&self) -> String {
         format!(
             "catalog={:?} stream={} search={} analytics={} cache={} objects={}",

@@ -33,6 +33,10 @@ pub struct Config {
     pub role: Role,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// A separate address for `/metrics` and `/healthz` (e.g.
+    /// `127.0.0.1:9091`), how processors-only instances are scraped; empty:
+    /// none. The API role serves them on `listen` as well.
+    pub metrics_listen: String,
     /// Catalog URL; empty means `sqlite://{data_dir}/catalog.db`.
     pub catalog: String,
     /// `embedded` (a durable log under the data dir), `nats://host:4222`
@@ -118,6 +122,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             role: Role::All,
             log_format: "text".into(),
+            metrics_listen: String::new(),
             catalog: String::new(),
             stream: "embedded".into(),
             stream_prefix: "photostream".into(),

@@ -13,6 +13,7 @@ pub mod backends;
 pub mod config;
 pub mod entry;
 pub mod service;
+pub mod telemetry;
 
 pub use config::{Config, Role};
 pub use service::{start, RunningService};

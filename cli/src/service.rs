@@ -9,7 +9,7 @@ use photostream_api::{ApiConfig, AppState, AuthKeys};
 use photostream_media::Limits;
 use photostream_pipeline::Topic;
 use photostream_processors::{
-    run_processor_with_stats, AnalyticsRecorder, Moderator, Notifier, OrphanSweeper, OutboxRelay, Processor, ProcessorStats, Purger,
+    report_lag, run_processor_with_stats, AnalyticsRecorder, Moderator, Notifier, OrphanSweeper, OutboxRelay, Processor, ProcessorStats, Purger,
     RunnerConfig, SearchIndexer, Thumbnailer,
 };
 use tokio::net::TcpListener;
@@ -206,6 +206,12 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
                 counters,
             ));
         }
+        let token = shutdown.clone();
+        let lag = report_lag(backends.stream.clone(), Topic::photos(), stats.clone(), Duration::from_secs(5), token);
+        tasks.spawn(async move {
+            lag.await;
+            Ok(())
+        });
         let relay = OutboxRelay::new(backends.catalog.clone(), backends.stream.clone(), outbox_wake);
         let token = shutdown.clone();
         tasks.spawn(async move {
@@ -219,6 +225,38 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
         tasks.spawn(async move {
             sweeper.run(token).await;
             Ok(())
+        });
+    }
+
+    // Backend reachability as gauges, whatever the role.
+    {
+        let backends = backends.clone();
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            loop {
+                for (name, up) in backends.probe().await {
+                    metrics::gauge!("photostream_backend_up", "backend" => name).set(up as u8 as f64);
+                }
+                tokio::select! {
+                    _ = token.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_secs(15)) => {}
+                }
+            }
+        });
+    }
+
+    // `/metrics` and `/healthz` on a port of their own: how a processors-only
+    // instance is scraped (the API role also serves them on its port).
+    if !config.metrics_listen.is_empty() {
+        let addr: SocketAddr = config.metrics_listen.parse().context("metrics_listen")?;
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+        info!(addr = %listener.local_addr()?, "metrics listening");
+        let app = axum::Router::new()
+            .route("/metrics", axum::routing::get(|| async { photostream_api::metrics::render_text() }))
+            .route("/healthz", axum::routing::get(|| async { "ok" }));
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            axum::serve(listener, app).with_graceful_shutdown(token.cancelled_owned()).await.context("metrics server")
         });
     }
 

@@ -115,6 +115,21 @@ impl TopicLog {
     }
 }
 
+/// How many frames lie between byte positions `from` and `to` (headers
+/// only; at most `cap` are counted).
+fn count_frames(file: &File, from: u64, to: u64, cap: u64) -> std::io::Result<u64> {
+    let mut pos = from;
+    let mut header = [0u8; HEADER as usize];
+    let mut n = 0;
+    while pos + HEADER <= to && n < cap {
+        file.read_exact_at(&mut header, pos)?;
+        let (len, _) = parse_header(&header);
+        pos += HEADER + len as u64;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Walks the frames from the start and returns the length of the valid prefix.
 fn scan_valid_prefix(file: &mut File) -> std::io::Result<u64> {
     let len = file.metadata()?.len();
@@ -216,6 +231,22 @@ impl EventLog for EmbeddedLog {
         .await?;
         t.end.send_replace(new_end);
         Ok(())
+    }
+
+    async fn lag(&self, topic: &Topic, group: &ConsumerGroup) -> Result<Option<u64>, StreamError> {
+        let t = self.topic(topic)?;
+        let end = *t.end.borrow();
+        let committed = read_offset(&t.group_path(group))?;
+        if committed >= end {
+            return Ok(Some(0));
+        }
+        let file = t.file.clone();
+        let counted = blocking(move || {
+            let f = file.lock().expect("log file poisoned").try_clone()?;
+            count_frames(&f, committed, end, 10_000_000)
+        })
+        .await?;
+        Ok(Some(counted))
     }
 
     async fn subscribe(

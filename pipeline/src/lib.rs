@@ -124,6 +124,12 @@ pub trait EventLog: Send + Sync + 'static {
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> Result<(), StreamError>;
 
+    /// How many records of `topic` `group` has not finished yet (consumer
+    /// lag), or `None` where the backend cannot tell cheaply.
+    async fn lag(&self, _topic: &Topic, _group: &ConsumerGroup) -> Result<Option<u64>, StreamError> {
+        Ok(None)
+    }
+
     /// A short name for logs and `/readyz` (`embedded`, `nats`, …).
     fn kind(&self) -> &'static str;
 }

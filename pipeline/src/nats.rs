@@ -114,6 +114,17 @@ impl EventLog for NatsLog {
         }))
     }
 
+    async fn lag(&self, topic: &Topic, group: &ConsumerGroup) -> Result<Option<u64>, StreamError> {
+        let stream = self.stream(topic).await?;
+        let mut consumer: jetstream::consumer::Consumer<pull::Config> = match stream.get_consumer(group.as_str()).await {
+            Ok(c) => c,
+            // A group that never subscribed has everything ahead of it.
+            Err(_) => return Ok(None),
+        };
+        let info = consumer.info().await.map_err(unavailable)?;
+        Ok(Some(info.num_pending + info.num_ack_pending as u64))
+    }
+
     async fn ping(&self) -> Result<(), StreamError> {
         tokio::time::timeout(Duration::from_secs(2), self.client.flush())
             .await

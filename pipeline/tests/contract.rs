@@ -57,6 +57,8 @@ async fn contract(log: &dyn EventLog, redelivery_after: Duration) {
         assert_eq!(bytes_of(&d), n);
         sub.commit(&d).await.unwrap();
     }
+    // Consumer lag: two records are not finished (where the backend tells).
+    assert_lag(log, &topic, &a, 2).await;
     // Read the fourth without committing, then "crash".
     let d = next(&mut sub).await.expect("record");
     assert_eq!(bytes_of(&d), 3);
@@ -89,6 +91,7 @@ async fn contract(log: &dyn EventLog, redelivery_after: Duration) {
         assert!(n == 3 || n == 4, "committed record {n} came back");
     }
     assert!(nothing_within(&mut sub, Duration::from_millis(300)).await, "records after the last commit");
+    assert_lag(log, &topic, &a, 0).await;
 
     // Another group sees everything, independently.
     let mut other = log.subscribe(&topic, &b).await.unwrap();
@@ -99,6 +102,20 @@ async fn contract(log: &dyn EventLog, redelivery_after: Duration) {
         other.commit(&d).await.unwrap();
     }
     assert_eq!(all, vec![0, 1, 2, 3, 4, 5]);
+}
+
+/// Waits (briefly: acknowledgements may be in flight) for `group`'s lag to
+/// read `want`; backends that cannot tell (`None`) pass.
+async fn assert_lag(log: &dyn EventLog, topic: &Topic, group: &ConsumerGroup, want: u64) {
+    let start = std::time::Instant::now();
+    loop {
+        match log.lag(topic, group).await.unwrap() {
+            None => return,
+            Some(n) if n == want => return,
+            Some(n) => assert!(start.elapsed() < Duration::from_secs(5), "lag {n}, expected {want}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// `next` is cancel-safe: a consumer that keeps abandoning `next` on a very

@@ -35,7 +35,7 @@ pub use moderator::Moderator;
 pub use notifier::Notifier;
 pub use purger::Purger;
 pub use relay::OutboxRelay;
-pub use runner::{run_processor, run_processor_with_stats, ProcessorStats, RunnerConfig};
+pub use runner::{report_lag, run_processor, run_processor_with_stats, ProcessorStats, RunnerConfig};
 pub use sweeper::OrphanSweeper;
 pub use thumbnailer::Thumbnailer;
 

@@ -53,9 +53,17 @@ impl OutboxRelay {
     }
 
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut counted = std::time::Instant::now() - Duration::from_secs(60);
         loop {
             if let Err(e) = self.relay_pending().await {
                 warn!(error = %format!("{e:#}"), "outbox relay failed; will retry");
+            }
+            // The backlog, for `photostream_outbox_pending` (at most every 5 s).
+            if counted.elapsed() >= Duration::from_secs(5) {
+                counted = std::time::Instant::now();
+                if let Ok(n) = self.catalog.outbox_count().await {
+                    metrics::gauge!("photostream_outbox_pending").set(n as f64);
+                }
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,

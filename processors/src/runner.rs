@@ -63,6 +63,45 @@ pub struct ProcessorStats {
     pub retries: AtomicU64,
     /// Records sent to the dead-letter topic.
     pub dead_lettered: AtomicU64,
+    /// Event time (ms) of the newest record handled (for lag in seconds).
+    pub last_event_ms: std::sync::atomic::AtomicI64,
+}
+
+/// Every `every`, publishes each processor's consumer lag: records not yet
+/// finished (`photostream_consumer_lag_records`, where the backend can tell)
+/// and, while any are waiting, seconds between now and the event time of the
+/// newest record the processor finished (`photostream_consumer_lag_seconds`;
+/// 0 when caught up).
+pub async fn report_lag(
+    log: Arc<dyn EventLog>,
+    topic: Topic,
+    processors: Vec<(&'static str, Arc<ProcessorStats>)>,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        for (name, stats) in &processors {
+            let Ok(group) = ConsumerGroup::new(name) else { continue };
+            match log.lag(&topic, &group).await {
+                Ok(Some(records)) => {
+                    metrics::gauge!("photostream_consumer_lag_records", "processor" => *name).set(records as f64);
+                    let last = stats.last_event_ms.load(Ordering::Relaxed);
+                    let seconds = if records == 0 || last == 0 {
+                        0.0
+                    } else {
+                        (photostream_types::now_ms() - last).max(0) as f64 / 1000.0
+                    };
+                    metrics::gauge!("photostream_consumer_lag_seconds", "processor" => *name).set(seconds);
+                }
+                Ok(None) => {}
+                Err(e) => warn!(processor = name, error = %e, "cannot read consumer lag"),
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
 }
 
 /// Runs `processor` over `topic` until `shutdown` fires. A record being
@@ -183,17 +222,23 @@ pub async fn run_processor_with_stats(
                 match result {
                     Ok(()) => {
                         stats.handled.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+                        let newest = envelopes.iter().map(|e| e.at_ms).max().unwrap_or(0);
+                        stats.last_event_ms.fetch_max(newest, Ordering::Relaxed);
                         metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "handled")
                             .increment(envelopes.len() as u64);
                         return Outcome::Done;
                     }
                     Err(ProcessError::Permanent(e)) => {
                         stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+                        metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "failed")
+                            .increment(envelopes.len() as u64);
                         error!(error = %format!("{e:#}"), "record failed permanently; dead-lettered");
                         return Outcome::GaveUp(format!("{e:#}"), attempt);
                     }
                     Err(ProcessError::Transient(e)) if attempt >= config.max_attempts => {
                         stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+                        metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "failed")
+                            .increment(envelopes.len() as u64);
                         error!(attempt, error = %format!("{e:#}"), "record failed too often; dead-lettered");
                         return Outcome::GaveUp(format!("{e:#}"), attempt);
                     }
@@ -244,6 +289,7 @@ pub async fn run_processor_with_stats(
                     stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "dead_lettered")
                         .increment(1);
+                    metrics::counter!("photostream_dead_letters_total", "processor" => name).increment(1);
                 }
             }
         }

@@ -160,6 +160,12 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
         .is_some_and(|inm| inm.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
 }
 
+/// Downloads served (count and bytes promised), by resolution.
+fn count_download(resolution: &'static str, bytes: u64) {
+    metrics::counter!("photostream_downloads_total", "resolution" => resolution).increment(1);
+    metrics::counter!("photostream_download_bytes_total", "resolution" => resolution).increment(bytes);
+}
+
 /// Thumbnails are small: served whole from the hot cache (filled on miss),
 /// with a content-derived ETag so cached and stored copies agree.
 async fn serve_thumbnail(st: &AppState, grant: Grant, key: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
@@ -170,6 +176,8 @@ async fn serve_thumbnail(st: &AppState, grant: Grant, key: &str, headers: &Heade
             None
         }
     };
+    let result = if cached.is_some() { "hit" } else { "miss" };
+    metrics::counter!("photostream_cache_requests_total", "cache" => "thumbnail", "result" => result).increment(1);
     let bytes = match cached {
         Some(b) => b,
         None => {
@@ -187,6 +195,7 @@ async fn serve_thumbnail(st: &AppState, grant: Grant, key: &str, headers: &Heade
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    count_download("thumbnail", bytes.len() as u64);
     Ok((StatusCode::OK, h, Body::from(bytes)).into_response())
 }
 
@@ -255,6 +264,8 @@ async fn serve_object(
         None => (StatusCode::OK, size),
     };
     resp_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    // Resolution from the key layout `{user}/{album}/{resolution}/{file}`.
+    count_download(if key.split('/').nth(2) == Some("thumbnail") { "thumbnail" } else { "original" }, len);
     let stream = result.into_stream().map_err(std::io::Error::other);
     let body = match slot {
         None => Body::from_stream(stream),

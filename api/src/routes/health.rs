@@ -18,6 +18,7 @@ pub async fn readyz(State(st): State<Arc<AppState>>) -> (StatusCode, Json<Value>
     let mut ok = true;
     let mut record = |name: &str, kind: &str, result: Result<(), String>| {
         ok &= result.is_ok();
+        metrics::gauge!("photostream_backend_up", "backend" => name.to_string()).set(result.is_ok() as u8 as f64);
         checks.insert(
             name.to_string(),
             match result {

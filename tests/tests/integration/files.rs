@@ -86,6 +86,10 @@ async fn metrics_are_exposed_in_prometheus_format() {
     alice.wait_ready(p["id"].as_str().unwrap(), Duration::from_secs(30)).await;
     let r = alice.upload(b"not an image".to_vec(), "x.jpg", Upload::default()).await;
     assert_eq!(r.status(), 415);
+    for _ in 0..2 {
+        let r = alice.get(&format!("/v1/photos/{}/thumbnail", p["id"].as_str().unwrap())).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
     let r = server.api().get("/metrics").send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
@@ -96,9 +100,42 @@ async fn metrics_are_exposed_in_prometheus_format() {
         r#"photostream_uploads_total{outcome="accepted"}"#,
         r#"photostream_uploads_total{outcome="rejected",reason="unsupported_media_type"}"#,
         r#"photostream_processor_records_total{processor="thumbnailer",outcome="handled"}"#,
+        r#"photostream_processor_records_total{processor="moderation",outcome="handled"}"#,
         "photostream_processor_handle_seconds",
+        r#"photostream_downloads_total{resolution="thumbnail"}"#,
+        r#"photostream_download_bytes_total{resolution="thumbnail"}"#,
+        r#"photostream_cache_requests_total{cache="thumbnail",result="miss"}"#,
+        r#"photostream_cache_requests_total{cache="thumbnail",result="hit"}"#,
+        r#"photostream_consumer_lag_records{processor="thumbnailer"}"#,
+        r#"photostream_consumer_lag_seconds{processor="search-indexer"}"#,
+        r#"photostream_backend_up{backend="catalog"} 1"#,
+        "photostream_outbox_pending",
+        "photostream_moderation_queue_depth",
+        r#"photostream_moderation_decisions_total{action="approve",by="auto",subject="photo"}"#,
     ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_on_their_own_port_when_configured() {
+    // How processors-only instances are scraped; any role may use it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = TestServer::start_with(|c| {
+        c.metrics_listen = format!("127.0.0.1:{port}");
+    })
+    .await;
+    let api = photostream_tests::Api::new(&format!("http://127.0.0.1:{port}"));
+    let start = std::time::Instant::now();
+    loop {
+        let text = api.get("/metrics").send().await.unwrap().text().await.unwrap();
+        if text.contains(r#"photostream_backend_up{backend="stream"} 1"#) && text.contains("photostream_consumer_lag_records") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no processor metrics:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(api.get("/healthz").send().await.unwrap().status(), 200);
     server.stop().await;
 }
