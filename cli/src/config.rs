@@ -108,6 +108,10 @@ pub struct ThumbnailConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ProcessorConfig {
     pub max_attempts: u32,
+    /// Transient failures are retried for at least this long before a record
+    /// is dead-lettered, so backend outages shorter than this lose nothing
+    /// and need no replay.
+    pub dead_letter_after_secs: u64,
     pub base_backoff_ms: u64,
     pub max_backoff_ms: u64,
     /// Objects younger than this are never swept as orphans.
@@ -178,6 +182,7 @@ impl Default for ProcessorConfig {
     fn default() -> Self {
         Self {
             max_attempts: 8,
+            dead_letter_after_secs: 600,
             base_backoff_ms: 100,
             max_backoff_ms: 10_000,
             sweep_grace_secs: 3600,

@@ -177,6 +177,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
         metrics::gauge!("photostream_moderation_classifier_enabled").set(checks.classifier_enabled() as u8 as f64);
         let runner = RunnerConfig {
             max_attempts: config.processors.max_attempts,
+            give_up_after: Duration::from_secs(config.processors.dead_letter_after_secs),
             max_batch_wait: Duration::from_millis(200),
             base_backoff: Duration::from_millis(config.processors.base_backoff_ms),
             max_backoff: Duration::from_millis(config.processors.max_backoff_ms),

@@ -13,8 +13,14 @@ use crate::{ProcessError, Processor};
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
-    /// Attempts per record before it is given up on.
+    /// Attempts per record before it is given up on (transient errors also
+    /// need `give_up_after` to have passed since the first attempt).
     pub max_attempts: u32,
+    /// A record failing with transient errors is retried for at least this
+    /// long, so a backend outage shorter than this dead-letters nothing: the
+    /// processor waits it out and catches up. Permanent errors are given up
+    /// on at once.
+    pub give_up_after: Duration,
     /// How long a batching processor waits to fill a batch.
     pub max_batch_wait: Duration,
     pub base_backoff: Duration,
@@ -25,6 +31,7 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             max_attempts: 8,
+            give_up_after: Duration::from_secs(600),
             max_batch_wait: Duration::from_millis(200),
             base_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
@@ -235,7 +242,9 @@ pub async fn run_processor_with_stats(
                         error!(error = %format!("{e:#}"), "record failed permanently; dead-lettered");
                         return Outcome::GaveUp(format!("{e:#}"), attempt);
                     }
-                    Err(ProcessError::Transient(e)) if attempt >= config.max_attempts => {
+                    Err(ProcessError::Transient(e))
+                        if attempt >= config.max_attempts && started.elapsed() >= config.give_up_after =>
+                    {
                         stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
                         metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "failed")
                             .increment(envelopes.len() as u64);
@@ -359,6 +368,7 @@ mod tests {
         let shutdown = CancellationToken::new();
         let config = RunnerConfig {
             max_attempts: 10,
+            give_up_after: Duration::ZERO,
             max_batch_wait: Duration::from_millis(10),
             base_backoff: Duration::from_millis(1),
             max_backoff: Duration::from_millis(5),
@@ -378,6 +388,32 @@ mod tests {
             log.committed_position(&Topic::photos(), &group).unwrap(),
             log.end_position(&Topic::photos()).unwrap()
         );
+    }
+
+    /// An outage (transient errors) shorter than `give_up_after` dead-letters
+    /// nothing, however many attempts it takes.
+    #[tokio::test]
+    async fn outages_within_the_give_up_window_are_waited_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(EmbeddedLog::open(dir.path()).unwrap());
+        log.publish(&Topic::photos(), "k", &record()).await.unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let p = Arc::new(Flaky { calls: AtomicU32::new(0), fail_first: 6, done: tx });
+        let stats = Arc::new(ProcessorStats::default());
+        let shutdown = CancellationToken::new();
+        let config = RunnerConfig {
+            max_attempts: 2,
+            give_up_after: Duration::from_secs(60),
+            max_batch_wait: Duration::from_millis(10),
+            base_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+        };
+        let task = tokio::spawn(run_processor_with_stats(log.clone(), Topic::photos(), p.clone(), config, shutdown.clone(), stats.clone()));
+        assert_eq!(rx.recv().await, Some(7), "handled on the 7th attempt, well past max_attempts");
+        shutdown.cancel();
+        task.await.unwrap().unwrap();
+        assert_eq!(stats.dead_lettered.load(Ordering::SeqCst), 0);
+        assert_eq!(stats.retries.load(Ordering::SeqCst), 6);
     }
 
     #[test]
