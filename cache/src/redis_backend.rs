@@ -13,6 +13,17 @@ fn backend(e: impl std::fmt::Display) -> CacheError {
     CacheError(e.to_string())
 }
 
+/// Every Redis round trip is bounded, whatever the client does while it
+/// reconnects: a Redis outage costs a request at most this long.
+const DEADLINE: Duration = Duration::from_secs(2);
+
+async fn bounded<T>(f: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T, CacheError> {
+    match tokio::time::timeout(DEADLINE, f).await {
+        Ok(r) => r.map_err(backend),
+        Err(_) => Err(CacheError(format!("Redis did not answer within {DEADLINE:?}"))),
+    }
+}
+
 async fn connect(url: &str) -> Result<ConnectionManager, CacheError> {
     let client = redis::Client::open(url).map_err(backend)?;
     let config = redis::aio::ConnectionManagerConfig::new()
@@ -51,26 +62,24 @@ impl ConcurrencyLimiter for RedisLimiter {
         let key = format!("{}:slot:{key}", self.prefix);
         let token = format!("{:032x}", rand::random::<u128>());
         let mut conn = self.conn.clone();
-        let set: Option<String> = redis::cmd("SET")
-            .arg(&key)
-            .arg(&token)
-            .arg("NX")
-            .arg("PX")
-            .arg(self.ttl.as_millis() as u64)
-            .query_async(&mut conn)
-            .await
-            .map_err(backend)?;
+        let set: Option<String> = bounded(
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(&token)
+                .arg("NX")
+                .arg("PX")
+                .arg(self.ttl.as_millis() as u64)
+                .query_async(&mut conn),
+        )
+        .await?;
         if set.is_none() {
             return Ok(None);
         }
         let conn = self.conn.clone();
         Ok(Some(SlotGuard::new(move || async move {
             let mut conn = conn;
-            let released: Result<i64, _> = redis::Script::new(RELEASE)
-                .key(&key)
-                .arg(&token)
-                .invoke_async(&mut conn)
-                .await;
+            let script = redis::Script::new(RELEASE);
+            let released: Result<i64, _> = bounded(script.key(&key).arg(&token).invoke_async(&mut conn)).await;
             if let Err(e) = released {
                 tracing::warn!(key, error = %e, "could not release a Redis slot; its TTL will");
             }
@@ -79,7 +88,7 @@ impl ConcurrencyLimiter for RedisLimiter {
 
     async fn ping(&self) -> Result<(), CacheError> {
         let mut conn = self.conn.clone();
-        let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(backend)?;
+        let _: String = bounded(redis::cmd("PING").query_async(&mut conn)).await?;
         Ok(())
     }
 
@@ -114,22 +123,19 @@ impl RedisBlobCache {
 impl BlobCache for RedisBlobCache {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
         let mut conn = self.conn.clone();
-        let v: Option<Vec<u8>> = conn.get(self.key(key)).await.map_err(backend)?;
+        let v: Option<Vec<u8>> = bounded(conn.get(self.key(key))).await?;
         Ok(v.map(Bytes::from))
     }
 
     async fn put(&self, key: &str, value: Bytes) -> Result<(), CacheError> {
         let mut conn = self.conn.clone();
-        let _: () = conn
-            .set_ex(self.key(key), value.as_ref(), self.ttl.as_secs().max(1))
-            .await
-            .map_err(backend)?;
+        let _: () = bounded(conn.set_ex(self.key(key), value.as_ref(), self.ttl.as_secs().max(1))).await?;
         Ok(())
     }
 
     async fn remove(&self, key: &str) -> Result<(), CacheError> {
         let mut conn = self.conn.clone();
-        let _: () = conn.del(self.key(key)).await.map_err(backend)?;
+        let _: () = bounded(conn.del(self.key(key))).await?;
         Ok(())
     }
 
