@@ -25,6 +25,7 @@ pub mod error;
 pub mod extract;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod pagination;
 pub mod routes;
 pub mod signing;

@@ -56,6 +56,8 @@ pub fn render_text() -> impl IntoResponse {
 
 /// `GET /metrics` in the Prometheus text format. Gauges read from the
 /// catalog (the moderation queue) are refreshed on each scrape.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 pub async fn render(State(st): State<Arc<AppState>>) -> impl IntoResponse {
     match st.catalog.queue_stats().await {
         Ok(q) => {

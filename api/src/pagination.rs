@@ -18,10 +18,15 @@ pub const MAX_LIMIT: i64 = 100;
 ///
 /// `limit` is taken as text and parsed here: serde's `flatten`, which the
 /// endpoint-specific parameter structs use, loses the type of URL values.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// Items per page, 1..100 (default 20).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// The `next` cursor of the previous page: fetch the page after it.
     pub previous_last: Option<String>,
+    /// The `prev` cursor of a page: fetch the page before it.
     pub previous_first: Option<String>,
 }
 
@@ -52,7 +57,7 @@ impl PageParams {
 }
 
 /// A page of items: `{items, next, prev}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `previous_last` for the following (older) page.

@@ -13,7 +13,7 @@ pub fn rfc3339(ms: i64) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PhotoUrls {
     /// `/media/…` URL of the thumbnail (signed unless public); null until it exists.
     pub thumbnail: Option<String>,
@@ -21,7 +21,7 @@ pub struct PhotoUrls {
     pub original: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PhotoView {
     pub id: String,
     pub owner: String,

@@ -20,10 +20,11 @@ const MAX_FIELD_LEN: usize = 200;
 
 /// The predefined metadata fields a sharer may set on a photo. Unknown
 /// fields are refused rather than silently dropped.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhotoMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// RFC 3339 time the photo was taken.
     pub taken_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera: Option<String>,
@@ -32,7 +33,9 @@ pub struct PhotoMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// One of all-rights-reserved, cc0, cc-by, cc-by-sa, cc-by-nd, cc-by-nc, cc-by-nc-sa, cc-by-nc-nd, public-domain.
     pub license: Option<String>,
+    /// At most 20 tags of at most 32 characters; normalised to lower case.
     #[serde(default)]
     pub tags: Vec<String>,
 }

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use crate::InvalidValue;
 
 /// Who may see a photo, as chosen by its owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     Public,
@@ -44,7 +44,7 @@ impl fmt::Display for Visibility {
 }
 
 /// Where a photo is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PhotoStatus {
     /// Accepted and durable; renditions and the search document are pending.

@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use photostream_catalog::CatalogError;
 use photostream_types::Username;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::pagination::Page;
 
 use crate::auth::{hash_password, token_hash, verify_password, Caller, Scope, API_TOKEN_PREFIX};
 use crate::error::ApiError;
@@ -19,17 +20,54 @@ use crate::AppState;
 const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 256;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     username: String,
     password: String,
 }
 
+/// A new account.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserCreated {
+    id: String,
+    username: String,
+}
+
+/// A session token (JWT) and when it expires.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionView {
+    token: String,
+    expires_at: String,
+}
+
+/// A personal API token; `token` is shown this once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenCreated {
+    id: String,
+    token: String,
+    name: String,
+    scopes: Vec<String>,
+}
+
+/// A personal API token as listed (never its secret).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenView {
+    id: String,
+    name: String,
+    scopes: Vec<String>,
+    created_at: String,
+    revoked: bool,
+}
+
+/// `POST /v1/users`: register.
+#[utoipa::path(post, path = "/v1/users", tag = "accounts", request_body = Credentials,
+    responses((status = 201, description = "Registered", body = UserCreated),
+              (status = 409, description = "The username is taken", body = crate::openapi::ErrorBody)))]
 pub async fn register(
     State(st): State<Arc<AppState>>,
     ApiJson(body): ApiJson<Credentials>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<UserCreated>), ApiError> {
     let username = Username::parse(&body.username)?;
     let n = body.password.chars().count();
     if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
@@ -45,15 +83,20 @@ pub async fn register(
     })?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": user.id, "username": user.username})),
+        Json(UserCreated { id: user.id.to_string(), username: user.username.to_string() }),
     ))
 }
 
+/// `POST /v1/sessions`: log in.
+#[utoipa::path(post, path = "/v1/sessions", tag = "accounts", request_body = Credentials,
+    responses((status = 200, description = "Logged in", body = SessionView),
+              (status = 401, description = "Wrong username or password", body = crate::openapi::ErrorBody),
+              (status = 429, description = "Too many attempts", body = crate::openapi::ErrorBody)))]
 pub async fn login(
     State(st): State<Arc<AppState>>,
     ClientAddr(addr): ClientAddr,
     ApiJson(body): ApiJson<Credentials>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionView>, ApiError> {
     let wrong = || ApiError::unauthorized("wrong username or password");
     st.login_limiter
         .check(&body.username.chars().take(64).collect::<String>(), addr)
@@ -68,10 +111,10 @@ pub async fn login(
     let ok = verify_password(body.password, user.as_ref().map(|u| u.password_hash.clone())).await;
     let user = user.filter(|_| ok).ok_or_else(wrong)?;
     let (token, expires_ms) = st.auth.issue(&user.id, &user.username)?;
-    Ok(Json(json!({"token": token, "expires_at": rfc3339(expires_ms)})))
+    Ok(Json(SessionView { token, expires_at: rfc3339(expires_ms) }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     name: String,
@@ -81,11 +124,14 @@ pub struct NewToken {
 /// `POST /v1/tokens`: a personal API token for programs. Only a session
 /// (a logged-in person) may create one; the secret is shown once and only
 /// its hash is stored.
+#[utoipa::path(post, path = "/v1/tokens", tag = "accounts", request_body = NewToken,
+    responses((status = 201, description = "Created; the secret is shown once", body = TokenCreated),
+              (status = 403, description = "Only a login session may create tokens", body = crate::openapi::ErrorBody)))]
 pub async fn create_token(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     ApiJson(body): ApiJson<NewToken>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
     let user = caller.require_user()?;
     if !user.session {
         return Err(ApiError::forbidden("API tokens are created from a login session"));
@@ -124,31 +170,39 @@ pub async fn create_token(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": stored.id, "token": token, "name": stored.name, "scopes": stored.scopes})),
+        Json(TokenCreated { id: stored.id, token, name: stored.name, scopes: stored.scopes }),
     ))
 }
 
 /// `GET /v1/tokens`: the caller's tokens (never their secrets).
+#[utoipa::path(get, path = "/v1/tokens", tag = "accounts",
+    responses((status = 200, description = "The caller's tokens", body = Page<TokenView>)))]
 pub async fn list_tokens(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<TokenView>>, ApiError> {
     let user = caller.require_user()?;
-    let tokens: Vec<Value> = st
+    let tokens: Vec<TokenView> = st
         .catalog
         .api_tokens(&user.id)
         .await?
         .into_iter()
-        .map(|t| {
-            json!({"id": t.id, "name": t.name, "scopes": t.scopes,
-                   "created_at": rfc3339(t.created_ms), "revoked": t.revoked_ms.is_some()})
+        .map(|t| TokenView {
+            id: t.id,
+            name: t.name,
+            scopes: t.scopes,
+            created_at: rfc3339(t.created_ms),
+            revoked: t.revoked_ms.is_some(),
         })
         .collect();
-    Ok(Json(json!({"items": tokens, "next": null, "prev": null})))
+    Ok(Json(Page { items: tokens, next: None, prev: None }))
 }
 
 /// `DELETE /v1/tokens/{id}`: revoked for every request that starts after
 /// this returns (tokens are checked against the catalog on each request).
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "accounts",
+    params(("id" = String, Path, description = "The token's id")),
+    responses((status = 204, description = "Revoked"), (status = 404, description = "No such token of the caller's", body = crate::openapi::ErrorBody)))]
 pub async fn revoke_token(
     State(st): State<Arc<AppState>>,
     caller: Caller,

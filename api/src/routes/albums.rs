@@ -17,7 +17,7 @@ use crate::routes::streams::list_visible;
 use crate::views::{rfc3339, PhotoView};
 use crate::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AlbumView {
     id: String,
     owner: String,
@@ -40,7 +40,7 @@ fn view(a: Album, owner: &Username) -> AlbumView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAlbum {
     name: String,
@@ -50,6 +50,10 @@ pub struct NewAlbum {
     default_visibility: Option<Visibility>,
 }
 
+/// `POST /v1/albums`: a new album of the caller's.
+#[utoipa::path(post, path = "/v1/albums", tag = "social", request_body = NewAlbum,
+    responses((status = 201, description = "Created", body = AlbumView),
+              (status = 409, description = "The caller has an album of that name", body = crate::openapi::ErrorBody)))]
 pub async fn create_album(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -79,7 +83,7 @@ pub async fn create_album(
     Ok((StatusCode::CREATED, Json(view(album, &user.username))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlbumEdit {
     title: Option<String>,
@@ -87,6 +91,11 @@ pub struct AlbumEdit {
     default_visibility: Option<Visibility>,
 }
 
+/// `PATCH /v1/albums/{id}`: the owner edits title, description or default visibility.
+#[utoipa::path(patch, path = "/v1/albums/{id}", tag = "social",
+    params(("id" = String, Path, description = "The album's id")), request_body = AlbumEdit,
+    responses((status = 200, description = "The album", body = AlbumView),
+              (status = 403, description = "Not the owner", body = crate::openapi::ErrorBody)))]
 pub async fn patch_album(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -112,6 +121,10 @@ pub async fn patch_album(
     Ok(Json(view(album, &user.username)))
 }
 
+/// `GET /v1/users/{username}/albums`: a user's albums.
+#[utoipa::path(get, path = "/v1/users/{username}/albums", tag = "social",
+    params(("username" = String, Path)),
+    responses((status = 200, description = "The albums", body = Page<AlbumView>)))]
 pub async fn user_albums(
     State(st): State<Arc<AppState>>,
     Path(username): Path<String>,
@@ -125,6 +138,10 @@ pub async fn user_albums(
     }))
 }
 
+/// `GET /v1/albums/{id}/photos`: the album's photos the caller may see, newest first.
+#[utoipa::path(get, path = "/v1/albums/{id}/photos", tag = "social",
+    params(("id" = String, Path, description = "The album's id"), PageParams),
+    responses((status = 200, description = "A page of photos", body = Page<PhotoView>)))]
 pub async fn album_photos(
     State(st): State<Arc<AppState>>,
     caller: Caller,

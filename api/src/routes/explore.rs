@@ -59,13 +59,16 @@ impl Default for ExploreWeights {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ExploreItem {
     photo: PhotoView,
     score: f64,
     reason: String,
 }
 
+/// `GET /v1/explore`: personalised and trending public photos, each with the reason it was picked.
+#[utoipa::path(get, path = "/v1/explore", tag = "reading", params(PageParams),
+    responses((status = 200, description = "A page of ranked photos", body = Page<ExploreItem>)))]
 pub async fn explore(
     State(st): State<Arc<AppState>>,
     caller: Caller,

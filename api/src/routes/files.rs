@@ -44,6 +44,11 @@ async fn download_slot(st: &AppState, caller: &Caller, addr: Option<std::net::Ip
         .ok_or_else(|| ApiError::too_many("one original download at a time; retry when the first finishes", 1))
 }
 
+/// `GET /v1/photos/{id}/thumbnail`: the 50 px wide thumbnail, with `ETag` (304 on `If-None-Match`) and `Cache-Control`.
+#[utoipa::path(get, path = "/v1/photos/{id}/thumbnail", tag = "photos", params(("id" = String, Path, description = "The photo's id")),
+    responses((status = 200, description = "The thumbnail bytes", content_type = "image/*", body = [u8]),
+              (status = 304, description = "Not modified"),
+              (status = 404, description = "No such photo, not visible, or the thumbnail is not ready yet (`not_ready`)", body = crate::openapi::ErrorBody)))]
 pub async fn thumbnail(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -62,6 +67,12 @@ pub async fn thumbnail(
     serve_thumbnail(&st, grant, &key, &headers).await
 }
 
+/// `GET /v1/photos/{id}/original`: the original bytes; `Range` supported; one download in flight per caller.
+#[utoipa::path(get, path = "/v1/photos/{id}/original", tag = "photos", params(("id" = String, Path, description = "The photo's id")),
+    responses((status = 200, description = "The original bytes", content_type = "image/*", body = [u8]),
+              (status = 206, description = "The requested range", content_type = "image/*", body = [u8]),
+              (status = 416, description = "The range is not satisfiable", body = crate::openapi::ErrorBody),
+              (status = 429, description = "Another download of the caller's is in flight", body = crate::openapi::ErrorBody)))]
 pub async fn original(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -83,6 +94,15 @@ pub struct Signature {
 }
 
 /// `/media/{user}/{album}/{resolution}/{file}`: the CDN layout.
+#[utoipa::path(get, path = "/media/{user}/{album}/{resolution}/{file}", tag = "photos",
+    params(("user" = String, Path), ("album" = String, Path),
+           ("resolution" = String, Path, description = "`original`, `thumbnail`, …"), ("file" = String, Path),
+           ("exp" = Option<i64>, Query, description = "Signed URLs: expiry, Unix seconds"),
+           ("sig" = Option<String>, Query, description = "Signed URLs: the signature")),
+    responses((status = 200, description = "The file", content_type = "image/*", body = [u8]),
+              (status = 206, description = "The requested range", content_type = "image/*", body = [u8]),
+              (status = 304, description = "Not modified"),
+              (status = 404, description = "No such file, or not visible (missing, expired or revoked signature)", body = crate::openapi::ErrorBody)))]
 pub async fn media(
     State(st): State<Arc<AppState>>,
     caller: Caller,

@@ -20,7 +20,7 @@ use crate::routes::streams::keyed_page;
 use crate::views::{rfc3339, PhotoView};
 use crate::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct GroupView {
     id: String,
     name: String,
@@ -46,7 +46,7 @@ async fn group(st: &AppState, id: &str) -> Result<Group, ApiError> {
     st.catalog.group(id).await?.ok_or_else(ApiError::not_found)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
     name: String,
@@ -54,6 +54,10 @@ pub struct NewGroup {
     description: String,
 }
 
+/// `POST /v1/groups`: a new group; the creator joins it.
+#[utoipa::path(post, path = "/v1/groups", tag = "social", request_body = NewGroup,
+    responses((status = 201, description = "Created", body = GroupView),
+              (status = 409, description = "A group of that name exists", body = crate::openapi::ErrorBody)))]
 pub async fn create_group(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -70,11 +74,17 @@ pub async fn create_group(
     Ok((StatusCode::CREATED, Json(view(&st, g).await?)))
 }
 
+/// `GET /v1/groups/{id}`.
+#[utoipa::path(get, path = "/v1/groups/{id}", tag = "social", params(("id" = String, Path, description = "The group's id")),
+    responses((status = 200, description = "The group", body = GroupView)))]
 pub async fn get_group(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<GroupView>, ApiError> {
     let g = group(&st, &id).await?;
     Ok(Json(view(&st, g).await?))
 }
 
+/// `PUT /v1/groups/{id}/members`: join.
+#[utoipa::path(put, path = "/v1/groups/{id}/members", tag = "social", params(("id" = String, Path, description = "The group's id")),
+    responses((status = 204, description = "A member")))]
 pub async fn join(State(st): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let user = caller.require_user()?.clone();
     let g = group(&st, &id).await?;
@@ -82,6 +92,9 @@ pub async fn join(State(st): State<Arc<AppState>>, caller: Caller, Path(id): Pat
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /v1/groups/{id}/members`: leave; the caller's photos leave the pool.
+#[utoipa::path(delete, path = "/v1/groups/{id}/members", tag = "social", params(("id" = String, Path, description = "The group's id")),
+    responses((status = 204, description = "No longer a member")))]
 pub async fn leave(State(st): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let user = caller.require_user()?.clone();
     let g = group(&st, &id).await?;
@@ -89,13 +102,16 @@ pub async fn leave(State(st): State<Arc<AppState>>, caller: Caller, Path(id): Pa
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddPhoto {
     photo: String,
 }
 
 /// Members add their own photos.
+#[utoipa::path(post, path = "/v1/groups/{id}/photos", tag = "social", params(("id" = String, Path, description = "The group's id")), request_body = AddPhoto,
+    responses((status = 204, description = "In the pool"),
+              (status = 403, description = "Not a member, or not the photo's owner", body = crate::openapi::ErrorBody)))]
 pub async fn add_photo(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -115,6 +131,9 @@ pub async fn add_photo(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /v1/groups/{id}/photos`: the pool, newest first, only photos the caller may see.
+#[utoipa::path(get, path = "/v1/groups/{id}/photos", tag = "social", params(("id" = String, Path, description = "The group's id"), PageParams),
+    responses((status = 200, description = "A page of photos", body = Page<PhotoView>)))]
 pub async fn pool(
     State(st): State<Arc<AppState>>,
     caller: Caller,

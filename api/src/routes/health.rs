@@ -3,18 +3,49 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 
 use crate::AppState;
 
+/// `{"status": "ok"}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    status: String,
+}
+
+/// Each configured backend and whether it answered.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready` or `degraded`.
+    status: String,
+    backends: BTreeMap<String, BackendCheck>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BackendCheck {
+    /// The implementation, e.g. `sql`, `tantivy`, `nats`, `redis`.
+    kind: String,
+    /// `ok` or `unreachable`.
+    status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
 /// The process is up.
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Up", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".into() })
 }
 
 /// Every configured backend answers.
-pub async fn readyz(State(st): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
-    let mut checks = Map::new();
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Every backend answered", body = Readiness),
+              (status = 503, description = "A backend is unreachable", body = Readiness)))]
+pub async fn readyz(State(st): State<Arc<AppState>>) -> (StatusCode, Json<Readiness>) {
+    let mut checks = BTreeMap::new();
     let mut ok = true;
     let mut record = |name: &str, kind: &str, result: Result<(), String>| {
         ok &= result.is_ok();
@@ -22,8 +53,8 @@ pub async fn readyz(State(st): State<Arc<AppState>>) -> (StatusCode, Json<Value>
         checks.insert(
             name.to_string(),
             match result {
-                Ok(()) => json!({"kind": kind, "status": "ok"}),
-                Err(e) => json!({"kind": kind, "status": "unreachable", "error": e}),
+                Ok(()) => BackendCheck { kind: kind.to_string(), status: "ok".into(), error: None },
+                Err(e) => BackendCheck { kind: kind.to_string(), status: "unreachable".into(), error: Some(e) },
             },
         );
     };
@@ -45,6 +76,6 @@ pub async fn readyz(State(st): State<Arc<AppState>>) -> (StatusCode, Json<Value>
     let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (
         status,
-        Json(json!({"status": if ok { "ready" } else { "degraded" }, "backends": checks})),
+        Json(Readiness { status: if ok { "ready" } else { "degraded" }.into(), backends: checks }),
     )
 }

@@ -20,8 +20,10 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
-use axum::routing::{delete, get, post};
 use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -43,58 +45,33 @@ pub(crate) fn outbox_for(record: photostream_pipeline::Record, request_id: Optio
 /// JSON bodies are small; only uploads get the large limit.
 const JSON_BODY_LIMIT: usize = 64 * 1024;
 
+/// The generated description, rendered once at start-up.
+#[derive(Clone)]
+struct OpenApiJson(Arc<String>);
+
+/// `GET /openapi.json`: this API, described from the code (see `crate::openapi`).
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
+async fn openapi_json(axum::Extension(OpenApiJson(spec)): axum::Extension<OpenApiJson>) -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], spec.as_str().to_owned())
+}
+
+/// The description alone (for `photostream openapi` and tests).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut api) = described_routes(0).split_for_parts();
+    crate::openapi::complete(&mut api);
+    api
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     crate::metrics::handle();
     let upload_limit = state.config.max_upload_bytes + 2 * 1024 * 1024;
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .route("/v1/users", post(accounts::register))
-        .route("/v1/sessions", post(accounts::login))
-        .route(
-            "/v1/photos",
-            post(upload::upload).layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/v1/tokens", post(accounts::create_token).get(accounts::list_tokens))
-        .route("/v1/tokens/{id}", delete(accounts::revoke_token))
-        .route(
-            "/v1/photos/{id}",
-            get(photos::get_photo).patch(photos::patch_photo).delete(photos::delete_photo),
-        )
-        .route("/v1/photos/{id}/viewers", get(photos::get_viewers).put(photos::put_viewers))
-        .route("/v1/albums", post(albums::create_album))
-        .route("/v1/albums/{id}", axum::routing::patch(albums::patch_album))
-        .route("/v1/albums/{id}/photos", get(albums::album_photos))
-        .route("/v1/users/{username}/albums", get(albums::user_albums))
-        .route("/v1/photos/{id}/comments", post(social::add_comment).get(social::list_comments))
-        .route("/v1/comments/{id}", delete(social::delete_comment))
-        .route("/v1/photos/{id}/favorite", axum::routing::put(social::favorite).delete(social::unfavorite))
-        .route("/v1/users/{username}/favorites", get(social::user_favorites))
-        .route("/v1/users/{username}/follow", axum::routing::put(social::follow).delete(social::unfollow))
-        .route("/v1/users/{username}/followers", get(social::followers))
-        .route("/v1/users/{username}/following", get(social::following))
-        .route("/v1/feed", get(social::feed))
-        .route("/v1/explore", get(explore::explore))
-        .route("/v1/groups", post(groups::create_group))
-        .route("/v1/groups/{id}", get(groups::get_group))
-        .route("/v1/groups/{id}/members", axum::routing::put(groups::join).delete(groups::leave))
-        .route("/v1/groups/{id}/photos", post(groups::add_photo).get(groups::pool))
-        .route("/v1/photos/{id}/reports", post(moderation::report))
-        .route("/v1/moderation/queue", get(moderation::queue))
-        .route("/v1/moderation/queue/{id}/decision", post(moderation::decide))
-        .route("/v1/moderation/audit", get(moderation::audit))
-        .route("/v1/photos/{id}/stats", get(stats::photo_stats))
-        .route("/v1/users/{username}/stats", get(stats::user_stats))
-        .route("/v1/notifications", get(social::notifications))
-        .route("/v1/notifications/read", post(social::mark_read))
-        .route("/v1/notifications/stream", get(social::notification_stream))
-        .route("/v1/photos/{id}/thumbnail", get(files::thumbnail))
-        .route("/v1/photos/{id}/original", get(files::original))
-        .route("/media/{user}/{album}/{resolution}/{file}", get(files::media))
-        .route("/v1/users/{username}/photos", get(streams::user_photos))
-        .route("/v1/search", get(search::search))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(crate::metrics::render))
+    let (router, mut api) = described_routes(upload_limit).split_for_parts();
+    crate::openapi::complete(&mut api);
+    let spec = Arc::new(api.to_pretty_json().expect("the OpenAPI document serialises"));
+    router
+        .layer(axum::Extension(OpenApiJson(spec)))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -113,4 +90,52 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Every route, each mounted through `routes!` so it is described from
+/// its handler's `#[utoipa::path]`: none can be served undescribed.
+fn described_routes(upload_limit: usize) -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .routes(routes!(accounts::register))
+        .routes(routes!(accounts::login))
+        .routes(routes!(upload::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .routes(routes!(accounts::create_token, accounts::list_tokens))
+        .routes(routes!(accounts::revoke_token))
+        .routes(routes!(photos::get_photo, photos::patch_photo, photos::delete_photo))
+        .routes(routes!(photos::get_viewers, photos::put_viewers))
+        .routes(routes!(albums::create_album))
+        .routes(routes!(albums::patch_album))
+        .routes(routes!(albums::album_photos))
+        .routes(routes!(albums::user_albums))
+        .routes(routes!(social::add_comment, social::list_comments))
+        .routes(routes!(social::delete_comment))
+        .routes(routes!(social::favorite, social::unfavorite))
+        .routes(routes!(social::user_favorites))
+        .routes(routes!(social::follow, social::unfollow))
+        .routes(routes!(social::followers))
+        .routes(routes!(social::following))
+        .routes(routes!(social::feed))
+        .routes(routes!(explore::explore))
+        .routes(routes!(groups::create_group))
+        .routes(routes!(groups::get_group))
+        .routes(routes!(groups::join, groups::leave))
+        .routes(routes!(groups::add_photo, groups::pool))
+        .routes(routes!(moderation::report))
+        .routes(routes!(moderation::queue))
+        .routes(routes!(moderation::decide))
+        .routes(routes!(moderation::audit))
+        .routes(routes!(stats::photo_stats))
+        .routes(routes!(stats::user_stats))
+        .routes(routes!(social::notifications))
+        .routes(routes!(social::mark_read))
+        .routes(routes!(social::notification_stream))
+        .routes(routes!(files::thumbnail))
+        .routes(routes!(files::original))
+        .routes(routes!(files::media))
+        .routes(routes!(streams::user_photos))
+        .routes(routes!(search::search))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(crate::metrics::render))
+        .routes(routes!(openapi_json))
 }

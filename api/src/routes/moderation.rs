@@ -18,7 +18,7 @@ use photostream_catalog::{AuditEntry, ModerationItem, Photo, Verdict};
 use photostream_pipeline::{PhotoChanged, Record};
 use photostream_types::{check_text, PhotoId};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::auth::{AuthUser, Caller};
 use crate::error::ApiError;
@@ -37,20 +37,29 @@ fn moderator(caller: &Caller) -> Result<&AuthUser, ApiError> {
     caller.user().filter(|u| u.moderator).ok_or_else(ApiError::not_found)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportBody {
     reason: String,
 }
 
+/// `{"received": true}`: the reporter learns nothing about other reports.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Received {
+    received: bool,
+}
+
 /// `POST /v1/photos/{id}/reports`: any user who can see the photo.
+#[utoipa::path(post, path = "/v1/photos/{id}/reports", tag = "moderation", params(("id" = String, Path, description = "The photo's id")), request_body = ReportBody,
+    responses((status = 202, description = "Received; goes to the review queue", body = Received),
+              (status = 400, description = "No reason, or the caller's own photo", body = crate::openapi::ErrorBody)))]
 pub async fn report(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     RequestId(request_id): RequestId,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReportBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Received>), ApiError> {
     let user = caller.require_user()?.clone();
     let photo = visible_photo(&st, &caller, &id).await?;
     let reason = body.reason.trim();
@@ -74,17 +83,17 @@ pub async fn report(
         reindex_now(&st, &photo.id).await;
     }
     // The reporter learns nothing about other reports.
-    Ok((StatusCode::ACCEPTED, Json(json!({ "received": true }))))
+    Ok((StatusCode::ACCEPTED, Json(Received { received: true })))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CommentRef {
     id: String,
     author: String,
     text: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ItemView {
     id: String,
     /// `photo` or `comment`.
@@ -151,6 +160,10 @@ pub struct QueueParams {
 }
 
 /// `GET /v1/moderation/queue?status=pending`: oldest first.
+#[utoipa::path(get, path = "/v1/moderation/queue", tag = "moderation",
+    params(("status" = Option<String>, Query, description = "`pending` (default), `approved`, `rejected` or `all`"), PageParams),
+    responses((status = 200, description = "A page of queue items", body = Page<ItemView>),
+              (status = 404, description = "The caller is not a moderator", body = crate::openapi::ErrorBody)))]
 pub async fn queue(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -171,7 +184,7 @@ pub async fn queue(
     Ok(Json(Page { items: views, next: page.next, prev: page.prev }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     action: String,
@@ -211,6 +224,11 @@ async fn phash_of(st: &AppState, photo: &Photo) -> Result<u64, ApiError> {
 }
 
 /// `POST /v1/moderation/queue/{id}/decision`.
+#[utoipa::path(post, path = "/v1/moderation/queue/{id}/decision", tag = "moderation",
+    params(("id" = String, Path, description = "The queue item's id")), request_body = DecisionBody,
+    responses((status = 200, description = "The decided item", body = ItemView),
+              (status = 404, description = "No such item, or the caller is not a moderator", body = crate::openapi::ErrorBody),
+              (status = 409, description = "The item is already decided", body = crate::openapi::ErrorBody)))]
 pub async fn decide(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -256,7 +274,7 @@ pub async fn decide(
     Ok(Json(item_view(&st, decided).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AuditView {
     id: String,
     item: String,
@@ -294,6 +312,10 @@ pub struct AuditParams {
 }
 
 /// `GET /v1/moderation/audit[?photo=ID]`: every decision, newest first.
+#[utoipa::path(get, path = "/v1/moderation/audit", tag = "moderation",
+    params(("photo" = Option<String>, Query, description = "Only decisions about this photo"), PageParams),
+    responses((status = 200, description = "A page of decisions", body = Page<AuditView>),
+              (status = 404, description = "The caller is not a moderator", body = crate::openapi::ErrorBody)))]
 pub async fn audit(
     State(st): State<Arc<AppState>>,
     caller: Caller,

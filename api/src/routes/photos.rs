@@ -9,8 +9,7 @@ use axum::Json;
 use photostream_catalog::{CatalogError, Photo, PhotoPatch};
 use photostream_pipeline::{Envelope, PhotoChanged, PhotoDeleted, Record, Topic};
 use photostream_types::{check_text, AlbumName, PhotoId, PhotoMetadata, UserId, Username, Visibility};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::acl::{access_of, can_edit, can_view};
 use crate::auth::Caller;
@@ -73,6 +72,10 @@ pub(crate) async fn reindex_now(st: &AppState, id: &PhotoId) {
     }
 }
 
+/// `GET /v1/photos/{id}`: the photo record, with (signed) file URLs.
+#[utoipa::path(get, path = "/v1/photos/{id}", tag = "photos", params(("id" = String, Path, description = "The photo's id")),
+    responses((status = 200, description = "The photo", body = PhotoView),
+              (status = 404, description = "No such photo, or not visible to the caller", body = crate::openapi::ErrorBody)))]
 pub async fn get_photo(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -104,7 +107,7 @@ fn record_view(st: &AppState, photo: &Photo, viewer: Option<UserId>, request_id:
     });
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhotoEdit {
     title: Option<String>,
@@ -114,6 +117,11 @@ pub struct PhotoEdit {
     metadata: Option<PhotoMetadata>,
 }
 
+/// `PATCH /v1/photos/{id}`: the owner edits; takes effect on every read path at once.
+#[utoipa::path(patch, path = "/v1/photos/{id}", tag = "photos", params(("id" = String, Path, description = "The photo's id")), request_body = PhotoEdit,
+    responses((status = 200, description = "The edited photo", body = PhotoView),
+              (status = 403, description = "Not the owner", body = crate::openapi::ErrorBody),
+              (status = 409, description = "The target album has a file of that name", body = crate::openapi::ErrorBody)))]
 pub async fn patch_photo(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -162,6 +170,10 @@ pub async fn patch_photo(
     Ok(Json(st.photo_view(updated)))
 }
 
+/// `DELETE /v1/photos/{id}`: owner or moderator; 404 everywhere from then on.
+#[utoipa::path(delete, path = "/v1/photos/{id}", tag = "photos", params(("id" = String, Path, description = "The photo's id")),
+    responses((status = 204, description = "Deleted"),
+              (status = 403, description = "Neither owner nor moderator", body = crate::openapi::ErrorBody)))]
 pub async fn delete_photo(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -188,17 +200,21 @@ pub async fn delete_photo(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /v1/photos/{id}/viewers`: who may see a `shared` photo (owner only).
+#[utoipa::path(get, path = "/v1/photos/{id}/viewers", tag = "photos", params(("id" = String, Path, description = "The photo's id")),
+    responses((status = 200, description = "The viewer list", body = ViewerList)))]
 pub async fn get_viewers(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ViewerList>, ApiError> {
     let photo = editable_photo(&st, &caller, &id).await?;
     let names: Vec<String> = st.catalog.viewers(&photo.id).await?.into_iter().map(|(_, u)| u.to_string()).collect();
-    Ok(Json(json!({"usernames": names})))
+    Ok(Json(ViewerList { usernames: names }))
 }
 
-#[derive(Deserialize)]
+/// Usernames who may see a `shared` photo.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ViewerList {
     usernames: Vec<String>,
@@ -225,13 +241,17 @@ pub async fn resolve_usernames(st: &AppState, names: &[String]) -> Result<Vec<Us
     Ok(ids)
 }
 
+/// `PUT /v1/photos/{id}/viewers`: replace the viewer list; removed viewers lose access at once.
+#[utoipa::path(put, path = "/v1/photos/{id}/viewers", tag = "photos", params(("id" = String, Path, description = "The photo's id")), request_body = ViewerList,
+    responses((status = 200, description = "The new viewer list", body = ViewerList),
+              (status = 400, description = "An unknown username, or too many", body = crate::openapi::ErrorBody)))]
 pub async fn put_viewers(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     RequestId(request_id): RequestId,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ViewerList>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ViewerList>, ApiError> {
     let photo = editable_photo(&st, &caller, &id).await?;
     let ids = resolve_usernames(&st, &body.usernames).await?;
     let outbox = outbox_for(Record::PhotoUpdated(PhotoChanged { photo_id: photo.id.clone() }), request_id);
@@ -239,5 +259,5 @@ pub async fn put_viewers(
     st.outbox_wake.notify_one();
     reindex_now(&st, &photo.id).await;
     let names: Vec<String> = st.catalog.viewers(&photo.id).await?.into_iter().map(|(_, u)| u.to_string()).collect();
-    Ok(Json(json!({"usernames": names})))
+    Ok(Json(ViewerList { usernames: names }))
 }

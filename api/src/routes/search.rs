@@ -31,6 +31,14 @@ pub struct SearchParams {
     page: PageParams,
 }
 
+/// `GET /v1/search`: full-text search (typo tolerant) over photos the caller may see.
+#[utoipa::path(get, path = "/v1/search", tag = "reading",
+    params(("q" = Option<String>, Query, description = "Words to look for in titles, descriptions and tags"),
+           ("owner" = Option<String>, Query, description = "Only this user's photos (a username)"),
+           ("tag" = Option<String>, Query, description = "Only photos with this tag"),
+           ("album" = Option<String>, Query, description = "Only photos in this album (an album id)"),
+           PageParams),
+    responses((status = 200, description = "A page of hits, best first", body = Page<PhotoView>)))]
 pub async fn search(
     State(st): State<Arc<AppState>>,
     caller: Caller,

@@ -29,7 +29,7 @@ use crate::AppState;
 
 pub const MAX_COMMENT: usize = 2000;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CommentView {
     id: String,
     photo: String,
@@ -48,12 +48,15 @@ fn comment_view(c: Comment) -> CommentView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewComment {
     text: String,
 }
 
+/// `POST /v1/photos/{id}/comments`: comment on a photo the caller can see.
+#[utoipa::path(post, path = "/v1/photos/{id}/comments", tag = "social", params(("id" = String, Path, description = "The photo's id")), request_body = NewComment,
+    responses((status = 201, description = "The comment", body = CommentView)))]
 pub async fn add_comment(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -82,6 +85,9 @@ pub async fn add_comment(
     Ok((StatusCode::CREATED, Json(comment_view(c))))
 }
 
+/// `GET /v1/photos/{id}/comments`: oldest first.
+#[utoipa::path(get, path = "/v1/photos/{id}/comments", tag = "social", params(("id" = String, Path, description = "The photo's id"), PageParams),
+    responses((status = 200, description = "A page of comments", body = Page<CommentView>)))]
 pub async fn list_comments(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -95,6 +101,9 @@ pub async fn list_comments(
 }
 
 /// Author, photo owner or moderator; 404 if the caller cannot see the photo.
+#[utoipa::path(delete, path = "/v1/comments/{id}", tag = "social",
+    params(("id" = String, Path, description = "The comment's id")),
+    responses((status = 204, description = "Deleted"), (status = 403, description = "Not allowed to delete it", body = crate::openapi::ErrorBody)))]
 pub async fn delete_comment(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -110,6 +119,9 @@ pub async fn delete_comment(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `PUT /v1/photos/{id}/favorite`.
+#[utoipa::path(put, path = "/v1/photos/{id}/favorite", tag = "social", params(("id" = String, Path, description = "The photo's id")),
+    responses((status = 204, description = "A favorite")))]
 pub async fn favorite(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -125,6 +137,9 @@ pub async fn favorite(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /v1/photos/{id}/favorite`.
+#[utoipa::path(delete, path = "/v1/photos/{id}/favorite", tag = "social", params(("id" = String, Path, description = "The photo's id")),
+    responses((status = 204, description = "No longer a favorite")))]
 pub async fn unfavorite(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -136,6 +151,9 @@ pub async fn unfavorite(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /v1/users/{username}/favorites`: most recently favorited first, only photos the caller may see.
+#[utoipa::path(get, path = "/v1/users/{username}/favorites", tag = "social", params(("username" = String, Path), PageParams),
+    responses((status = 200, description = "A page of photos", body = Page<PhotoView>)))]
 pub async fn user_favorites(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -148,6 +166,9 @@ pub async fn user_favorites(
     keyed_page(&st, &caller, items, more, &direction).await.map(Json)
 }
 
+/// `PUT /v1/users/{username}/follow`.
+#[utoipa::path(put, path = "/v1/users/{username}/follow", tag = "social", params(("username" = String, Path)),
+    responses((status = 204, description = "Following"), (status = 400, description = "Following oneself", body = crate::openapi::ErrorBody)))]
 pub async fn follow(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -166,6 +187,9 @@ pub async fn follow(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /v1/users/{username}/follow`.
+#[utoipa::path(delete, path = "/v1/users/{username}/follow", tag = "social", params(("username" = String, Path)),
+    responses((status = 204, description = "No longer following")))]
 pub async fn unfollow(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -177,7 +201,7 @@ pub async fn unfollow(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct FollowView {
     username: String,
     since: String,
@@ -193,6 +217,9 @@ async fn follows(st: &AppState, username: &str, followers: bool, params: PagePar
     })))
 }
 
+/// `GET /v1/users/{username}/followers`.
+#[utoipa::path(get, path = "/v1/users/{username}/followers", tag = "social", params(("username" = String, Path), PageParams),
+    responses((status = 200, description = "A page of followers", body = Page<FollowView>)))]
 pub async fn followers(
     State(st): State<Arc<AppState>>,
     Path(username): Path<String>,
@@ -201,6 +228,9 @@ pub async fn followers(
     follows(&st, &username, true, params).await
 }
 
+/// `GET /v1/users/{username}/following`.
+#[utoipa::path(get, path = "/v1/users/{username}/following", tag = "social", params(("username" = String, Path), PageParams),
+    responses((status = 200, description = "A page of followed users", body = Page<FollowView>)))]
 pub async fn following(
     State(st): State<Arc<AppState>>,
     Path(username): Path<String>,
@@ -212,6 +242,8 @@ pub async fn following(
 /// `GET /v1/feed`: the caller's photos and those of users they follow,
 /// newest first. Assembled at read time from the follows table (see
 /// docs/social.md for why), keyset-paginated like photostreams.
+#[utoipa::path(get, path = "/v1/feed", tag = "reading", params(PageParams),
+    responses((status = 200, description = "A page of photos", body = Page<PhotoView>)))]
 pub async fn feed(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -223,7 +255,7 @@ pub async fn feed(
     list_visible(&st, &caller, filter, &direction, limit).await.map(Json)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct NotificationView {
     id: String,
     kind: String,
@@ -258,6 +290,9 @@ async fn notification_view(st: &AppState, caller: &Caller, n: Notification) -> R
     }))
 }
 
+/// `GET /v1/notifications`: newest first.
+#[utoipa::path(get, path = "/v1/notifications", tag = "social", params(PageParams),
+    responses((status = 200, description = "A page of notifications", body = Page<NotificationView>)))]
 pub async fn notifications(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -287,7 +322,7 @@ pub async fn notifications(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarkRead {
     ids: Option<Vec<String>>,
@@ -295,6 +330,9 @@ pub struct MarkRead {
     all: bool,
 }
 
+/// `POST /v1/notifications/read`: `{ids: [...]}` or `{all: true}`.
+#[utoipa::path(post, path = "/v1/notifications/read", tag = "social", request_body = MarkRead,
+    responses((status = 204, description = "Marked read")))]
 pub async fn mark_read(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -313,6 +351,9 @@ pub async fn mark_read(
 /// event per new notification. It polls the catalog (every 250 ms), so it
 /// works the same whichever API instance the client is connected to, and
 /// ends when the server shuts down.
+#[utoipa::path(get, path = "/v1/notifications/stream", tag = "social",
+    responses((status = 200, description = "Server-sent events, one `notification` event per new notification (the same JSON as the list)",
+               content_type = "text/event-stream", body = String)))]
 pub async fn notification_stream(
     State(st): State<Arc<AppState>>,
     caller: Caller,

@@ -16,13 +16,13 @@ use crate::AppState;
 /// The per-day series covers this many days.
 const SERIES_DAYS: i64 = 30;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Day {
     day: String,
     views: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PhotoStats {
     photo: String,
     views: u64,
@@ -31,7 +31,7 @@ pub struct PhotoStats {
     daily: Vec<Day>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserStats {
     username: String,
     photos: i64,
@@ -62,6 +62,9 @@ async fn all_time_views(st: &AppState, scope: &Scope) -> Result<u64, ApiError> {
 
 /// `GET /v1/photos/{id}/stats`: the owner only (404 if the photo is not
 /// visible to the caller, 403 if it is but is not theirs).
+#[utoipa::path(get, path = "/v1/photos/{id}/stats", tag = "stats", params(("id" = String, Path, description = "The photo's id")),
+    responses((status = 200, description = "Views, favorites, comments and a 30-day series", body = PhotoStats),
+              (status = 403, description = "Visible, but not the caller's", body = crate::openapi::ErrorBody)))]
 pub async fn photo_stats(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -83,6 +86,9 @@ pub async fn photo_stats(
 }
 
 /// `GET /v1/users/{username}/stats`: that user only.
+#[utoipa::path(get, path = "/v1/users/{username}/stats", tag = "stats", params(("username" = String, Path)),
+    responses((status = 200, description = "Totals and a 30-day series", body = UserStats),
+              (status = 403, description = "Not the caller", body = crate::openapi::ErrorBody)))]
 pub async fn user_stats(
     State(st): State<Arc<AppState>>,
     caller: Caller,

@@ -24,6 +24,11 @@ pub struct StreamParams {
     album: Option<String>,
 }
 
+/// `GET /v1/users/{username}/photos`: that user's photos the caller may see, newest first.
+#[utoipa::path(get, path = "/v1/users/{username}/photos", tag = "reading",
+    params(("username" = String, Path), ("tag" = Option<String>, Query, description = "Only photos with this tag"),
+           ("album" = Option<String>, Query, description = "Only photos in this album (an album id)"), PageParams),
+    responses((status = 200, description = "A page of photos", body = Page<PhotoView>)))]
 pub async fn user_photos(
     State(st): State<Arc<AppState>>,
     caller: Caller,

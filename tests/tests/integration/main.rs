@@ -4,6 +4,7 @@
 
 mod access;
 mod objects;
+mod openapi;
 mod outages;
 mod bad_input;
 mod crash;
