@@ -20,8 +20,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
+        // Bodies are JSON objects; serde's derive would also take an array
+        // of field values.
+        match axum::Json::<photostream_types::ObjectOnly<T>>::from_request(req, state).await {
+            Ok(axum::Json(photostream_types::ObjectOnly(v))) => Ok(Self(v)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",

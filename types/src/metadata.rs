@@ -20,8 +20,11 @@ const MAX_FIELD_LEN: usize = 200;
 
 /// The predefined metadata fields a sharer may set on a photo. Unknown
 /// fields are refused rather than silently dropped.
+///
+/// Only a JSON object deserialises into it (see [`crate::ObjectOnly`]);
+/// the derived code runs through `remote = "Self"` inside that check.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct PhotoMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// RFC 3339 time the photo was taken.
@@ -38,6 +41,24 @@ pub struct PhotoMetadata {
     /// At most 20 tags of at most 32 characters; normalised to lower case.
     #[serde(default)]
     pub tags: Vec<String>,
+}
+
+impl Serialize for PhotoMetadata {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PhotoMetadata::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PhotoMetadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Derived(PhotoMetadata);
+        impl<'de> Deserialize<'de> for Derived {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                PhotoMetadata::deserialize(d).map(Derived)
+            }
+        }
+        crate::ObjectOnly::<Derived>::deserialize(d).map(|o| o.0 .0)
+    }
 }
 
 impl PhotoMetadata {
@@ -166,6 +187,11 @@ mod tests {
         assert!(normalise_tag("  ").is_err());
         assert!(check_text("title", "a\u{0}b", 10).is_err());
         assert!(serde_json::from_str::<PhotoMetadata>(r#"{"iso": 100}"#).is_err());
+        // serde's derive would take the field values as an array; we don't.
+        assert!(serde_json::from_str::<PhotoMetadata>(r#"[null, null]"#).is_err());
+        assert!(serde_json::from_str::<PhotoMetadata>(r#"["2024-01-01T00:00:00Z"]"#).is_err());
+        let m: PhotoMetadata = serde_json::from_str(r#"{"camera": "X100", "tags": ["a"]}"#).unwrap();
+        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"camera":"X100","tags":["a"]}"#);
     }
 
     #[test]

@@ -52,6 +52,9 @@ async fn malformed_requests_get_clear_client_errors() {
     let deep = "[".repeat(10_000) + &"]".repeat(10_000);
     let r = anon.post("/v1/users").header("content-type", "application/json").body(deep).send().await.unwrap();
     assert_client_error(r, 400, "deep json").await;
+    // The field values as an array (serde's derive would take it): refused.
+    let r = anon.post("/v1/users").json(&serde_json::json!(["mallory", "correct horse battery"])).send().await.unwrap();
+    assert_eq!(assert_client_error(r, 400, "array body").await, "invalid_json");
     let huge = serde_json::json!({"username": "x".repeat(200_000), "password": "y"});
     let r = anon.post("/v1/users").json(&huge).send().await.unwrap();
     assert_client_error(r, 413, "huge json").await;
@@ -111,6 +114,8 @@ async fn malformed_requests_get_clear_client_errors() {
     assert_client_error(r, 400, "bad licence").await;
     let r = alice.upload(png(10, 10, 1), "a.png", Upload { metadata: Some("[1,2".into()), ..Default::default() }).await;
     assert_client_error(r, 400, "bad metadata json").await;
+    let r = alice.upload(png(10, 10, 1), "a.png", Upload { metadata: Some("[null, null]".into()), ..Default::default() }).await;
+    assert_client_error(r, 400, "metadata as an array").await;
     let r = alice.upload(png(10, 10, 1), "a.png", Upload { album: Some("../..".into()), ..Default::default() }).await;
     assert_client_error(r, 400, "bad album").await;
     // A valid PNG header over garbage: recognised, then refused on decode.
