@@ -10,11 +10,17 @@
 //! `photostream-bench moderation`: moderation checks per second per core
 //! (see `moderation.rs`), beside single-threaded `vipsthumbnail`.
 //!
+//! `photostream-bench load --url URL`: seeds photos through the API, then
+//! mixed reads while uploads continue, with latency percentiles per
+//! endpoint beside nginx serving the same thumbnails (see `load.rs`;
+//! `scripts/load-bench` runs it).
+//!
 //! `photostream-bench backends`: each networked backend's hot operation
 //! beside its embedded peer (needs the local services `scripts/services`
 //! starts).
 
 mod backends;
+mod load;
 mod moderation;
 
 use std::path::{Path, PathBuf};
@@ -30,8 +36,9 @@ fn main() -> anyhow::Result<()> {
         Some("thumbnails") => thumbnails(&args[1..]),
         Some("backends") => tokio::runtime::Runtime::new()?.block_on(backends::run()),
         Some("moderation") => moderation::run(&args[1..]),
+        Some("load") => tokio::runtime::Runtime::new()?.block_on(load::run(&args[1..])),
         _ => {
-            eprintln!("usage: photostream-bench thumbnails [DIR] [--repeat N] | moderation [--repeat N] [--model PATH] | backends");
+            eprintln!("usage: photostream-bench thumbnails [DIR] [--repeat N] | moderation [--repeat N] [--model PATH] | backends | load --url URL [see load.rs]");
             std::process::exit(2);
         }
     }

@@ -9,7 +9,7 @@
 //! hits against the catalog, which makes privacy changes take effect before
 //! the index catches up.
 
-mod meili;
+pub mod meili;
 mod tantivy_index;
 
 use async_trait::async_trait;

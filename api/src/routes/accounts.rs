@@ -23,7 +23,9 @@ const MAX_PASSWORD: usize = 256;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
+    /// 3–32 characters of a-z, 0-9, `_` and `-`, starting with a letter or digit (case-insensitive).
     username: String,
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
 }
 

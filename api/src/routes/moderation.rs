@@ -52,7 +52,8 @@ pub struct Received {
 /// `POST /v1/photos/{id}/reports`: any user who can see the photo.
 #[utoipa::path(post, path = "/v1/photos/{id}/reports", tag = "moderation", params(("id" = String, Path, description = "The photo's id")), request_body = ReportBody,
     responses((status = 202, description = "Received; goes to the review queue", body = Received),
-              (status = 400, description = "No reason, or the caller's own photo", body = crate::openapi::ErrorBody)))]
+              (status = 400, description = "No reason given", body = crate::openapi::ErrorBody),
+              (status = 403, description = "The caller's own photo (`own_photo`)", body = crate::openapi::ErrorBody)))]
 pub async fn report(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -68,7 +69,7 @@ pub async fn report(
     }
     check_text("reason", reason, MAX_REASON).map_err(|e| ApiError::bad_request("invalid_reason", e.0))?;
     if photo.owner_id == user.id {
-        return Err(ApiError::bad_request("own_photo", "you cannot report your own photo; delete or edit it"));
+        return Err(ApiError::forbidden("you cannot report your own photo; delete or edit it").with_code("own_photo"));
     }
     let outbox = outbox_for(Record::PhotoModerated(PhotoChanged { photo_id: photo.id.clone() }), request_id);
     let outcome = st

@@ -147,7 +147,7 @@ async fn the_review_queue_flow() {
     let carols = carol.upload_ok(png(300, 200, 11), "carol.png", Upload { title: Some("Harbour".into()), ..Default::default() }).await;
     let carols_id = carols["id"].as_str().unwrap().to_string();
     carol.wait_ready(&carols_id, WAIT).await;
-    assert_client_error(report(&carol, &carols_id, "mine").await, 400, "own photo").await;
+    assert_client_error(report(&carol, &carols_id, "mine").await, 403, "own photo").await;
     assert_client_error(report(&bob, &carols_id, "").await, 400, "empty reason").await;
     assert_client_error(report(&bob, &held_id, "spam").await, 404, "a photo bob cannot see").await;
     assert_eq!(report(&bob, &carols_id, "spam").await.status(), 202);
@@ -200,5 +200,65 @@ async fn the_review_queue_flow() {
     assert!(metrics.contains(&format!("photostream_moderation_queue_depth {depth}")), "queue depth {depth}:\n{metrics}");
     assert!(metrics.contains("photostream_moderation_decisions_total{"), "decisions are counted");
     assert!(metrics.contains("photostream_moderation_oldest_pending_seconds"));
+    server.stop().await;
+}
+
+/// Edits of title, description and tags go through the same checks as
+/// uploads: a live photo edited to break a rule is held until a moderator
+/// approves it, and approving restores it for everyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_are_checked_like_uploads() {
+    let server = TestServer::start_with(|c| c.moderation.text.hold_words = vec!["casino".into()]).await;
+    let anon = server.api();
+    let alice = anon.signed_up("alice").await;
+    let bob = anon.signed_up("bob").await;
+    let mona = anon.signed_up("mona").await;
+    server.catalog().set_role(&Username::parse("mona").unwrap(), "moderator").await.unwrap();
+
+    let photo = alice.upload_ok(png(64, 48, 3), "pier.png", Upload { title: Some("Pier at dusk".into()), ..Default::default() }).await;
+    let id = photo["id"].as_str().unwrap().to_string();
+    assert_eq!(settled(&alice, &id).await["status"], "ready");
+    assert_eq!(bob.json(&format!("/v1/photos/{id}")).await.0, 200);
+
+    // Each edit breaks a rule in one field and cleans the previous one
+    // (every edit re-checks all the text, so a bad field left behind would
+    // hold the next edit too).
+    let edits = [
+        json!({"title": "Pier at dusk, free c-a-s-i-n-o chips"}),
+        json!({"title": "Pier at dusk", "description": "visit our CАSINO"}),
+        json!({"description": "", "metadata": {"tags": ["pier", "casino"]}}),
+    ];
+    for (n, edit) in edits.iter().enumerate() {
+        let r = alice.http.patch(alice.url(&format!("/v1/photos/{id}"))).bearer_auth(alice.token.as_ref().unwrap()).json(edit).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{edit}");
+        let held = until("the edit to be held", async || {
+            let (_, p) = alice.json(&format!("/v1/photos/{id}")).await;
+            (p["status"] == "under_review").then_some(p)
+        })
+        .await;
+        assert_eq!(held["status"], "under_review", "{edit}");
+        assert_eq!(bob.json(&format!("/v1/photos/{id}")).await.0, 404, "held after {edit}");
+        let (_, hits) = bob.json("/v1/search?q=pier").await;
+        assert!(hits["items"].as_array().unwrap().is_empty(), "held photo in search: {hits}");
+
+        let (_, queue) = mona.json("/v1/moderation/queue").await;
+        let items = queue["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "one open item per photo: {queue}");
+        assert_eq!(items[0]["photo"]["id"], id.as_str());
+        assert!(items[0]["reasons"].to_string().contains("casino"), "{queue}");
+        let item = items[0]["id"].as_str().unwrap().to_string();
+        let r = decide(&mona, &item, json!({"action": "approve", "note": format!("edit {n} is fine")})).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(settled(&alice, &id).await["status"], "ready");
+        assert_eq!(bob.json(&format!("/v1/photos/{id}")).await.0, 200, "approved after {edit}");
+    }
+    // An edit that breaks no rule leaves the photo alone.
+    let r = alice.http.patch(alice.url(&format!("/v1/photos/{id}"))).bearer_auth(alice.token.as_ref().unwrap()).json(&json!({"title": "Pier", "metadata": {"tags": ["pier"]}})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(alice.json(&format!("/v1/photos/{id}")).await.1["status"], "ready");
+    let (_, audit) = mona.json(&format!("/v1/moderation/audit?photo={id}")).await;
+    let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
+    assert_eq!(actions.iter().filter(|a| **a == "approve").count(), 3, "{audit}");
     server.stop().await;
 }

@@ -134,5 +134,34 @@ async fn same_file_name_twice_gets_two_keys_and_albums_are_honoured() {
     assert_eq!(unique.len(), keys.len(), "{keys:#?}");
     // The sniffed format decides the extension, not the client's name.
     assert!(keys[4].ends_with(".png"), "{}", keys[4]);
+    // Hostile names are tamed into safe keys, not refused: 1,000 characters,
+    // control characters, a NUL, a path, only dots.
+    let long = format!("{}.png", "n".repeat(1000));
+    for (name, stem) in [
+        (long.as_str(), "n".repeat(80)),
+        ("tab\there.png", "tab-here".to_string()),
+        ("..\\..\\win.png", "win".to_string()),
+        ("....", "photo".to_string()),
+    ] {
+        let p = bob.upload_ok(photostream_tests::png(8, 8, 9), name, Upload::default()).await;
+        let original = p["urls"]["original"].as_str().unwrap();
+        let file = original.split('?').next().unwrap().rsplit('/').next().unwrap();
+        assert!(file.starts_with(&stem) && file.len() <= 80 + 16, "{name:?} stored as {original}");
+        assert!(file.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "{original}");
+        let ready = bob.wait_ready(p["id"].as_str().unwrap(), READY).await;
+        let r = bob.get(ready["urls"]["thumbnail"].as_str().unwrap()).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{original}");
+    }
+    // Control characters that break the part's header are a malformed
+    // request: 400, nothing stored.
+    let stored = photostream_tests::files_under(&server.objects_dir()).len();
+    for name in ["bell\u{7}.png", "nul\u{0}.png", "crlf\r\nx: y.png"] {
+        let r = bob.upload(photostream_tests::png(8, 8, 9), name, Upload::default()).await;
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert_eq!(status, 400, "{name:?}: {body}");
+        assert!(body.contains("invalid_multipart"), "{body}");
+    }
+    assert_eq!(photostream_tests::files_under(&server.objects_dir()).len(), stored);
     server.stop().await;
 }

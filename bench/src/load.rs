@@ -1,0 +1,476 @@
+//! `photostream-bench load --url http://127.0.0.1:PORT [options]`
+//!
+//! A load generator for a running `photostream serve` (loopback only: it
+//! refuses any other host). Bounded in count and time, it stops by itself.
+//!
+//! 1. **Seed**: signs up `--users` users, each following ten others, and
+//!    uploads `--photos` small JPEGs through the real upload path
+//!    (`--seed-concurrency` in flight, one per user as the API allows),
+//!    then waits until the processors have made every photo ready. Prints
+//!    the accepted upload rate and the time until all were ready.
+//! 2. **Mixed reads**: an open-loop schedule of `--rate` requests/s for
+//!    `--duration` seconds — photo JSON, thumbnail, photostream page,
+//!    search, feed — while uploads continue at `--upload-rate`/s. Latency
+//!    is measured from each request's *scheduled* start, so a stalled
+//!    server cannot hide behind a slowed-down generator (no coordinated
+//!    omission). Prints p50/p99/p99.9/max and throughput per endpoint, and
+//!    the server's CPU and memory (from /proc, `--server-pid`).
+//! 3. **Peer**: the same thumbnail bytes served as static files by nginx
+//!    (Debian's `nginx`), when `--peer-nginx` is given, at the same rate in
+//!    the same run: the ratio says what the ACL check, catalog lookup and
+//!    object read cost over a static file server.
+//!
+//! `scripts/load-bench` starts the server (embedded defaults, or the
+//! distributed backends with `--distributed`) and runs this.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+const WORDS: &[&str] = &[
+    "river", "harbour", "sunset", "forest", "mountain", "kingfisher", "swan", "market", "bridge", "tram",
+    "lighthouse", "meadow", "glacier", "canyon", "festival", "portrait", "street", "garden", "winter", "autumn",
+    "desert", "island", "station", "cathedral", "fox", "heron", "orchard", "valley", "waterfall", "skyline",
+];
+
+struct Opts {
+    url: String,
+    users: usize,
+    photos: usize,
+    seed_concurrency: usize,
+    rate: u64,
+    duration: Duration,
+    upload_rate: u64,
+    server_pid: Option<u32>,
+    peer_nginx: Option<String>,
+    label: String,
+}
+
+fn parse(args: &[String]) -> anyhow::Result<Opts> {
+    let mut o = Opts {
+        url: "http://127.0.0.1:8080".into(),
+        users: 50,
+        photos: 100_000,
+        seed_concurrency: 16,
+        rate: 1000,
+        duration: Duration::from_secs(60),
+        upload_rate: 10,
+        server_pid: None,
+        peer_nginx: None,
+        label: "photostream".into(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--url" => o.url = val()?.trim_end_matches('/').to_string(),
+            "--users" => o.users = val()?.parse()?,
+            "--photos" => o.photos = val()?.parse()?,
+            "--seed-concurrency" => o.seed_concurrency = val()?.parse()?,
+            "--rate" => o.rate = val()?.parse()?,
+            "--duration" => o.duration = Duration::from_secs(val()?.parse()?),
+            "--upload-rate" => o.upload_rate = val()?.parse()?,
+            "--server-pid" => o.server_pid = Some(val()?.parse()?),
+            "--peer-nginx" => o.peer_nginx = Some(val()?.trim_end_matches('/').to_string()),
+            "--label" => o.label = val()?.to_string(),
+            other => bail!("unknown option {other}"),
+        }
+    }
+    for u in std::iter::once(&o.url).chain(o.peer_nginx.as_ref()) {
+        let host = u.trim_start_matches("http://").split([':', '/']).next().unwrap_or("");
+        if !(host == "localhost" || host.starts_with("127.") || host == "[::1]") {
+            bail!("load goes to loopback only, not {u}");
+        }
+    }
+    if o.users < 11 || o.photos < o.users || o.rate == 0 {
+        bail!("need at least 11 users, one photo per user and a positive rate");
+    }
+    Ok(o)
+}
+
+/// A small JPEG (160×120) with its own pattern.
+fn jpeg(seed: u64) -> Vec<u8> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let (a, b, c): (u8, u8, u8) = (rng.gen(), rng.gen(), rng.gen());
+    let img = image::RgbImage::from_fn(160, 120, |x, y| {
+        image::Rgb([a.wrapping_add(x as u8), b.wrapping_add(y as u8), c.wrapping_add((x ^ y) as u8)])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("encode jpeg");
+    out.into_inner()
+}
+
+struct User {
+    name: String,
+    token: String,
+}
+
+async fn sign_up(http: &reqwest::Client, url: &str, name: &str) -> anyhow::Result<User> {
+    let body = serde_json::json!({"username": name, "password": "correct horse battery"});
+    let r = http.post(format!("{url}/v1/users")).json(&body).send().await?;
+    if r.status() != 201 && r.status() != 409 {
+        bail!("sign up {name}: {}", r.status());
+    }
+    let r = http.post(format!("{url}/v1/sessions")).json(&body).send().await?;
+    if r.status() == 429 {
+        let wait = r.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(5);
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        return Box::pin(sign_up(http, url, name)).await;
+    }
+    let v: Value = r.error_for_status()?.json().await?;
+    Ok(User { name: name.to_string(), token: v["token"].as_str().context("token")?.to_string() })
+}
+
+async fn upload(http: &reqwest::Client, url: &str, user: &User, n: usize, bytes: Vec<u8>) -> anyhow::Result<String> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(n as u64);
+    let title = format!("{} {} {}", WORDS[rng.gen_range(0..WORDS.len())], WORDS[rng.gen_range(0..WORDS.len())], n);
+    let tags = serde_json::json!({"tags": [WORDS[rng.gen_range(0..WORDS.len())]]}).to_string();
+    loop {
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(bytes.clone()).file_name(format!("p{n}.jpg")))
+            .text("title", title.clone())
+            .text("metadata", tags.clone());
+        let r = http.post(format!("{url}/v1/photos")).bearer_auth(&user.token).multipart(form).send().await?;
+        match r.status().as_u16() {
+            202 => {
+                let v: Value = r.json().await?;
+                return Ok(v["id"].as_str().context("id")?.to_string());
+            }
+            429 | 503 => tokio::time::sleep(Duration::from_millis(50)).await,
+            s => bail!("upload: {s} {}", r.text().await.unwrap_or_default()),
+        }
+    }
+}
+
+/// Latencies (µs) and outcomes per endpoint.
+#[derive(Default)]
+struct Stats {
+    lat: BTreeMap<&'static str, Vec<u64>>,
+    errors: BTreeMap<&'static str, BTreeMap<String, usize>>,
+}
+
+impl Stats {
+    fn record(&mut self, what: &'static str, micros: u64, outcome: Result<u16, String>) {
+        match outcome {
+            Ok(s) if (200..400).contains(&s) => self.lat.entry(what).or_default().push(micros),
+            Ok(s) => *self.errors.entry(what).or_default().entry(s.to_string()).or_default() += 1,
+            Err(e) => *self.errors.entry(what).or_default().entry(e).or_default() += 1,
+        }
+    }
+}
+
+fn pct(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+/// CPU seconds (user+system) and resident memory (MiB) of a process.
+fn proc_usage(pid: u32) -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some((ticks / 100.0, rss_kb / 1024.0))
+}
+
+#[derive(Clone, Copy)]
+enum Req {
+    Photo,
+    Thumbnail,
+    Photostream,
+    Search,
+    Feed,
+}
+
+impl Req {
+    fn name(self) -> &'static str {
+        match self {
+            Req::Photo => "photo JSON",
+            Req::Thumbnail => "thumbnail",
+            Req::Photostream => "photostream page",
+            Req::Search => "search",
+            Req::Feed => "feed",
+        }
+    }
+    /// The mix: 30 % photo JSON, 30 % thumbnails, 15 % photostreams, 15 % search, 10 % feeds.
+    fn pick(r: u32) -> Self {
+        match r % 100 {
+            0..=29 => Req::Photo,
+            30..=59 => Req::Thumbnail,
+            60..=74 => Req::Photostream,
+            75..=89 => Req::Search,
+            _ => Req::Feed,
+        }
+    }
+}
+
+pub async fn run(args: &[String]) -> anyhow::Result<()> {
+    let o = parse(args)?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(1024)
+        .build()?;
+    println!("load benchmark: {} at {}", o.label, o.url);
+
+    // ---- Seed ----
+    let run_id: u32 = rand::random::<u32>() % 100_000;
+    let mut users = Vec::new();
+    for i in 0..o.users {
+        users.push(sign_up(&http, &o.url, &format!("load{run_id}u{i}")).await?);
+    }
+    let users = Arc::new(users);
+    for (i, u) in users.iter().enumerate() {
+        for k in 1..=10 {
+            let other = &users[(i + k) % users.len()];
+            http.put(format!("{}/v1/users/{}/follow", o.url, other.name)).bearer_auth(&u.token).send().await?.error_for_status()?;
+        }
+    }
+    let images: Arc<Vec<Vec<u8>>> = Arc::new((0..64).map(jpeg).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let ids = Arc::new(Mutex::new(Vec::with_capacity(o.photos)));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..o.seed_concurrency.min(o.users) {
+        let (http, url, users, images, next, ids) = (http.clone(), o.url.clone(), users.clone(), images.clone(), next.clone(), ids.clone());
+        let (photos, workers) = (o.photos, o.seed_concurrency.min(o.users));
+        tasks.push(tokio::spawn(async move {
+            // Worker w uploads for users w, w+workers, …: one upload per user in flight.
+            let mut k = 0usize;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= photos {
+                    return anyhow::Ok(());
+                }
+                let mine: Vec<usize> = (w..users.len()).step_by(workers).collect();
+                let user = &users[mine[k % mine.len()]];
+                k += 1;
+                let id = upload(&http, &url, user, n, images[n % images.len()].clone()).await?;
+                ids.lock().unwrap().push((mine[(k - 1) % mine.len()], id));
+                if n > 0 && n % 10_000 == 0 {
+                    println!("  seeded {n} photos ({:.0}/s)", n as f64 / started.elapsed().as_secs_f64());
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let accepted = started.elapsed();
+    println!(
+        "seed: {} photos accepted in {:.1}s ({:.0} uploads/s, {} concurrent)",
+        o.photos,
+        accepted.as_secs_f64(),
+        o.photos as f64 / accepted.as_secs_f64(),
+        o.seed_concurrency
+    );
+    // Ready: the processors have caught up when every user's last upload is.
+    let ids: Vec<(usize, String)> = std::mem::take(&mut *ids.lock().unwrap());
+    let mut last_per_user: BTreeMap<usize, String> = BTreeMap::new();
+    for (u, id) in &ids {
+        last_per_user.insert(*u, id.clone());
+    }
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    for (u, id) in &last_per_user {
+        loop {
+            let v: Value = http
+                .get(format!("{}/v1/photos/{id}", o.url))
+                .bearer_auth(&users[*u].token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if v["status"] == "ready" {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("photo {id} not ready after an hour");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let ready = started.elapsed();
+    println!(
+        "seed: all ready {:.1}s after the first upload ({:.0} photos/s through thumbnailer, indexer, moderation, analytics)",
+        ready.as_secs_f64(),
+        o.photos as f64 / ready.as_secs_f64()
+    );
+    let ids: Arc<Vec<String>> = Arc::new(ids.into_iter().map(|(_, id)| id).collect());
+
+    // ---- Mixed reads while uploads continue ----
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let usage_before = o.server_pid.and_then(proc_usage);
+    let phase = Instant::now();
+    let uploader = {
+        let (http, url, users, images, rate, duration) =
+            (http.clone(), o.url.clone(), users.clone(), images.clone(), o.upload_rate, o.duration);
+        let stats = stats.clone();
+        tokio::spawn(async move {
+            if rate == 0 {
+                return;
+            }
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+            let start = Instant::now();
+            let mut n = 10_000_000usize;
+            while start.elapsed() < duration {
+                tick.tick().await;
+                n += 1;
+                let (http, url, users, images, stats) = (http.clone(), url.clone(), users.clone(), images.clone(), stats.clone());
+                tokio::spawn(async move {
+                    let t = Instant::now();
+                    let user = &users[n % users.len()];
+                    let outcome = upload(&http, &url, user, n, images[n % images.len()].clone()).await.map(|_| 202).map_err(|e| e.to_string());
+                    stats.lock().unwrap().record("upload (concurrent)", t.elapsed().as_micros() as u64, outcome);
+                });
+            }
+        })
+    };
+    let sent = reads(&http, &o.url, &users, &ids, o.rate, o.duration, stats.clone(), None).await;
+    uploader.await.ok();
+    let elapsed = phase.elapsed();
+    let usage_after = o.server_pid.and_then(proc_usage);
+
+    println!();
+    println!(
+        "mixed reads: {} requests scheduled at {}/s for {}s, {} uploads/s alongside",
+        sent,
+        o.rate,
+        o.duration.as_secs(),
+        o.upload_rate
+    );
+    let thumb_p99 = report(&stats.lock().unwrap(), elapsed);
+    if let (Some((cpu0, _)), Some((cpu1, rss))) = (usage_before, usage_after) {
+        println!(
+            "server: {:.2} cores busy on average ({:.1} CPU-s over {:.1}s), {:.0} MiB resident at the end",
+            (cpu1 - cpu0) / elapsed.as_secs_f64(),
+            cpu1 - cpu0,
+            elapsed.as_secs_f64(),
+            rss
+        );
+    }
+
+    // ---- Peer: nginx serving the same thumbnails as static files ----
+    if let Some(peer) = &o.peer_nginx {
+        // The thumbnail URLs of the seeded photos, fetched once.
+        let mut paths = Vec::new();
+        for id in ids.iter().step_by((ids.len() / 2000).max(1)) {
+            let v: Value = http.get(format!("{}/v1/photos/{id}", o.url)).send().await?.json().await?;
+            if let Some(t) = v["urls"]["thumbnail"].as_str() {
+                paths.push(t.trim_start_matches("/media").to_string());
+            }
+        }
+        let peer_stats = Arc::new(Mutex::new(Stats::default()));
+        let duration = o.duration.min(Duration::from_secs(30));
+        let rate = o.rate * 30 / 100;
+        reads(&http, peer, &users, &Arc::new(paths), rate, duration, peer_stats.clone(), Some(())).await;
+        println!();
+        println!("peer: nginx static files, the same thumbnails at {rate}/s (photostream's thumbnail share) for {}s", duration.as_secs());
+        let peer_p99 = report(&peer_stats.lock().unwrap(), duration);
+        if let (Some(ours), Some(theirs)) = (thumb_p99, peer_p99) {
+            println!("thumbnail p99: photostream {ours:.2} ms vs nginx {theirs:.2} ms ({:.2}x nginx's latency)", ours / theirs);
+        }
+    }
+    Ok(())
+}
+
+/// Open loop: request i is due at start + i/rate. `peer` mode fetches
+/// static thumbnail paths (`ids` holds paths) instead of the API mix.
+#[allow(clippy::too_many_arguments)]
+async fn reads(
+    http: &reqwest::Client,
+    url: &str,
+    users: &Arc<Vec<User>>,
+    ids: &Arc<Vec<String>>,
+    rate: u64,
+    duration: Duration,
+    stats: Arc<Mutex<Stats>>,
+    peer: Option<()>,
+) -> usize {
+    let total = (rate as f64 * duration.as_secs_f64()) as usize;
+    let start = tokio::time::Instant::now();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut handles = Vec::with_capacity(total);
+    for i in 0..total {
+        let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
+        tokio::time::sleep_until(due).await;
+        let kind = if peer.is_some() { Req::Thumbnail } else { Req::pick(rng.gen()) };
+        let id = ids[rng.gen_range(0..ids.len())].clone();
+        let user = &users[rng.gen_range(0..users.len())];
+        let word = WORDS[rng.gen_range(0..WORDS.len())];
+        let target = match (peer, kind) {
+            (Some(()), _) => format!("{url}{id}"),
+            (None, Req::Photo) => format!("{url}/v1/photos/{id}"),
+            (None, Req::Thumbnail) => format!("{url}/v1/photos/{id}/thumbnail"),
+            (None, Req::Photostream) => format!("{url}/v1/users/{}/photos?limit=20", user.name),
+            (None, Req::Search) => format!("{url}/v1/search?q={word}&limit=20"),
+            (None, Req::Feed) => format!("{url}/v1/feed?limit=20"),
+        };
+        let auth = matches!(kind, Req::Feed).then(|| user.token.clone());
+        let (http, stats) = (http.clone(), stats.clone());
+        handles.push(tokio::spawn(async move {
+            let mut rb = http.get(&target);
+            if let Some(t) = auth {
+                rb = rb.bearer_auth(t);
+            }
+            let outcome = match rb.send().await {
+                Ok(r) => {
+                    let s = r.status().as_u16();
+                    match r.bytes().await {
+                        Ok(_) => Ok(s),
+                        Err(e) => Err(format!("body: {e}")),
+                    }
+                }
+                Err(e) => Err(if e.is_timeout() { "timeout".into() } else { "connection".into() }),
+            };
+            // From the scheduled start, not the actual send.
+            let micros = due.elapsed().as_micros() as u64;
+            stats.lock().unwrap().record(kind.name(), micros, outcome);
+        }));
+    }
+    for h in handles {
+        h.await.ok();
+    }
+    total
+}
+
+/// Prints the table; returns the thumbnail p99 (ms).
+fn report(stats: &Stats, elapsed: Duration) -> Option<f64> {
+    println!(
+        "{:<22} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}  errors",
+        "endpoint", "ok", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms"
+    );
+    let mut thumb = None;
+    let mut names: Vec<&&str> = stats.lat.keys().chain(stats.errors.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let mut l = stats.lat.get(*name).cloned().unwrap_or_default();
+        l.sort_unstable();
+        let errs = stats.errors.get(*name).map(|e| format!("{e:?}")).unwrap_or_default();
+        println!(
+            "{:<22} {:>8} {:>9.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2}  {}",
+            name,
+            l.len(),
+            l.len() as f64 / elapsed.as_secs_f64(),
+            pct(&l, 50.0),
+            pct(&l, 99.0),
+            pct(&l, 99.9),
+            pct(&l, 100.0),
+            errs
+        );
+        if *name == "thumbnail" {
+            thumb = Some(pct(&l, 99.0));
+        }
+    }
+    thumb
+}
