@@ -367,17 +367,29 @@ impl Catalog {
     /// Records that the search document exists; the photo becomes `ready` if
     /// its thumbnail exists and moderation passed it. Idempotent.
     pub async fn mark_indexed(&self, id: &PhotoId) -> Result<()> {
+        self.mark_indexed_many(std::slice::from_ref(id)).await
+    }
+
+    /// [`Self::mark_indexed`] for several photos in one transaction.
+    pub async fn mark_indexed_many(&self, ids: &[PhotoId]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let now = now_ms();
-        sqlx::query(
-            "UPDATE photos SET indexed = 1, updated_ms = $1,
-                ready_ms = CASE WHEN thumbnail_done = 1 AND moderated = 1 AND status = 'processing' THEN $1 ELSE ready_ms END,
-                status = CASE WHEN thumbnail_done = 1 AND moderated = 1 AND status = 'processing' THEN 'ready' ELSE status END
-             WHERE id = $2",
-        )
-        .bind(now)
-        .bind(id.as_str())
-        .execute(self.pool())
-        .await?;
+        let mut tx = self.pool().begin().await?;
+        for id in ids {
+            sqlx::query(
+                "UPDATE photos SET indexed = 1, updated_ms = $1,
+                    ready_ms = CASE WHEN thumbnail_done = 1 AND moderated = 1 AND status = 'processing' THEN $1 ELSE ready_ms END,
+                    status = CASE WHEN thumbnail_done = 1 AND moderated = 1 AND status = 'processing' THEN 'ready' ELSE status END
+                 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -72,6 +72,12 @@ pub trait Processor: Send + Sync + 'static {
         1
     }
 
+    /// How long the runner may wait to fill a batch (the runner's
+    /// `max_batch_wait` unless the processor prefers otherwise).
+    fn batch_wait(&self, default: std::time::Duration) -> std::time::Duration {
+        default
+    }
+
     /// Handles several records; all succeed or the batch is retried whole,
     /// so it must be idempotent as a whole. Defaults to one at a time.
     async fn handle_batch(&self, envelopes: &[Envelope]) -> Result<(), ProcessError> {

@@ -185,7 +185,7 @@ pub async fn run_processor_with_stats(
         // Collecting a batch abandons `next` on the deadline, which only
         // backends with a cancel-safe `next` allow.
         if processor.batch_size() > 1 && sub.cancel_safe() {
-            let deadline = tokio::time::Instant::now() + config.max_batch_wait;
+            let deadline = tokio::time::Instant::now() + processor.batch_wait(config.max_batch_wait);
             while deliveries.len() < processor.batch_size() {
                 match tokio::time::timeout_at(deadline, sub.next()).await {
                     Ok(Ok(d)) => deliveries.push(d),

@@ -12,7 +12,7 @@
 
 use photostream_catalog::{Catalog, CatalogError, OutboxEntry, Photo};
 use photostream_pipeline::{Envelope, Record, Topic};
-use photostream_search::{SearchDoc, SearchError, SearchIndex};
+use photostream_search::{IndexChange, SearchDoc, SearchError, SearchIndex};
 use photostream_types::{PhotoId, PhotoStatus, UserId, Visibility};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,20 +62,38 @@ pub async fn sync_search(
     index: &dyn SearchIndex,
     id: &PhotoId,
 ) -> Result<bool, ProjectionError> {
-    let photo = catalog.photo(id).await?;
-    match photo.filter(|p| p.deleted_ms.is_none()) {
-        None => {
-            index.remove(id).await?;
-            Ok(false)
+    let live = sync_search_many(catalog, index, std::slice::from_ref(id)).await?;
+    Ok(!live.is_empty())
+}
+
+/// [`sync_search`] for several photos in one index write (duplicates are
+/// synced once). Returns the ids that have a live document now.
+pub async fn sync_search_many(
+    catalog: &Catalog,
+    index: &dyn SearchIndex,
+    ids: &[PhotoId],
+) -> Result<Vec<PhotoId>, ProjectionError> {
+    let mut changes = Vec::with_capacity(ids.len());
+    let mut live = Vec::new();
+    for id in ids {
+        if changes.iter().any(|c: &IndexChange| c.id() == id) {
+            continue;
         }
-        Some(p) => {
-            let viewers = if p.visibility == Visibility::Shared {
-                catalog.viewers(&p.id).await?.into_iter().map(|(id, _)| id).collect()
-            } else {
-                Vec::new()
-            };
-            index.upsert(search_doc(&p, viewers)).await?;
-            Ok(true)
+        match catalog.photo(id).await?.filter(|p| p.deleted_ms.is_none()) {
+            None => changes.push(IndexChange::Remove(id.clone())),
+            Some(p) => {
+                let viewers = if p.visibility == Visibility::Shared {
+                    catalog.viewers(&p.id).await?.into_iter().map(|(id, _)| id).collect()
+                } else {
+                    Vec::new()
+                };
+                live.push(p.id.clone());
+                changes.push(IndexChange::Upsert(search_doc(&p, viewers)));
+            }
         }
     }
+    if !changes.is_empty() {
+        index.apply(changes).await?;
+    }
+    Ok(live)
 }

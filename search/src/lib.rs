@@ -28,6 +28,22 @@ pub enum SearchError {
 
 pub type Result<T, E = SearchError> = std::result::Result<T, E>;
 
+/// One change to the index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexChange {
+    Upsert(SearchDoc),
+    Remove(PhotoId),
+}
+
+impl IndexChange {
+    pub fn id(&self) -> &PhotoId {
+        match self {
+            IndexChange::Upsert(d) => &d.id,
+            IndexChange::Remove(id) => id,
+        }
+    }
+}
+
 /// One photo as the index sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchDoc {
@@ -84,6 +100,19 @@ pub trait SearchIndex: Send + Sync + 'static {
     async fn upsert(&self, doc: SearchDoc) -> Result<()>;
     /// Removes the document; idempotent.
     async fn remove(&self, id: &PhotoId) -> Result<()>;
+    /// Several changes, each id at most once, all visible to `search` when
+    /// this returns. Engines that pay per commit or per task do them in one
+    /// (the indexer hands over what the stream has ready); the default
+    /// applies them one by one.
+    async fn apply(&self, changes: Vec<IndexChange>) -> Result<()> {
+        for change in changes {
+            match change {
+                IndexChange::Upsert(d) => self.upsert(d).await?,
+                IndexChange::Remove(id) => self.remove(&id).await?,
+            }
+        }
+        Ok(())
+    }
     async fn search(&self, query: &SearchQuery) -> Result<SearchHits>;
     /// How many documents carry this id (0 or 1 when healthy).
     async fn count_id(&self, id: &PhotoId) -> Result<u64>;

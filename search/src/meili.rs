@@ -15,7 +15,7 @@ use meilisearch_sdk::settings::{MinWordSizeForTypos, Settings, TypoToleranceSett
 use photostream_types::PhotoId;
 use serde::{Deserialize, Serialize};
 
-use crate::{Result, SearchDoc, SearchError, SearchHits, SearchIndex, SearchQuery, Searcher};
+use crate::{IndexChange, Result, SearchDoc, SearchError, SearchHits, SearchIndex, SearchQuery, Searcher};
 
 fn backend(e: impl std::fmt::Display) -> SearchError {
     SearchError::Backend(e.to_string())
@@ -127,10 +127,9 @@ impl MeiliIndex {
     }
 }
 
-#[async_trait]
-impl SearchIndex for MeiliIndex {
-    async fn upsert(&self, d: SearchDoc) -> Result<()> {
-        let doc = MeiliDoc {
+impl From<SearchDoc> for MeiliDoc {
+    fn from(d: SearchDoc) -> Self {
+        MeiliDoc {
             id: d.id.to_string(),
             owner_id: d.owner_id.to_string(),
             owner: d.owner,
@@ -141,14 +140,40 @@ impl SearchIndex for MeiliIndex {
             visibility: d.visibility.as_str().to_string(),
             viewers: d.viewers.iter().map(|v| v.to_string()).collect(),
             created_ms: d.created_ms,
-        };
-        let task = self.index.add_or_replace(&[doc], Some("id")).await.map_err(backend)?;
-        self.wait(task).await
+        }
+    }
+}
+
+#[async_trait]
+impl SearchIndex for MeiliIndex {
+    async fn upsert(&self, d: SearchDoc) -> Result<()> {
+        self.apply(vec![IndexChange::Upsert(d)]).await
     }
 
     async fn remove(&self, id: &PhotoId) -> Result<()> {
-        let task = self.index.delete_document(id.as_str()).await.map_err(backend)?;
-        self.wait(task).await
+        self.apply(vec![IndexChange::Remove(id.clone())]).await
+    }
+
+    /// At most two tasks for the whole batch: one document addition, one
+    /// deletion (each id appears once, so their order does not matter).
+    async fn apply(&self, changes: Vec<IndexChange>) -> Result<()> {
+        let mut docs = Vec::new();
+        let mut removed = Vec::new();
+        for change in changes {
+            match change {
+                IndexChange::Upsert(d) => docs.push(MeiliDoc::from(d)),
+                IndexChange::Remove(id) => removed.push(id.to_string()),
+            }
+        }
+        if !docs.is_empty() {
+            let task = self.index.add_or_replace(&docs, Some("id")).await.map_err(backend)?;
+            self.wait(task).await?;
+        }
+        if !removed.is_empty() {
+            let task = self.index.delete_documents(&removed).await.map_err(backend)?;
+            self.wait(task).await?;
+        }
+        Ok(())
     }
 
     async fn search(&self, q: &SearchQuery) -> Result<SearchHits> {

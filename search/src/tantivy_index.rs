@@ -16,7 +16,7 @@ use tantivy::schema::{
 };
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::{words, Result, SearchDoc, SearchError, SearchHits, SearchIndex, SearchQuery, Searcher};
+use crate::{words, IndexChange, Result, SearchDoc, SearchError, SearchHits, SearchIndex, SearchQuery, Searcher};
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -167,39 +167,49 @@ impl TantivyIndex {
     }
 }
 
+fn document(f: &Fields, d: &SearchDoc) -> TantivyDocument {
+    let mut doc = doc!(
+        f.id => d.id.as_str(),
+        f.owner_id => d.owner_id.as_str(),
+        f.owner => d.owner.as_str(),
+        f.album_id => d.album_id.as_str(),
+        f.title => d.title.as_str(),
+        f.description => d.description.as_str(),
+        f.visibility => d.visibility.as_str(),
+        f.created_ms => d.created_ms,
+    );
+    for t in &d.tags {
+        doc.add_text(f.tag, t);
+        doc.add_text(f.tags_text, t.replace('-', " "));
+    }
+    for v in &d.viewers {
+        doc.add_text(f.viewer, v.as_str());
+    }
+    doc
+}
+
 #[async_trait]
 impl SearchIndex for TantivyIndex {
     async fn upsert(&self, d: SearchDoc) -> Result<()> {
-        let id_term = self.id_term(&d.id);
-        self.write(move |w, f| {
-            w.delete_term(id_term);
-            let mut doc = doc!(
-                f.id => d.id.as_str(),
-                f.owner_id => d.owner_id.as_str(),
-                f.owner => d.owner.as_str(),
-                f.album_id => d.album_id.as_str(),
-                f.title => d.title.as_str(),
-                f.description => d.description.as_str(),
-                f.visibility => d.visibility.as_str(),
-                f.created_ms => d.created_ms,
-            );
-            for t in &d.tags {
-                doc.add_text(f.tag, t);
-                doc.add_text(f.tags_text, t.replace('-', " "));
-            }
-            for v in &d.viewers {
-                doc.add_text(f.viewer, v.as_str());
-            }
-            w.add_document(doc).map_err(backend)?;
-            Ok(())
-        })
-        .await
+        self.apply(vec![IndexChange::Upsert(d)]).await
     }
 
     async fn remove(&self, id: &PhotoId) -> Result<()> {
-        let term = self.id_term(id);
-        self.write(move |w, _| {
-            w.delete_term(term);
+        self.apply(vec![IndexChange::Remove(id.clone())]).await
+    }
+
+    /// One commit (and one reader reload) for the whole batch: a commit
+    /// writes and syncs a segment, so committing per document caps the
+    /// indexer at a few dozen documents a second.
+    async fn apply(&self, changes: Vec<IndexChange>) -> Result<()> {
+        let terms: Vec<Term> = changes.iter().map(|c| self.id_term(c.id())).collect();
+        self.write(move |w, f| {
+            for (change, id_term) in changes.into_iter().zip(terms) {
+                w.delete_term(id_term);
+                if let IndexChange::Upsert(d) = change {
+                    w.add_document(document(&f, &d)).map_err(backend)?;
+                }
+            }
             Ok(())
         })
         .await

@@ -1,7 +1,7 @@
 //! The behavioural contract every [`SearchIndex`] backend must meet. The
 //! same `contract` function runs against each implementation.
 
-use photostream_search::{SearchDoc, SearchIndex, SearchQuery, Searcher, TantivyIndex};
+use photostream_search::{IndexChange, SearchDoc, SearchIndex, SearchQuery, Searcher, TantivyIndex};
 use photostream_types::{PhotoId, UserId, Visibility};
 
 fn doc(owner: &UserId, title: &str, visibility: Visibility, created_ms: i64) -> SearchDoc {
@@ -113,6 +113,23 @@ pub async fn contract(index: &dyn SearchIndex) {
     seen.sort();
     seen.dedup();
     assert_eq!((n, seen.len()), (7, 7));
+
+    // A batch of changes is visible when `apply` returns: new documents,
+    // a replacement and a removal, in one write.
+    let herons: Vec<SearchDoc> = (0..50).map(|i| doc(&carol, &format!("heron {i}"), Visibility::Public, 100 + i)).collect();
+    let mut changes: Vec<IndexChange> = herons.iter().cloned().map(IndexChange::Upsert).collect();
+    let mut renamed = swans.clone();
+    renamed.title = "Cormorant on the river".into();
+    changes.push(IndexChange::Upsert(renamed));
+    changes.push(IndexChange::Remove(shared.id.clone()));
+    index.apply(changes).await.unwrap();
+    let mut q = query("heron", Searcher::Anonymous);
+    q.limit = 100;
+    assert_eq!(index.search(&q).await.unwrap().ids.len(), 50);
+    assert_eq!(index.search(&query("cormorant", Searcher::Anonymous)).await.unwrap().ids, vec![swans.id.clone()]);
+    assert_eq!(index.count_id(&swans.id).await.unwrap(), 1);
+    assert_eq!(index.count_id(&shared.id).await.unwrap(), 0);
+    index.apply(Vec::new()).await.unwrap();
     index.ping().await.unwrap();
 }
 
