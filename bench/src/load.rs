@@ -49,6 +49,8 @@ struct Opts {
     server_pid: Option<u32>,
     peer_nginx: Option<String>,
     label: String,
+    /// Only this endpoint in the mixed phase (for diagnosis).
+    only: Option<String>,
 }
 
 fn parse(args: &[String]) -> anyhow::Result<Opts> {
@@ -63,6 +65,7 @@ fn parse(args: &[String]) -> anyhow::Result<Opts> {
         server_pid: None,
         peer_nginx: None,
         label: "photostream".into(),
+        only: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -78,6 +81,7 @@ fn parse(args: &[String]) -> anyhow::Result<Opts> {
             "--server-pid" => o.server_pid = Some(val()?.parse()?),
             "--peer-nginx" => o.peer_nginx = Some(val()?.trim_end_matches('/').to_string()),
             "--label" => o.label = val()?.to_string(),
+            "--only" => o.only = Some(val()?.to_string()),
             other => bail!("unknown option {other}"),
         }
     }
@@ -335,7 +339,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
             }
         })
     };
-    let sent = reads(&http, &o.url, &users, &ids, o.rate, o.duration, stats.clone(), None).await;
+    let sent = reads(&http, &o.url, &users, &ids, o.rate, o.duration, stats.clone(), Mode::Api(o.only.clone())).await;
     uploader.await.ok();
     let elapsed = phase.elapsed();
     let usage_after = o.server_pid.and_then(proc_usage);
@@ -372,7 +376,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         let peer_stats = Arc::new(Mutex::new(Stats::default()));
         let duration = o.duration.min(Duration::from_secs(30));
         let rate = o.rate * 30 / 100;
-        reads(&http, peer, &users, &Arc::new(paths), rate, duration, peer_stats.clone(), Some(())).await;
+        reads(&http, peer, &users, &Arc::new(paths), rate, duration, peer_stats.clone(), Mode::StaticPaths).await;
         println!();
         println!("peer: nginx static files, the same thumbnails at {rate}/s (photostream's thumbnail share) for {}s", duration.as_secs());
         let peer_p99 = report(&peer_stats.lock().unwrap(), duration);
@@ -383,8 +387,14 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Open loop: request i is due at start + i/rate. `peer` mode fetches
-/// static thumbnail paths (`ids` holds paths) instead of the API mix.
+enum Mode {
+    /// The API mix, or only the endpoint named.
+    Api(Option<String>),
+    /// Static thumbnail paths (`ids` holds paths), for the peer.
+    StaticPaths,
+}
+
+/// Open loop: request i is due at start + i/rate.
 #[allow(clippy::too_many_arguments)]
 async fn reads(
     http: &reqwest::Client,
@@ -394,7 +404,7 @@ async fn reads(
     rate: u64,
     duration: Duration,
     stats: Arc<Mutex<Stats>>,
-    peer: Option<()>,
+    mode: Mode,
 ) -> usize {
     let total = (rate as f64 * duration.as_secs_f64()) as usize;
     let start = tokio::time::Instant::now();
@@ -403,17 +413,26 @@ async fn reads(
     for i in 0..total {
         let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
         tokio::time::sleep_until(due).await;
-        let kind = if peer.is_some() { Req::Thumbnail } else { Req::pick(rng.gen()) };
+        let kind = match &mode {
+            Mode::StaticPaths => Req::Thumbnail,
+            Mode::Api(None) => Req::pick(rng.gen()),
+            Mode::Api(Some(only)) => loop {
+                let k = Req::pick(rng.gen());
+                if k.name().starts_with(only.as_str()) {
+                    break k;
+                }
+            },
+        };
         let id = ids[rng.gen_range(0..ids.len())].clone();
         let user = &users[rng.gen_range(0..users.len())];
         let word = WORDS[rng.gen_range(0..WORDS.len())];
-        let target = match (peer, kind) {
-            (Some(()), _) => format!("{url}{id}"),
-            (None, Req::Photo) => format!("{url}/v1/photos/{id}"),
-            (None, Req::Thumbnail) => format!("{url}/v1/photos/{id}/thumbnail"),
-            (None, Req::Photostream) => format!("{url}/v1/users/{}/photos?limit=20", user.name),
-            (None, Req::Search) => format!("{url}/v1/search?q={word}&limit=20"),
-            (None, Req::Feed) => format!("{url}/v1/feed?limit=20"),
+        let target = match (&mode, kind) {
+            (Mode::StaticPaths, _) => format!("{url}{id}"),
+            (_, Req::Photo) => format!("{url}/v1/photos/{id}"),
+            (_, Req::Thumbnail) => format!("{url}/v1/photos/{id}/thumbnail"),
+            (_, Req::Photostream) => format!("{url}/v1/users/{}/photos?limit=20", user.name),
+            (_, Req::Search) => format!("{url}/v1/search?q={word}&limit=20"),
+            (_, Req::Feed) => format!("{url}/v1/feed?limit=20"),
         };
         let auth = matches!(kind, Req::Feed).then(|| user.token.clone());
         let (http, stats) = (http.clone(), stats.clone());

@@ -247,6 +247,21 @@ impl Catalog {
             .transpose()
     }
 
+    /// Several photos in one query, in the order of `ids` (missing ones
+    /// left out). For pages of search hits and notifications.
+    pub async fn photos_by_ids(&self, ids: &[PhotoId]) -> Result<Vec<Photo>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let binds: Vec<Bind> = ids.iter().map(|id| Bind::Text(id.to_string())).collect();
+        let sql = format!("{SELECT_PHOTO} WHERE p.id IN ({})", marks.join(", "));
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let mut found = rows.iter().map(Photo::from_row).collect::<Result<Vec<_>>>()?;
+        found.sort_by_key(|p| ids.iter().position(|id| *id == p.id));
+        Ok(found)
+    }
+
     /// The photo that owns the object `key` (its original or a rendition).
     pub async fn photo_by_object_key(&self, key: &str) -> Result<Option<Photo>> {
         sqlx::query(&format!(

@@ -129,6 +129,12 @@ async fn contract(c: Catalog) {
     let tagged = PhotoFilter { tag: Some("birds".into()), ..Default::default() };
     assert_eq!(c.list_photos(&tagged, &Direction::First, 10).await.unwrap().0.len(), 5);
 
+    // Several by id, in the order asked, unknown ids left out.
+    let wanted = vec![ids[3].clone(), PhotoId::new(), ids[0].clone(), ids[2].clone()];
+    let got = c.photos_by_ids(&wanted).await.unwrap();
+    assert_eq!(got.iter().map(|p| &p.id).collect::<Vec<_>>(), vec![&ids[3], &ids[0], &ids[2]]);
+    assert!(c.photos_by_ids(&[]).await.unwrap().is_empty());
+
     // Viewers, edits and deletion bump the ACL version.
     assert_eq!(c.viewers(&ids[4]).await.unwrap().len(), 1);
     let v0 = c.photo(&ids[4]).await.unwrap().unwrap().acl_version;

@@ -99,14 +99,12 @@ pub async fn search(
     };
     let hits = st.search.search(&query).await?;
     let mut items = Vec::with_capacity(hits.ids.len());
-    for id in &hits.ids {
-        // The engine filtered by access already; the catalog is checked too
-        // so a change committed a moment ago is honoured before the index
-        // catches up.
-        if let Some(photo) = st.catalog.photo(id).await? {
-            if let Some(photo) = if_visible(&st, &caller, photo).await? {
-                items.push(st.photo_view(photo));
-            }
+    // The engine filtered by access already; the catalog is checked too
+    // (one query for the page) so a change committed a moment ago is
+    // honoured before the index catches up.
+    for photo in st.catalog.photos_by_ids(&hits.ids).await? {
+        if let Some(photo) = if_visible(&st, &caller, photo).await? {
+            items.push(st.photo_view(photo));
         }
     }
     Ok(Json(Page {
