@@ -35,16 +35,28 @@ const MAX_THUMBNAIL_BYTES: usize = 1024 * 1024;
 pub const MAX_TITLE: usize = 200;
 pub const MAX_DESCRIPTION: usize = 5000;
 
-#[derive(Default)]
+/// The multipart form of `POST /v1/photos`, read by hand in `read_form`
+/// with a byte cap per part (and described to clients from here).
+#[derive(Default, utoipa::ToSchema)]
 struct UploadForm {
+    /// The image (JPEG, PNG, GIF, WebP, TIFF or BMP; the format is sniffed from the bytes).
+    #[schema(value_type = String, format = Binary, required = true)]
     file: Option<Bytes>,
+    /// The file part's name, as the client sent it (sanitised).
+    #[schema(ignore)]
     file_name: Option<String>,
+    /// A client-made 50 px wide thumbnail (checked and kept).
+    #[schema(value_type = Option<String>, format = Binary)]
     thumbnail: Option<Bytes>,
     title: Option<String>,
     description: Option<String>,
+    /// Album name; `default` when absent (created on first use).
     album: Option<String>,
+    /// `public` (default unless the album says otherwise), `private` or `shared`.
     visibility: Option<String>,
+    /// Usernames, comma separated, for `shared`.
     viewers: Option<String>,
+    /// A JSON object of the predefined fields: taken_at, camera, lens, location, license, tags.
     metadata: Option<String>,
 }
 
@@ -151,32 +163,9 @@ async fn inspect(
     .map_err(ApiError::from)
 }
 
-/// The multipart form of `POST /v1/photos` (described for clients; parsed
-/// by hand in `read_form` with a byte cap per part).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct UploadFormDoc {
-    /// The image (JPEG, PNG, GIF, WebP, TIFF or BMP; the format is sniffed from the bytes).
-    #[schema(value_type = String, format = Binary)]
-    file: Vec<u8>,
-    title: Option<String>,
-    description: Option<String>,
-    /// Album name; `default` when absent (created on first use).
-    album: Option<String>,
-    /// `public` (default unless the album says otherwise), `private` or `shared`.
-    visibility: Option<String>,
-    /// Usernames, comma separated, for `shared`.
-    viewers: Option<String>,
-    /// A JSON object of the predefined fields: taken_at, camera, lens, location, license, tags.
-    metadata: Option<String>,
-    /// A client-made 50 px wide thumbnail (checked and kept).
-    #[schema(value_type = Option<String>, format = Binary)]
-    thumbnail: Option<Vec<u8>>,
-}
-
 /// `POST /v1/photos`: upload; answers 202 once the photo is durable, before processing.
 #[utoipa::path(post, path = "/v1/photos", tag = "photos",
-    request_body(content = UploadFormDoc, content_type = "multipart/form-data"),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 202, description = "Accepted, `status: processing`", body = PhotoView),
               (status = 413, description = "Larger than the upload limit", body = crate::openapi::ErrorBody),
               (status = 415, description = "Not a supported image format", body = crate::openapi::ErrorBody),
