@@ -303,7 +303,14 @@ pub async fn run_processor_with_stats(
             }
         }
         for d in &deliveries {
-            sub.commit(d).await?;
+            // Not fatal: an uncommitted record is delivered again and every
+            // processor is idempotent. (A NATS ack that times out while the
+            // server recovers must not take the whole service down.)
+            if let Err(e) = sub.commit(d).await {
+                warn!(processor = name, error = %e, "commit failed; the record will be redelivered");
+                metrics::counter!("photostream_processor_commit_failures_total", "processor" => name).increment(1);
+                break;
+            }
         }
     }
     info!(processor = name, "processor stopped");
