@@ -73,13 +73,15 @@ pub async fn sync_search_many(
     index: &dyn SearchIndex,
     ids: &[PhotoId],
 ) -> Result<Vec<PhotoId>, ProjectionError> {
+    // One catalog query for the batch (deleted rows come back too).
+    let photos = catalog.photos_by_ids(ids).await?;
     let mut changes = Vec::with_capacity(ids.len());
     let mut live = Vec::new();
     for id in ids {
         if changes.iter().any(|c: &IndexChange| c.id() == id) {
             continue;
         }
-        match catalog.photo(id).await?.filter(|p| p.deleted_ms.is_none()) {
+        match photos.iter().find(|p| p.id == *id && p.deleted_ms.is_none()) {
             None => changes.push(IndexChange::Remove(id.clone())),
             Some(p) => {
                 let viewers = if p.visibility == Visibility::Shared {
@@ -88,7 +90,7 @@ pub async fn sync_search_many(
                     Vec::new()
                 };
                 live.push(p.id.clone());
-                changes.push(IndexChange::Upsert(search_doc(&p, viewers)));
+                changes.push(IndexChange::Upsert(search_doc(p, viewers)));
             }
         }
     }

@@ -56,13 +56,6 @@ async fn openapi_json(axum::Extension(OpenApiJson(spec)): axum::Extension<OpenAp
     ([(axum::http::header::CONTENT_TYPE, "application/json")], spec.as_str().to_owned())
 }
 
-/// The description alone (for `photostream openapi` and tests).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, mut api) = described_routes(0).split_for_parts();
-    crate::openapi::complete(&mut api);
-    api
-}
-
 pub fn router(state: Arc<AppState>) -> Router {
     crate::metrics::handle();
     let upload_limit = state.config.max_upload_bytes + 2 * 1024 * 1024;
