@@ -14,15 +14,16 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::Method;
 use axum::http::request::Parts;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use photostream_types::{now_ms, UserId, Username};
+use photostream_types::{now_ms, SessionId, UserId, Username};
 use serde::{Deserialize, Serialize};
 
 use crate::acl::Viewer;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// Allowed clock difference between token issuer and verifier.
-const LEEWAY_SECS: u64 = 30;
+/// Allowed clock difference between token issuer and verifier: small, so
+/// an expired session really ends (sessions can also be revoked).
+const LEEWAY_SECS: u64 = 5;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -32,6 +33,10 @@ pub struct Claims {
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
+    /// The session's row in the catalog: a session that is logged out or
+    /// ended by a password change fails even before `exp`.
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 #[derive(Clone)]
@@ -64,8 +69,14 @@ impl AuthKeys {
         }
     }
 
-    /// Issues a session token; returns it with its expiry (ms since epoch).
-    pub fn issue(&self, user: &UserId, username: &Username) -> Result<(String, i64), ApiError> {
+    /// When a session issued now expires (ms since epoch).
+    pub fn expiry_from_now(&self) -> i64 {
+        (now_ms() / 1000 + self.session_ttl_secs) * 1000
+    }
+
+    /// Issues the token of session `sid`, expiring at `expires_ms` (whole
+    /// seconds, from [`Self::expiry_from_now`]).
+    pub fn issue(&self, user: &UserId, username: &Username, sid: &SessionId, expires_ms: i64) -> Result<String, ApiError> {
         let now = now_ms() / 1000;
         let claims = Claims {
             sub: user.to_string(),
@@ -73,11 +84,10 @@ impl AuthKeys {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             iat: now,
-            exp: now + self.session_ttl_secs,
+            exp: expires_ms / 1000,
+            sid: Some(sid.to_string()),
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| ApiError::unavailable("jwt encode", e))?;
-        Ok((token, claims.exp * 1000))
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| ApiError::unavailable("jwt encode", e))
     }
 
     /// Verifies a session token.
@@ -181,8 +191,50 @@ pub struct AuthUser {
     pub id: UserId,
     pub username: Username,
     pub moderator: bool,
-    /// Authenticated with a session JWT (not a personal API token).
-    pub session: bool,
+    /// What the caller authenticated with.
+    pub credential: Credential,
+}
+
+/// The credential of a request: a login session or a personal API token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Session { id: SessionId, expires_ms: i64 },
+    /// The SHA-256 of the token (what the catalog stores).
+    Token { hash: String },
+}
+
+impl AuthUser {
+    /// The login session, or 403 for API tokens: managing credentials
+    /// (tokens, the password, logging out) needs a person who logged in.
+    pub fn require_session(&self, what: &str) -> Result<&SessionId, ApiError> {
+        match &self.credential {
+            Credential::Session { id, .. } => Ok(id),
+            Credential::Token { .. } => Err(ApiError::forbidden(format!("{what} needs a login session, not an API token"))
+                .with_code("session_required")),
+        }
+    }
+
+    /// Whether the credential this request was authenticated with is still
+    /// good `opened_ms` after it was opened: not revoked or logged out, not
+    /// expired, and the password not changed since. Long-lived responses
+    /// (the notification stream) ask this every few seconds and end on no.
+    pub async fn still_valid(&self, st: &AppState, opened_ms: i64) -> Result<bool, ApiError> {
+        let user = match &self.credential {
+            Credential::Session { id, expires_ms } => {
+                if now_ms() >= *expires_ms {
+                    return Ok(false);
+                }
+                st.catalog.live_session_user(id, &self.id).await?
+            }
+            Credential::Token { hash } => {
+                if st.catalog.api_token_by_hash(hash).await?.is_none() {
+                    return Ok(false);
+                }
+                st.catalog.user_by_id(&self.id).await?
+            }
+        };
+        Ok(user.is_some_and(|u| u.password_changed_ms < opened_ms))
+    }
 }
 
 /// The prefix of personal API tokens, so they are recognisable in logs and
@@ -212,6 +264,11 @@ impl Caller {
                 moderator: u.moderator,
             },
         }
+    }
+
+    /// The caller's user id, when signed in.
+    pub fn user_id(&self) -> Option<&UserId> {
+        self.user().map(|u| &u.id)
     }
 
     pub fn user(&self) -> Option<&AuthUser> {
@@ -245,10 +302,11 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("use Authorization: Bearer <token>"))?;
-        let (id, session) = if token.starts_with(API_TOKEN_PREFIX) {
+        let (user, credential) = if token.starts_with(API_TOKEN_PREFIX) {
+            let hash = token_hash(token);
             let stored = state
                 .catalog
-                .api_token_by_hash(&token_hash(token))
+                .api_token_by_hash(&hash)
                 .await?
                 .ok_or_else(|| ApiError::unauthorized("the token is invalid or revoked"))?;
             let needed = Scope::required_for(&parts.method, parts.uri.path());
@@ -259,25 +317,29 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 ))
                 .with_code("insufficient_scope"));
             }
-            (stored.user_id, false)
+            let user = state
+                .catalog
+                .user_by_id(&stored.user_id)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("the token's user no longer exists"))?;
+            (user, Credential::Token { hash })
         } else {
+            let invalid = || ApiError::unauthorized("the token is invalid or expired");
             let claims = state.auth.verify(token)?;
-            let id: UserId = claims
-                .sub
-                .parse()
-                .map_err(|_| ApiError::unauthorized("the token is invalid or expired"))?;
-            (id, true)
+            let id: UserId = claims.sub.parse().map_err(|_| invalid())?;
+            let sid: SessionId = claims.sid.as_deref().ok_or_else(invalid)?.parse().map_err(|_| invalid())?;
+            let user = state
+                .catalog
+                .live_session_user(&sid, &id)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("the session has ended; log in again"))?;
+            (user, Credential::Session { id: sid, expires_ms: claims.exp * 1000 })
         };
-        let user = state
-            .catalog
-            .user_by_id(&id)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the token's user no longer exists"))?;
         Ok(Caller::User(AuthUser {
-            id,
+            id: user.id,
             username: user.username,
             moderator: user.role == "moderator",
-            session,
+            credential,
         }))
     }
 }
@@ -294,8 +356,10 @@ mod tests {
     fn round_trip_and_forgeries() {
         let k = keys();
         let id = UserId::new();
-        let (token, _) = k.issue(&id, &Username::parse("alice").unwrap()).unwrap();
-        assert_eq!(k.verify(&token).unwrap().sub, id.to_string());
+        let sid = SessionId::new();
+        let token = k.issue(&id, &Username::parse("alice").unwrap(), &sid, k.expiry_from_now()).unwrap();
+        let claims = k.verify(&token).unwrap();
+        assert_eq!((claims.sub, claims.sid), (id.to_string(), Some(sid.to_string())));
 
         // Wrong key.
         let other = AuthKeys::new(&[8u8; 32], "photostream", "photostream-api", 3600);
@@ -307,9 +371,9 @@ mod tests {
         let payload = token.split('.').nth(1).unwrap();
         let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
         assert!(k.verify(&none).is_err());
-        // Expired beyond the leeway.
-        let past = AuthKeys::new(&[7u8; 32], "photostream", "photostream-api", -120);
-        let (expired, _) = past.issue(&id, &Username::parse("alice").unwrap()).unwrap();
+        // Expired beyond the (5 s) leeway.
+        let past = AuthKeys::new(&[7u8; 32], "photostream", "photostream-api", -10);
+        let expired = past.issue(&id, &Username::parse("alice").unwrap(), &sid, past.expiry_from_now()).unwrap();
         assert!(k.verify(&expired).is_err());
         // Garbage.
         assert!(k.verify("not.a.token").is_err());

@@ -12,6 +12,8 @@ use photostream_media::MediaError;
 use photostream_search::SearchError;
 use serde_json::json;
 
+const REQUEST_TIMEOUT_MESSAGE: &str = "the request arrived too slowly; send it again on a faster connection";
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -57,6 +59,15 @@ impl ApiError {
             "a backend is temporarily unavailable; retry shortly",
         )
         .retry_after(1)
+    }
+    /// A request (head or body) that arrived too slowly; see `crate::server`.
+    pub fn request_timeout() -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", REQUEST_TIMEOUT_MESSAGE)
+    }
+    /// The JSON body of [`Self::request_timeout`], for the connection layer,
+    /// which writes it without a router.
+    pub fn request_timeout_body() -> String {
+        json!({"error": {"code": "request_timeout", "message": REQUEST_TIMEOUT_MESSAGE}}).to_string()
     }
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = code;
@@ -117,11 +128,18 @@ impl From<MediaError> for ApiError {
             MediaError::Unrecognised | MediaError::Unsupported(_) => {
                 Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", msg)
             }
-            MediaError::TooLarge { .. } => {
+            MediaError::TooLarge { .. } | MediaError::TooBigToDecode { .. } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "image_too_large", msg)
             }
-            MediaError::Corrupt(_) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "undecodable_image", msg)
+            MediaError::Corrupt(detail) => {
+                // The decoder's own words (chunk names, offsets) go to the
+                // log; the client gets a stable, human sentence.
+                tracing::info!(detail = %detail, "undecodable upload");
+                Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "undecodable_image",
+                    "the image cannot be decoded: the file is damaged, truncated or uses a feature photostream does not support",
+                )
             }
             MediaError::BadThumbnail(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_thumbnail", msg)

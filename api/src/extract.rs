@@ -32,8 +32,26 @@ where
             Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::too_large("the JSON body is too large"))
             }
-            Err(e) => Err(ApiError::bad_request("invalid_json", e.body_text())),
+            Err(e) => Err(ApiError::bad_request("invalid_json", json_message(&e))),
         }
+    }
+}
+
+/// What was wrong with a JSON body, in words a client can act on: serde's
+/// own sentence without axum's prefix or the line and column (which depend
+/// on formatting, not on meaning). The full text is logged.
+fn json_message(e: &JsonRejection) -> String {
+    let text = e.body_text();
+    tracing::debug!(error = %text, "invalid JSON body");
+    let detail = text.rsplit(": ").next().unwrap_or(&text);
+    let detail = match detail.find(" at line ") {
+        Some(i) => &detail[..i],
+        None => detail,
+    };
+    match e {
+        JsonRejection::JsonSyntaxError(_) => "the body is not valid JSON".to_string(),
+        _ if detail.is_empty() => "the JSON body does not have the expected fields".to_string(),
+        _ => format!("the JSON body does not have the expected fields: {detail}"),
     }
 }
 
@@ -56,7 +74,9 @@ where
 }
 
 fn query_message(e: QueryRejection) -> String {
-    e.body_text()
+    let text = e.body_text();
+    let detail = text.rsplit(": ").next().unwrap_or(&text);
+    format!("the query string is not valid: {detail}")
 }
 
 /// The request id set by the request-id layer (`x-request-id`).

@@ -28,8 +28,10 @@ pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod routes;
+pub mod server;
 pub mod signing;
 pub mod state;
+pub mod view_events;
 pub mod views;
 
 use std::future::Future;
@@ -53,10 +55,6 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let header_timeout = state.config.header_timeout;
+    server::serve(listener, app(state), header_timeout, shutdown).await
 }

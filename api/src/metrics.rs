@@ -54,11 +54,37 @@ pub fn render_text() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render())
 }
 
+/// Who may scrape `/metrics` on the API port: with `metrics_token`
+/// configured, whoever sends it as a bearer token; without, loopback
+/// clients only (a Prometheus beside the server, or `metrics_listen`).
+pub fn scrape_allowed(token: Option<&str>, client: Option<std::net::IpAddr>, authorization: Option<&str>) -> bool {
+    match token {
+        Some(t) => authorization
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .is_some_and(|given| {
+                use sha2::{Digest, Sha256};
+                // Compare digests, so the time taken says nothing of the token.
+                Sha256::digest(given.as_bytes()) == Sha256::digest(t.as_bytes())
+            }),
+        None => client.is_some_and(|a| a.is_loopback()),
+    }
+}
+
 /// `GET /metrics` in the Prometheus text format. Gauges read from the
-/// catalog (the moderation queue) are refreshed on each scrape.
+/// catalog (the moderation queue) are refreshed on each scrape. Served to
+/// loopback clients, or with `metrics_token` to its bearers; 404 otherwise.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
-pub async fn render(State(st): State<Arc<AppState>>) -> impl IntoResponse {
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),
+              (status = 404, description = "Not a loopback client and no (or a wrong) metrics token", body = crate::openapi::ErrorBody)))]
+pub async fn render(
+    State(st): State<Arc<AppState>>,
+    crate::extract::ClientAddr(client): crate::extract::ClientAddr,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if !scrape_allowed(st.config.metrics_token.as_deref(), client, authorization) {
+        return crate::error::ApiError::not_found().into_response();
+    }
     match st.catalog.queue_stats().await {
         Ok(q) => {
             metrics::gauge!("photostream_moderation_queue_depth").set(q.pending as f64);
@@ -67,5 +93,25 @@ pub async fn render(State(st): State<Arc<AppState>>) -> impl IntoResponse {
         }
         Err(e) => tracing::warn!(error = %e, "cannot read the moderation queue for metrics"),
     }
-    render_text()
+    render_text().into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrape_allowed;
+
+    #[test]
+    fn metrics_go_to_loopback_or_to_token_bearers() {
+        let lo = Some("127.0.0.1".parse().unwrap());
+        let lo6 = Some("::1".parse().unwrap());
+        let far = Some("203.0.113.9".parse().unwrap());
+        assert!(scrape_allowed(None, lo, None));
+        assert!(scrape_allowed(None, lo6, None));
+        assert!(!scrape_allowed(None, far, None));
+        assert!(!scrape_allowed(None, None, None));
+        assert!(scrape_allowed(Some("s3cret"), far, Some("Bearer s3cret")));
+        assert!(!scrape_allowed(Some("s3cret"), lo, None), "with a token, loopback needs it too");
+        assert!(!scrape_allowed(Some("s3cret"), far, Some("Bearer s3cre")));
+        assert!(!scrape_allowed(Some("s3cret"), far, Some("s3cret")));
+    }
 }

@@ -15,7 +15,7 @@ use crate::signing::MediaSigner;
 use crate::views::{PhotoUrls, PhotoView};
 use crate::AuthKeys;
 use photostream_catalog::Photo;
-use photostream_types::{PhotoStatus, Visibility};
+use photostream_types::{PhotoStatus, UserId, Visibility};
 
 /// API settings (a slice of the service config).
 #[derive(Debug, Clone)]
@@ -28,8 +28,20 @@ pub struct ApiConfig {
     pub thumbnail_width: u32,
     /// Explore ranking weights.
     pub explore: crate::routes::ExploreWeights,
-    /// Distinct reporters that hide a photo pending review (0: never).
+    /// Summed report weight that hides a photo pending review (0: never).
     pub report_threshold: i64,
+    /// Account age from which a report counts fully.
+    pub report_full_weight_age_secs: u64,
+    /// How long a client may take to send a request head (`crate::server`).
+    pub header_timeout: std::time::Duration,
+    /// The slowest request body accepted (`crate::server`).
+    pub body_pace: crate::server::BodyPace,
+    /// Notification streams one user may hold open at once.
+    pub max_streams_per_user: usize,
+    /// Accounts one client address may create per hour.
+    pub signups_per_address: usize,
+    /// Bearer token for `/metrics` on the API port (`None`: loopback only).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -40,6 +52,12 @@ impl Default for ApiConfig {
             thumbnail_width: 50,
             explore: Default::default(),
             report_threshold: 3,
+            report_full_weight_age_secs: 7 * 24 * 3600,
+            header_timeout: crate::server::HEADER_READ_TIMEOUT,
+            body_pace: Default::default(),
+            max_streams_per_user: 4,
+            signups_per_address: 10,
+            metrics_token: None,
         }
     }
 }
@@ -50,6 +68,9 @@ pub struct AppState {
     pub search: Arc<dyn SearchIndex>,
     /// The stream, when this instance can reach it (for `/readyz`).
     pub stream: Option<Arc<dyn EventLog>>,
+    /// Where photo views go (batched onto the `views` topic), when this
+    /// instance has a stream.
+    pub views: Option<crate::view_events::ViewSink>,
     /// Analytics, when configured (for `/readyz`, and statistics).
     pub analytics: Option<Arc<dyn photostream_analytics::Analytics>>,
     pub auth: AuthKeys,
@@ -65,6 +86,7 @@ pub struct AppState {
     /// Hot thumbnails, served after the access check.
     pub thumbnail_cache: Arc<dyn BlobCache>,
     pub login_limiter: LoginLimiter,
+    pub signup_limiter: crate::limits::SignupLimiter,
     /// Fires when the server shuts down; long-lived responses (SSE) end on it.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -80,11 +102,13 @@ impl AppState {
         config: ApiConfig,
     ) -> Self {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let signup_limiter = crate::limits::SignupLimiter::new(config.signups_per_address, std::time::Duration::from_secs(3600));
         Self {
             catalog,
             objects,
             search,
             stream: None,
+            views: None,
             analytics: None,
             auth,
             config,
@@ -94,6 +118,7 @@ impl AppState {
             limiter: Arc::new(InProcessLimiter::default()),
             thumbnail_cache: Arc::new(MemoryBlobCache::new(64 * 1024 * 1024)),
             login_limiter: LoginLimiter::new(10, 60, std::time::Duration::from_secs(60)),
+            signup_limiter,
             shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }
@@ -106,25 +131,31 @@ impl AppState {
             && photo.deleted_ms.is_none()
     }
 
-    /// `/media/…` URL of an object of `photo`: plain when public, signed otherwise.
-    pub fn media_url(&self, photo: &Photo, key: &str) -> String {
+    /// `/media/…` URL of an object of `photo`: plain when public, otherwise
+    /// signed for `viewer` (whose download slot a signed original holds).
+    pub fn media_url(&self, photo: &Photo, key: &str, viewer: Option<&UserId>) -> String {
         if Self::is_public(photo) {
             format!("/media/{key}")
         } else {
-            let query = self.signer.sign(key, photo.acl_version, photostream_types::now_ms() / 1000);
+            let query = self.signer.sign(
+                key,
+                photo.acl_version,
+                viewer.map(|u| u.as_str()),
+                photostream_types::now_ms() / 1000,
+            );
             format!("/media/{key}?{query}")
         }
     }
 
-    /// The JSON view of a photo the caller may see, with its file URLs.
-    pub fn photo_view(&self, photo: Photo) -> PhotoView {
+    /// The JSON view of a photo `viewer` may see, with its file URLs.
+    pub fn photo_view(&self, photo: Photo, viewer: Option<&UserId>) -> PhotoView {
         let urls = PhotoUrls {
             thumbnail: photo
                 .thumbnail_key
                 .as_ref()
                 .filter(|_| photo.thumbnail_done)
-                .map(|k| self.media_url(&photo, k)),
-            original: self.media_url(&photo, &photo.original_key),
+                .map(|k| self.media_url(&photo, k, viewer)),
+            original: self.media_url(&photo, &photo.original_key, viewer),
         };
         PhotoView::of(photo, urls)
     }

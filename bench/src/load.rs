@@ -305,9 +305,32 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     }
     let ready = started.elapsed();
     println!(
-        "seed: all ready {:.1}s after the first upload ({:.0} photos/s through thumbnailer, indexer, moderation, analytics)",
+        "seed: all ready {:.1}s after the first upload ({:.0} photos/s through thumbnailer, indexer, moderation)",
         ready.as_secs_f64(),
         o.photos as f64 / ready.as_secs_f64()
+    );
+    // Every processor done, the notifier and analytics included: no
+    // consumer lag and an empty outbox, so no backlog hides behind "ready".
+    loop {
+        let text = http.get(format!("{}/metrics", o.url)).send().await?.text().await?;
+        let backlog: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("photostream_consumer_lag_records{") || l.starts_with("photostream_outbox_pending"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        if backlog == 0.0 && text.contains("photostream_consumer_lag_records{") {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("processors still {backlog} records behind after an hour");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let drained = started.elapsed();
+    println!(
+        "seed: every processor caught up (notifier and analytics included) {:.1}s after the first upload: {:.2}x the accept time",
+        drained.as_secs_f64(),
+        drained.as_secs_f64() / accepted.as_secs_f64()
     );
     let ids: Arc<Vec<String>> = Arc::new(ids.into_iter().map(|(_, id)| id).collect());
 

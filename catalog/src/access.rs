@@ -15,7 +15,7 @@ impl Catalog {
              WHERE v.photo_id = $1 ORDER BY u.username",
         )
         .bind(photo.as_str())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.iter()
             .map(|r| {
@@ -31,7 +31,7 @@ impl Catalog {
     /// Replaces the viewer list, bumps `acl_version` and queues `outbox`, in
     /// one transaction.
     pub async fn set_viewers(&self, photo: &PhotoId, users: &[UserId], outbox: &OutboxEntry) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let n = sqlx::query(
             "UPDATE photos SET acl_version = acl_version + 1, updated_ms = $1
              WHERE id = $2 AND deleted_ms IS NULL",
@@ -68,7 +68,7 @@ impl Catalog {
         let n = sqlx::query("UPDATE users SET role = $1 WHERE username = $2")
             .bind(role)
             .bind(username.as_str())
-            .execute(self.pool())
+            .execute(&mut *self.conn().await?)
             .await?
             .rows_affected();
         Ok(n > 0)
@@ -86,7 +86,7 @@ impl Catalog {
         .bind(&t.token_hash)
         .bind(t.scopes.join(","))
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(ApiToken {
             id: t.id.clone(),
@@ -102,7 +102,7 @@ impl Catalog {
     pub async fn api_token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
         sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_ms IS NULL")
             .bind(hash)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.conn().await?)
             .await?
             .map(|r| ApiToken::from_row(&r))
             .transpose()
@@ -111,7 +111,7 @@ impl Catalog {
     pub async fn api_tokens(&self, user: &UserId) -> Result<Vec<ApiToken>> {
         let rows = sqlx::query("SELECT * FROM api_tokens WHERE user_id = $1 ORDER BY created_ms DESC")
             .bind(user.as_str())
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         rows.iter().map(ApiToken::from_row).collect()
     }
@@ -124,7 +124,7 @@ impl Catalog {
         .bind(now_ms())
         .bind(id)
         .bind(user.as_str())
-        .execute(self.pool())
+        .execute(&mut *self.conn().await?)
         .await?
         .rows_affected();
         Ok(n > 0)

@@ -22,7 +22,16 @@ impl Catalog {
     /// Creates a group; its creator is its first member.
     pub async fn create_group(&self, id: &str, name: &str, description: &str, owner: &UserId) -> Result<Group> {
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
+        // Names are unique, compared without case (two concurrent creations
+        // of one name can still both succeed; the explore page shows both).
+        let taken = sqlx::query("SELECT id FROM groups_ WHERE lower(name) = lower($1)")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(CatalogError::Conflict("a group of that name"));
+        }
         sqlx::query("INSERT INTO groups_ (id, name, description, owner_id, created_ms) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(name)
@@ -42,7 +51,7 @@ impl Catalog {
     }
 
     pub async fn group(&self, id: &str) -> Result<Option<Group>> {
-        let Some(r) = sqlx::query("SELECT * FROM groups_ WHERE id = $1").bind(id).fetch_optional(self.pool()).await? else {
+        let Some(r) = sqlx::query("SELECT * FROM groups_ WHERE id = $1").bind(id).fetch_optional(&mut *self.conn().await?).await? else {
             return Ok(None);
         };
         Ok(Some(Group {
@@ -62,14 +71,14 @@ impl Catalog {
         .bind(group)
         .bind(user.as_str())
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
 
     /// Leaving also takes the member's photos out of the pool.
     pub async fn leave_group(&self, group: &str, user: &UserId) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
             .bind(group)
             .bind(user.as_str())
@@ -88,7 +97,7 @@ impl Catalog {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1 AND user_id = $2")
             .bind(group)
             .bind(user.as_str())
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         Ok(get::<i64>(&r, "n")? > 0)
     }
@@ -96,7 +105,7 @@ impl Catalog {
     pub async fn member_count(&self, group: &str) -> Result<i64> {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1")
             .bind(group)
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         get(&r, "n")
     }
@@ -110,7 +119,7 @@ impl Catalog {
         .bind(photo.as_str())
         .bind(by.as_str())
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
@@ -124,7 +133,7 @@ impl Catalog {
         )
         .replace("SELECT p.*,", "SELECT p.*, g.created_ms AS added_ms,");
         sql += &keyset_clause(direction, "g.created_ms", "g.photo_id", limit, &mut binds);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
         let items = rows
             .iter()
             .map(|r| {
@@ -144,7 +153,7 @@ impl Catalog {
              ORDER BY p.created_ms DESC, p.id DESC LIMIT $1"
         ))
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.iter().map(Photo::from_row).collect()
     }
@@ -155,7 +164,7 @@ impl Catalog {
             "SELECT photo_id, COUNT(*) AS n FROM favorites WHERE created_ms >= $1 GROUP BY photo_id",
         )
         .bind(since_ms)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.iter()
             .map(|r| Ok((parse(get::<String>(r, "photo_id")?)?, get::<i64>(r, "n")?)))
@@ -166,7 +175,7 @@ impl Catalog {
     pub async fn following_ids(&self, user: &UserId) -> Result<Vec<UserId>> {
         let rows = sqlx::query("SELECT followee_id FROM follows WHERE follower_id = $1")
             .bind(user.as_str())
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         rows.iter().map(|r| parse(get::<String>(r, "followee_id")?)).collect()
     }

@@ -231,6 +231,44 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
         )",
         "CREATE INDEX phash_blocklist_time ON phash_blocklist (created_ms)",
     ],
+), (
+    6,
+    &[
+        // Login sessions: a session JWT names its row (`sid`), so one
+        // session can be logged out and a password change can end the rest.
+        "CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            created_ms BIGINT NOT NULL,
+            expires_ms BIGINT NOT NULL,
+            revoked_ms BIGINT
+        )",
+        "CREATE INDEX sessions_user ON sessions (user_id, created_ms)",
+        "CREATE INDEX sessions_expiry ON sessions (expires_ms)",
+        // When the password last changed: long-lived responses opened
+        // before it end (whatever credential opened them).
+        "ALTER TABLE users ADD COLUMN password_changed_ms BIGINT NOT NULL DEFAULT 0",
+    ],
+), (
+    7,
+    &[
+        // A report's weight (thousandths) from its reporter's standing:
+        // reports hide a photo once their weights, not their number, reach
+        // the threshold. Earlier reports count fully.
+        "ALTER TABLE photo_reports ADD COLUMN weight_milli BIGINT NOT NULL DEFAULT 1000",
+        "CREATE INDEX photo_reports_reporter ON photo_reports (reporter_id)",
+    ],
+), (
+    8,
+    &[
+        // Blocks can be reversed: a tombstone (removed_ms) instead of a
+        // delete, and updated_ms for every change, so each instance's
+        // incremental refresh sees removals as well as additions.
+        "ALTER TABLE phash_blocklist ADD COLUMN removed_ms BIGINT",
+        "ALTER TABLE phash_blocklist ADD COLUMN updated_ms BIGINT NOT NULL DEFAULT 0",
+        "UPDATE phash_blocklist SET updated_ms = created_ms",
+        "CREATE INDEX phash_blocklist_updated ON phash_blocklist (updated_ms)",
+    ],
 )];
 
 pub(crate) async fn run(catalog: &Catalog) -> Result<()> {

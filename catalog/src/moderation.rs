@@ -161,12 +161,24 @@ impl AuditEntry {
     }
 }
 
+/// One change to the perceptual-hash blocklist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlocklistChange {
+    pub hash: u64,
+    pub photo: PhotoId,
+    pub changed_ms: i64,
+    /// False when the block was reversed.
+    pub blocked: bool,
+}
+
 /// What a report did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportOutcome {
     pub item_id: String,
     /// Distinct users who reported the photo since its last review.
     pub count: i64,
+    /// Their reports' summed weight, in thousandths.
+    pub weight_milli: i64,
     /// Whether this report hid the photo pending review.
     pub hid: bool,
 }
@@ -335,7 +347,7 @@ impl Catalog {
         summary: &str,
         outbox: &OutboxEntry,
     ) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let now = now_ms();
         let status = match outcome {
             AutoOutcome::Approve => {
@@ -428,7 +440,7 @@ impl Catalog {
         if outcome == AutoOutcome::Approve {
             return Ok(false);
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let subject = Subject::Photo(photo.clone());
         let changed = match outcome {
             AutoOutcome::Hold => {
@@ -481,7 +493,7 @@ impl Catalog {
             AutoOutcome::Hold => ("held", "('visible')"),
             AutoOutcome::Reject => ("rejected", "('visible', 'held')"),
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let n = sqlx::query(&format!("UPDATE comments SET status = $1 WHERE id = $2 AND status IN {from}"))
             .bind(status)
             .bind(comment)
@@ -507,23 +519,50 @@ impl Catalog {
         Ok(true)
     }
 
-    /// Files `reporter`'s report of a photo. Reports collapse into the
-    /// photo's pending item (one per reporter); once `threshold` distinct
-    /// users reported a live photo it is hidden pending review.
+    /// What a reporter's standing rests on: their account's creation time
+    /// and how moderators decided on the photos they reported before
+    /// (`(created_ms, upheld, dismissed)`).
+    pub async fn reporter_record(&self, reporter: &UserId) -> Result<(i64, i64, i64)> {
+        let mut conn = self.conn().await?;
+        let row = sqlx::query("SELECT created_ms FROM users WHERE id = $1")
+            .bind(reporter.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(CatalogError::NotFound)?;
+        let created: i64 = get(&row, "created_ms")?;
+        let row = sqlx::query(
+            "SELECT
+                CAST(COALESCE(SUM(CASE WHEN i.status = 'rejected' THEN 1 ELSE 0 END), 0) AS BIGINT) AS upheld,
+                CAST(COALESCE(SUM(CASE WHEN i.status = 'approved' THEN 1 ELSE 0 END), 0) AS BIGINT) AS dismissed
+             FROM photo_reports r JOIN moderation_items i ON i.id = r.item_id
+             WHERE r.reporter_id = $1 AND i.decided_ms IS NOT NULL",
+        )
+        .bind(reporter.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok((created, get(&row, "upheld")?, get(&row, "dismissed")?))
+    }
+
+    /// Files `reporter`'s report of a photo, weighing `weight_milli`
+    /// thousandths. Reports collapse into the photo's pending item (one per
+    /// reporter); once their summed weight reaches `threshold` (in whole
+    /// reports) a live photo is hidden pending review.
     pub async fn report_photo(
         &self,
         photo: &PhotoId,
         reporter: &UserId,
         reason: &str,
+        weight_milli: i64,
         threshold: i64,
         outbox: &OutboxEntry,
     ) -> Result<ReportOutcome> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let subject = Subject::Photo(photo.clone());
         let finding = serde_json::json!([{"check": "reports", "score": 0.0, "reason": "reported by users"}]);
         let item = Self::open_item(&mut tx, &subject, "reports", &finding).await?;
         sqlx::query(
-            "INSERT INTO photo_reports (item_id, reporter_id, photo_id, reason, created_ms) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO photo_reports (item_id, reporter_id, photo_id, reason, created_ms, weight_milli)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (item_id, reporter_id) DO NOTHING",
         )
         .bind(&item)
@@ -531,27 +570,29 @@ impl Catalog {
         .bind(photo.as_str())
         .bind(reason)
         .bind(now_ms())
+        .bind(weight_milli)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM photo_reports WHERE item_id = $1")
+        let row = sqlx::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(weight_milli), 0) AS BIGINT) AS w FROM photo_reports WHERE item_id = $1")
             .bind(&item)
             .fetch_one(&mut *tx)
             .await?;
         let count: i64 = get(&row, "n")?;
+        let weight: i64 = get(&row, "w")?;
         sqlx::query("UPDATE moderation_items SET report_count = $1 WHERE id = $2")
             .bind(count)
             .bind(&item)
             .execute(&mut *tx)
             .await?;
         let mut hid = false;
-        if threshold > 0 && count >= threshold && Self::hide_photo(&mut tx, photo).await? {
-            let note = format!("hidden after {count} reports");
+        if threshold > 0 && weight >= threshold * 1000 && Self::hide_photo(&mut tx, photo).await? {
+            let note = format!("hidden after {count} reports weighing {:.1}", weight as f64 / 1000.0);
             Self::audit(&mut tx, &item, &subject, None, "hold", Some(&note), &finding, false).await?;
             outbox.insert(&mut tx).await?;
             hid = true;
         }
         tx.commit().await?;
-        Ok(ReportOutcome { item_id: item, count, hid })
+        Ok(ReportOutcome { item_id: item, count, weight_milli: weight, hid })
     }
 
     /// A moderator's decision on an item (pending, or reversing an earlier
@@ -567,7 +608,7 @@ impl Catalog {
         block: Option<u64>,
         outbox: &OutboxEntry,
     ) -> Result<ModerationItem> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query("SELECT * FROM moderation_items WHERE id = $1")
             .bind(item_id)
             .fetch_optional(&mut *tx)
@@ -628,13 +669,24 @@ impl Catalog {
         }
         if let (Some(hash), Verdict::Reject) = (block, verdict) {
             sqlx::query(
-                "INSERT INTO phash_blocklist (hash, photo_id, added_by, created_ms) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (hash) DO NOTHING",
+                "INSERT INTO phash_blocklist (hash, photo_id, added_by, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $4)
+                 ON CONFLICT (hash) DO UPDATE SET removed_ms = NULL, updated_ms = $4, photo_id = $2, added_by = $3",
             )
             .bind(hash as i64)
             .bind(item.photo_id.as_str())
             .bind(moderator.as_str())
             .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if verdict == Verdict::Approve && item.comment_id.is_none() {
+            // Reversing a "block similar" rejection lifts the block, on every
+            // instance at its next refresh (the tombstone is a change too).
+            sqlx::query(
+                "UPDATE phash_blocklist SET removed_ms = $1, updated_ms = $1 WHERE photo_id = $2 AND removed_ms IS NULL",
+            )
+            .bind(now)
+            .bind(item.photo_id.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -662,10 +714,43 @@ impl Catalog {
     pub async fn moderation_item(&self, id: &str) -> Result<Option<ModerationItem>> {
         sqlx::query("SELECT * FROM moderation_items WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.conn().await?)
             .await?
             .map(|r| ModerationItem::from_row(&r))
             .transpose()
+    }
+
+    /// The id of `photo`'s pending moderation item (the checks or users'
+    /// reports put it in front of moderators), if any.
+    pub async fn pending_item_of(&self, photo: &PhotoId) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT id FROM moderation_items WHERE photo_id = $1 AND status = 'pending' LIMIT 1")
+            .bind(photo.as_str())
+            .fetch_optional(&mut *self.conn().await?)
+            .await?;
+        row.map(|r| get::<String>(&r, "id")).transpose()
+    }
+
+    /// Audits a moderator's look at `photo` through review (`what`: its
+    /// page, original, …): action `view` under the item it is reviewed
+    /// under (the pending one, else the latest).
+    pub async fn audit_view(&self, photo: &PhotoId, moderator: &UserId, what: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "SELECT id FROM moderation_items WHERE photo_id = $1
+             ORDER BY CASE WHEN status = 'pending' THEN 0 ELSE 1 END, created_ms DESC LIMIT 1",
+        )
+        .bind(photo.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let item = match row {
+            Some(r) => get::<String>(&r, "id")?,
+            None => String::new(),
+        };
+        let note = format!("viewed {what}");
+        Self::audit(&mut tx, &item, &Subject::Photo(photo.clone()), Some(moderator), "view", Some(&note), &serde_json::json!([]), false)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Items in `status`, oldest first.
@@ -673,35 +758,58 @@ impl Catalog {
         let mut binds = vec![Bind::Text(status.to_string())];
         let mut sql = "SELECT * FROM moderation_items WHERE status = $1".to_string();
         sql += &keyset_clause_ordered(direction, "created_ms", "id", limit, &mut binds, true);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
         let items = rows.iter().map(ModerationItem::from_row).collect::<Result<Vec<_>>>()?;
         Ok(finish_page(items, direction, limit))
     }
 
     /// The audit log, newest first, for one photo or all.
-    pub async fn moderation_audit(&self, photo: Option<&PhotoId>, direction: &Direction, limit: i64) -> Result<(Vec<AuditEntry>, bool)> {
+    /// The audit log, newest first, optionally of one photo and/or one
+    /// action (`view`: moderators' looks at photos through review).
+    pub async fn moderation_audit(
+        &self,
+        photo: Option<&PhotoId>,
+        action: Option<&str>,
+        direction: &Direction,
+        limit: i64,
+    ) -> Result<(Vec<AuditEntry>, bool)> {
         let mut binds = Vec::new();
         let mut sql = "SELECT m.*, u.username AS actor FROM moderation_audit m LEFT JOIN users u ON u.id = m.actor_id
              WHERE 1 = 1"
             .to_string();
         if let Some(p) = photo {
             binds.push(Bind::Text(p.to_string()));
-            sql += " AND m.photo_id = $1";
+            sql += &format!(" AND m.photo_id = ${}", binds.len());
+        }
+        if let Some(a) = action {
+            binds.push(Bind::Text(a.to_string()));
+            sql += &format!(" AND m.action = ${}", binds.len());
         }
         sql += &keyset_clause(direction, "m.created_ms", "m.id", limit, &mut binds);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
         let items = rows.iter().map(AuditEntry::from_row).collect::<Result<Vec<_>>>()?;
         Ok(finish_page(items, direction, limit))
     }
 
-    /// Blocklisted hashes added at or after `since_ms`, oldest first.
-    pub async fn blocklist_since(&self, since_ms: i64) -> Result<Vec<(u64, PhotoId, i64)>> {
-        let rows = sqlx::query("SELECT hash, photo_id, created_ms FROM phash_blocklist WHERE created_ms >= $1 ORDER BY created_ms")
-            .bind(since_ms)
-            .fetch_all(self.pool())
-            .await?;
+    /// Blocklist changes at or after `since_ms`, oldest first: each hash,
+    /// the photo it came from, when it changed, and whether it is blocked
+    /// (false: the block was reversed).
+    pub async fn blocklist_since(&self, since_ms: i64) -> Result<Vec<BlocklistChange>> {
+        let rows = sqlx::query(
+            "SELECT hash, photo_id, updated_ms, removed_ms FROM phash_blocklist WHERE updated_ms >= $1 ORDER BY updated_ms",
+        )
+        .bind(since_ms)
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
         rows.iter()
-            .map(|r| Ok((get::<i64>(r, "hash")? as u64, parse(get::<String>(r, "photo_id")?)?, get(r, "created_ms")?)))
+            .map(|r| {
+                Ok(BlocklistChange {
+                    hash: get::<i64>(r, "hash")? as u64,
+                    photo: parse(get::<String>(r, "photo_id")?)?,
+                    changed_ms: get(r, "updated_ms")?,
+                    blocked: get::<Option<i64>>(r, "removed_ms")?.is_none(),
+                })
+            })
             .collect()
     }
 
@@ -711,7 +819,7 @@ impl Catalog {
         sqlx::query("UPDATE photos SET phash = $1 WHERE id = $2")
             .bind(hash as i64)
             .bind(photo.as_str())
-            .execute(self.pool())
+            .execute(&mut *self.conn().await?)
             .await?;
         Ok(())
     }
@@ -723,14 +831,14 @@ impl Catalog {
             "SELECT MAX(created_ms) AS at FROM moderation_audit WHERE photo_id = $1 AND actor_id IS NOT NULL AND comment_id IS NULL",
         )
         .bind(photo.as_str())
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.conn().await?)
         .await?;
         get(&row, "at")
     }
 
     pub async fn queue_stats(&self) -> Result<QueueStats> {
         let row = sqlx::query("SELECT COUNT(*) AS n, MIN(created_ms) AS oldest FROM moderation_items WHERE status = 'pending'")
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         Ok(QueueStats { pending: get(&row, "n")?, oldest_ms: get(&row, "oldest")? })
     }

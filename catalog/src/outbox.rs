@@ -47,7 +47,7 @@ impl Catalog {
     pub async fn outbox_pending(&self, limit: i64) -> Result<Vec<OutboxEntry>> {
         let rows = sqlx::query("SELECT * FROM outbox ORDER BY created_ms, id LIMIT $1")
             .bind(limit)
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         rows.iter()
             .map(|r| {
@@ -64,7 +64,7 @@ impl Catalog {
 
     /// How many records wait to be relayed.
     pub async fn outbox_count(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox").fetch_one(self.pool()).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox").fetch_one(&mut *self.conn().await?).await?;
         get(&row, "n")
     }
 
@@ -72,7 +72,7 @@ impl Catalog {
     pub async fn outbox_remove(&self, id: &EventId) -> Result<()> {
         sqlx::query("DELETE FROM outbox WHERE id = $1")
             .bind(id.as_str())
-            .execute(self.pool())
+            .execute(&mut *self.conn().await?)
             .await?;
         Ok(())
     }

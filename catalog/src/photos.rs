@@ -178,7 +178,7 @@ impl Catalog {
     /// returns `Ok`, the photo will be processed even if the process dies now.
     pub async fn insert_photo(&self, p: &NewPhoto, outbox: &OutboxEntry) -> Result<Photo> {
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO photos (id, owner_id, album_id, title, description, visibility, status,
                 width, height, format, content_hash, byte_size, file_name, file_stem, original_key,
@@ -241,7 +241,7 @@ impl Catalog {
     pub async fn photo(&self, id: &PhotoId) -> Result<Option<Photo>> {
         sqlx::query(&format!("{SELECT_PHOTO} WHERE p.id = $1"))
             .bind(id.as_str())
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.conn().await?)
             .await?
             .map(|r| Photo::from_row(&r))
             .transpose()
@@ -256,7 +256,7 @@ impl Catalog {
         let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
         let binds: Vec<Bind> = ids.iter().map(|id| Bind::Text(id.to_string())).collect();
         let sql = format!("{SELECT_PHOTO} WHERE p.id IN ({})", marks.join(", "));
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
         let mut found = rows.iter().map(Photo::from_row).collect::<Result<Vec<_>>>()?;
         found.sort_by_key(|p| ids.iter().position(|id| *id == p.id));
         Ok(found)
@@ -268,7 +268,7 @@ impl Catalog {
             "{SELECT_PHOTO} WHERE p.original_key = $1 OR p.thumbnail_key = $1"
         ))
         .bind(key)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.conn().await?)
         .await?
         .map(|r| Photo::from_row(&r))
         .transpose()
@@ -279,7 +279,7 @@ impl Catalog {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM photos WHERE album_id = $1 AND file_stem = $2")
             .bind(album.as_str())
             .bind(stem)
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         Ok(get::<i64>(&row, "n")? > 0)
     }
@@ -292,7 +292,7 @@ impl Catalog {
              WHERE (original_key = $1 OR thumbnail_key = $1) AND deleted_ms IS NULL",
         )
         .bind(key)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.conn().await?)
         .await?;
         Ok(get::<i64>(&row, "n")? > 0)
     }
@@ -306,7 +306,7 @@ impl Catalog {
         direction: &Direction,
         limit: i64,
     ) -> Result<(Vec<Photo>, bool)> {
-        let mut sql = format!("{SELECT_PHOTO} WHERE p.deleted_ms IS NULL");
+        let mut sql = String::from("p.deleted_ms IS NULL");
         let mut binds: Vec<Bind> = Vec::new();
         let next = |b: Bind, binds: &mut Vec<Bind>| {
             binds.push(b);
@@ -348,15 +348,42 @@ impl Catalog {
                 );
             }
         }
-        if let Some(me) = &filter.feed_of {
+        let feed_owners = filter.feed_of.as_ref().map(|me| {
             let n = next(Bind::Text(me.to_string()), &mut binds);
-            sql += &format!(
-                " AND (p.owner_id = {n} OR p.owner_id IN (SELECT f.followee_id FROM follows f WHERE f.follower_id = {n}))"
-            );
-        }
-        sql += &keyset_clause(direction, "p.created_ms", "p.id", limit, &mut binds);
+            format!("SELECT CAST({n} AS TEXT) AS owner_id UNION SELECT f.followee_id FROM follows f WHERE f.follower_id = {n}")
+        });
+        let sql = match (feed_owners, self.dialect) {
+            (Some(owners), crate::Dialect::Postgres) => {
+                // One newest-first index range per followed owner, merged:
+                // a page costs (owners × page) index rows however thinly
+                // the followed are spread through the catalog, where one
+                // scan of everyone's photos by time, filtered to the
+                // followed, costs as much as the catalog is big.
+                let keyset = keyset_clause(direction, "p.created_ms", "p.id", limit, &mut binds);
+                let order = if matches!(direction, Direction::Before(_)) { "ASC" } else { "DESC" };
+                let limit = binds.len();
+                format!(
+                    "SELECT p.*, u.username AS owner_username, a.name AS album_name
+                     FROM (SELECT q.* FROM ({owners}) o
+                           CROSS JOIN LATERAL (SELECT p.* FROM photos p
+                               WHERE p.owner_id = o.owner_id AND {sql}{keyset}) q
+                           ORDER BY q.created_ms {order}, q.id {order} LIMIT ${limit}) p
+                     JOIN users u ON u.id = p.owner_id
+                     JOIN albums a ON a.id = p.album_id
+                     ORDER BY p.created_ms {order}, p.id {order}"
+                )
+            }
+            (owners, _) => {
+                if let Some(owners) = owners {
+                    // SQLite has no LATERAL; its planner walks photos_created.
+                    sql += &format!(" AND p.owner_id IN ({owners})");
+                }
+                let keyset = keyset_clause(direction, "p.created_ms", "p.id", limit, &mut binds);
+                format!("{SELECT_PHOTO} WHERE {sql}{keyset}")
+            }
+        };
 
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
         let photos = rows.iter().map(Photo::from_row).collect::<Result<Vec<_>>>()?;
         Ok(finish_page(photos, direction, limit))
     }
@@ -374,7 +401,7 @@ impl Catalog {
         .bind(key)
         .bind(now)
         .bind(id.as_str())
-        .execute(self.pool())
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
@@ -391,7 +418,7 @@ impl Catalog {
             return Ok(());
         }
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         for id in ids {
             sqlx::query(
                 "UPDATE photos SET indexed = 1, updated_ms = $1,
@@ -416,7 +443,7 @@ impl Catalog {
         ))
         .bind(after.map_or("", |a| a.as_str()))
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.iter().map(Photo::from_row).collect()
     }
@@ -424,7 +451,7 @@ impl Catalog {
     /// How many live photos there are.
     pub async fn photo_count(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM photos WHERE deleted_ms IS NULL")
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         get(&row, "n")
     }
@@ -470,7 +497,8 @@ pub(crate) fn keyset_clause_ordered(
         let a = binds.len();
         binds.push(Bind::Text(k.id.clone()));
         let b = binds.len();
-        sql += &format!(" AND ({created} {op} ${a} OR ({created} = ${a} AND {id} {op} ${b}))");
+        // A row comparison is one index range on (created, id) in both engines.
+        sql += &format!(" AND ({created}, {id}) {op} (${a}, ${b})");
     }
     binds.push(Bind::Int(limit + 1));
     sql += &format!(" ORDER BY {created} {order}, {id} {order} LIMIT ${}", binds.len());
@@ -501,7 +529,7 @@ impl Catalog {
     /// Applies `patch` and queues `outbox` in one transaction. A visibility
     /// change bumps `acl_version`, revoking previously signed URLs.
     pub async fn update_photo(&self, id: &PhotoId, patch: &PhotoPatch, outbox: &OutboxEntry) -> Result<Photo> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let now = now_ms();
         let mut sets = vec!["updated_ms = $1".to_string()];
         let mut binds: Vec<Bind> = vec![Bind::Int(now)];
@@ -569,7 +597,7 @@ impl Catalog {
     /// Marks the photo deleted (it is invisible from this commit on) and
     /// queues `outbox` (the purge record). `NotFound` if already deleted.
     pub async fn delete_photo(&self, id: &PhotoId, outbox: &OutboxEntry) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let now = now_ms();
         let n = sqlx::query(
             "UPDATE photos SET deleted_ms = $1, updated_ms = $1, acl_version = acl_version + 1

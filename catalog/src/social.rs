@@ -85,6 +85,10 @@ impl Notification {
     }
 }
 
+/// Rows per multi-row `INSERT` in [`Catalog::add_notifications`] (9
+/// parameters each: far below SQLite's and PostgreSQL's limits).
+pub const NOTIFICATION_ROWS_PER_STATEMENT: usize = 200;
+
 /// A notification for the notifier to store (idempotent on `source`).
 #[derive(Debug, Clone)]
 pub struct NewNotification {
@@ -104,7 +108,7 @@ impl Catalog {
     // ---- comments ----
 
     pub async fn add_comment(&self, id: &str, photo: &PhotoId, author: &UserId, text: &str, outbox: &OutboxEntry) -> Result<Comment> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("INSERT INTO comments (id, photo_id, author_id, text, created_ms) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(photo.as_str())
@@ -124,7 +128,7 @@ impl Catalog {
              WHERE c.id = $1 AND c.deleted_ms IS NULL",
         )
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.conn().await?)
         .await?
         .map(|r| Comment::from_row(&r))
         .transpose()
@@ -136,7 +140,7 @@ impl Catalog {
              WHERE c.photo_id = $1 AND c.deleted_ms IS NULL AND c.status = 'visible'"
             .to_string();
         sql += &keyset_clause(direction, "c.created_ms", "c.id", limit, &mut binds);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
         let comments = rows.iter().map(Comment::from_row).collect::<Result<Vec<_>>>()?;
         Ok(finish_page(comments, direction, limit))
     }
@@ -145,7 +149,7 @@ impl Catalog {
         let n = sqlx::query("UPDATE comments SET deleted_ms = $1 WHERE id = $2 AND deleted_ms IS NULL")
             .bind(now_ms())
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *self.conn().await?)
             .await?
             .rows_affected();
         Ok(n > 0)
@@ -155,7 +159,7 @@ impl Catalog {
     pub async fn commenters(&self, photo: &PhotoId) -> Result<Vec<UserId>> {
         let rows = sqlx::query("SELECT DISTINCT author_id FROM comments WHERE photo_id = $1 AND deleted_ms IS NULL")
             .bind(photo.as_str())
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         rows.iter().map(|r| parse(get::<String>(r, "author_id")?)).collect()
     }
@@ -163,7 +167,7 @@ impl Catalog {
     pub async fn comment_count(&self, photo: &PhotoId) -> Result<i64> {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM comments WHERE photo_id = $1 AND deleted_ms IS NULL AND status = 'visible'")
             .bind(photo.as_str())
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         get(&r, "n")
     }
@@ -173,7 +177,7 @@ impl Catalog {
     /// Inserts a `(a, b, now)` pair row unless it exists; queues `outbox` in
     /// the same transaction only when the row is new. True if it was.
     async fn insert_pair_once(&self, sql: &str, a: &str, b: &str, outbox: &OutboxEntry) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let n = sqlx::query(sql)
             .bind(a)
             .bind(b)
@@ -204,7 +208,7 @@ impl Catalog {
         sqlx::query("DELETE FROM favorites WHERE user_id = $1 AND photo_id = $2")
             .bind(user.as_str())
             .bind(photo.as_str())
-            .execute(self.pool())
+            .execute(&mut *self.conn().await?)
             .await?;
         Ok(())
     }
@@ -212,7 +216,7 @@ impl Catalog {
     pub async fn favorite_count(&self, photo: &PhotoId) -> Result<i64> {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM favorites WHERE photo_id = $1")
             .bind(photo.as_str())
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         get(&r, "n")
     }
@@ -227,7 +231,7 @@ impl Catalog {
         )
         .replace("SELECT p.*,", "SELECT p.*, f.created_ms AS fav_ms,");
         sql += &keyset_clause(direction, "f.created_ms", "f.photo_id", limit, &mut binds);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
         let items = rows
             .iter()
             .map(|r| {
@@ -256,7 +260,7 @@ impl Catalog {
         sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
             .bind(follower.as_str())
             .bind(followee.as_str())
-            .execute(self.pool())
+            .execute(&mut *self.conn().await?)
             .await?;
         Ok(())
     }
@@ -270,7 +274,7 @@ impl Catalog {
              WHERE f.{mine} = $1"
         );
         sql += &keyset_clause(direction, "f.created_ms", &format!("f.{theirs}"), limit, &mut binds);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
         let items = rows
             .iter()
             .map(|r| {
@@ -293,7 +297,7 @@ impl Catalog {
         .bind(user.as_str())
         .bind(after.map_or("", |a| a.as_str()))
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.iter().map(|r| parse(get::<String>(r, "follower_id")?)).collect()
     }
@@ -302,23 +306,52 @@ impl Catalog {
 
     /// Stores a notification unless this user already has one from `source`.
     pub async fn add_notification(&self, n: &NewNotification) -> Result<bool> {
-        let rows = sqlx::query(
-            "INSERT INTO notifications (id, user_id, kind, actor_id, photo_id, comment_id, created_ms, source, note)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (user_id, source) DO NOTHING",
-        )
-        .bind(PhotoId::new().to_string())
-        .bind(n.user_id.as_str())
-        .bind(n.kind)
-        .bind(n.actor_id.as_str())
-        .bind(n.photo_id.as_ref().map(|p| p.to_string()))
-        .bind(n.comment_id.clone())
-        .bind(n.created_ms)
-        .bind(&n.source)
-        .bind(n.note.clone())
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(rows > 0)
+        Ok(self.add_notifications(std::slice::from_ref(n)).await? > 0)
+    }
+
+    /// Inserts many notifications in one transaction (one commit, however
+    /// many rows: a fan-out to followers is one fsync, not one per row),
+    /// [`NOTIFICATION_ROWS_PER_STATEMENT`] rows per statement. Rows already
+    /// there (same recipient and source) are skipped, so a redelivered batch
+    /// notifies nobody twice. Returns how many rows were new.
+    pub async fn add_notifications(&self, all: &[NewNotification]) -> Result<u64> {
+        if all.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin().await?;
+        let mut added = 0;
+        for chunk in all.chunks(NOTIFICATION_ROWS_PER_STATEMENT) {
+            let mut sql = String::from(
+                "INSERT INTO notifications (id, user_id, kind, actor_id, photo_id, comment_id, created_ms, source, note) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 9;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9
+                ));
+            }
+            sql.push_str(" ON CONFLICT (user_id, source) DO NOTHING");
+            let mut q = sqlx::query(&sql);
+            for n in chunk {
+                q = q
+                    .bind(PhotoId::new().to_string())
+                    .bind(n.user_id.to_string())
+                    .bind(n.kind)
+                    .bind(n.actor_id.to_string())
+                    .bind(n.photo_id.as_ref().map(|p| p.to_string()))
+                    .bind(n.comment_id.clone())
+                    .bind(n.created_ms)
+                    .bind(n.source.clone())
+                    .bind(n.note.clone());
+            }
+            added += q.execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(added)
     }
 
     pub async fn list_notifications(&self, user: &UserId, direction: &Direction, limit: i64) -> Result<(Vec<Notification>, bool)> {
@@ -327,7 +360,7 @@ impl Catalog {
              WHERE n.user_id = $1"
             .to_string();
         sql += &keyset_clause(direction, "n.created_ms", "n.id", limit, &mut binds);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(self.pool()).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
         let items = rows.iter().map(Notification::from_row).collect::<Result<Vec<_>>>()?;
         Ok(finish_page(items, direction, limit))
     }
@@ -340,7 +373,7 @@ impl Catalog {
                 sqlx::query("UPDATE notifications SET read_ms = $1 WHERE user_id = $2 AND read_ms IS NULL")
                     .bind(now)
                     .bind(user.as_str())
-                    .execute(self.pool())
+                    .execute(&mut *self.conn().await?)
                     .await?;
             }
             Some(ids) => {
@@ -349,7 +382,7 @@ impl Catalog {
                         .bind(now)
                         .bind(user.as_str())
                         .bind(id)
-                        .execute(self.pool())
+                        .execute(&mut *self.conn().await?)
                         .await?;
                 }
             }
@@ -371,7 +404,7 @@ impl Catalog {
         let one = |sql: &'static str| {
             let owner = owner.to_string();
             async move {
-                let r = sqlx::query(sql).bind(owner).fetch_one(self.pool()).await?;
+                let r = sqlx::query(sql).bind(owner).fetch_one(&mut *self.conn().await?).await?;
                 get::<i64>(&r, "n")
             }
         };

@@ -12,10 +12,12 @@ pub struct User {
     pub password_hash: String,
     pub role: String,
     pub created_ms: i64,
+    /// When the password last changed (0: never).
+    pub password_changed_ms: i64,
 }
 
 impl User {
-    fn from_row(row: &AnyRow) -> Result<Self> {
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self> {
         Ok(Self {
             id: parse(get::<String>(row, "id")?)?,
             username: Username::parse(&get::<String>(row, "username")?)
@@ -23,6 +25,7 @@ impl User {
             password_hash: get(row, "password_hash")?,
             role: get(row, "role")?,
             created_ms: get(row, "created_ms")?,
+            password_changed_ms: get(row, "password_changed_ms")?,
         })
     }
 }
@@ -69,8 +72,9 @@ impl Catalog {
             password_hash: password_hash.to_string(),
             role: "user".into(),
             created_ms: now_ms(),
+            password_changed_ms: 0,
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO users (id, username, password_hash, role, created_ms)
              VALUES ($1, $2, $3, $4, $5)",
@@ -100,7 +104,7 @@ impl Catalog {
     pub async fn user_by_username(&self, username: &Username) -> Result<Option<User>> {
         sqlx::query("SELECT * FROM users WHERE username = $1")
             .bind(username.as_str())
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.conn().await?)
             .await?
             .map(|r| User::from_row(&r))
             .transpose()
@@ -109,7 +113,7 @@ impl Catalog {
     pub async fn user_by_id(&self, id: &UserId) -> Result<Option<User>> {
         sqlx::query("SELECT * FROM users WHERE id = $1")
             .bind(id.as_str())
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.conn().await?)
             .await?
             .map(|r| User::from_row(&r))
             .transpose()
@@ -119,7 +123,7 @@ impl Catalog {
         sqlx::query("SELECT * FROM albums WHERE owner_id = $1 AND name = $2")
             .bind(owner.as_str())
             .bind(name.as_str())
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.conn().await?)
             .await?
             .map(|r| Album::from_row(&r))
             .transpose()
@@ -139,7 +143,7 @@ impl Catalog {
         .bind(name.as_str())
         .bind(name.as_str())
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(&mut *self.conn().await?)
         .await?;
         self.album_by_name(owner, name)
             .await?
@@ -151,7 +155,7 @@ impl Catalog {
     pub async fn album(&self, id: &AlbumId) -> Result<Option<Album>> {
         sqlx::query("SELECT * FROM albums WHERE id = $1")
             .bind(id.as_str())
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.conn().await?)
             .await?
             .map(|r| Album::from_row(&r))
             .transpose()
@@ -161,7 +165,7 @@ impl Catalog {
     pub async fn albums(&self, owner: &UserId) -> Result<Vec<Album>> {
         let rows = sqlx::query("SELECT * FROM albums WHERE owner_id = $1 ORDER BY created_ms, id")
             .bind(owner.as_str())
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         rows.iter().map(Album::from_row).collect()
     }
@@ -187,7 +191,7 @@ impl Catalog {
         .bind(description)
         .bind(default_visibility.as_str())
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(&mut *self.conn().await?)
         .await
         .map_err(conflict("album"))?;
         self.album(&id).await?.ok_or(CatalogError::NotFound)
@@ -206,7 +210,7 @@ impl Catalog {
             .bind(description.unwrap_or(&current.description))
             .bind(default_visibility.unwrap_or(current.default_visibility).as_str())
             .bind(id.as_str())
-            .execute(self.pool())
+            .execute(&mut *self.conn().await?)
             .await?;
         self.album(id).await?.ok_or(CatalogError::NotFound)
     }

@@ -214,9 +214,34 @@ async fn contract(c: Catalog) {
     assert_eq!(c.follower_ids(&alice.id, None, 10).await.unwrap(), vec![bob.id.clone()]);
     assert_eq!(c.list_follows(&alice.id, true, &Direction::First, 10).await.unwrap().0[0].user_id, bob.id);
     assert_eq!(c.list_follows(&bob.id, false, &Direction::First, 10).await.unwrap().0[0].user_id, alice.id);
+    // Sessions: live until revoked or expired; a password change ends all
+    // but the one kept.
+    let s1 = c.create_session(&bob.id, photostream_types::now_ms() + 60_000).await.unwrap();
+    let s2 = c.create_session(&bob.id, photostream_types::now_ms() + 60_000).await.unwrap();
+    let s3 = c.create_session(&bob.id, photostream_types::now_ms() + 60_000).await.unwrap();
+    let old = c.create_session(&bob.id, photostream_types::now_ms() - 1).await.unwrap();
+    assert_eq!(c.live_session_user(&s1, &bob.id).await.unwrap().unwrap().id, bob.id);
+    assert!(c.live_session_user(&s1, &alice.id).await.unwrap().is_none(), "a session is its user's only");
+    assert!(c.live_session_user(&old, &bob.id).await.unwrap().is_none(), "expired");
+    assert!(c.revoke_session(&bob.id, &s1).await.unwrap());
+    assert!(!c.revoke_session(&bob.id, &s1).await.unwrap(), "once");
+    assert!(c.live_session_user(&s1, &bob.id).await.unwrap().is_none(), "logged out");
+    c.change_password(&bob.id, "new-hash", Some(&s2)).await.unwrap();
+    let kept = c.live_session_user(&s2, &bob.id).await.unwrap().expect("the session that changed it stays");
+    assert_eq!(kept.password_hash, "new-hash");
+    assert!(kept.password_changed_ms > 0);
+    assert!(c.live_session_user(&s3, &bob.id).await.unwrap().is_none(), "the others end");
+    assert_eq!(c.delete_expired_sessions().await.unwrap(), 0, "expired less than a day ago: kept for now");
     let feed = PhotoFilter { feed_of: Some(bob.id.clone()), access: ListAccess::OwnOrVisibleTo(bob.id.clone()), ..Default::default() };
     let (items, _) = c.list_photos(&feed, &Direction::First, 10).await.unwrap();
     assert_eq!(items.len(), 2, "p2 and p3: p0 is private, p1 deleted, p4 shared with nobody");
+    // Page by page, both ways: the same photos in the same order.
+    let (first, more) = c.list_photos(&feed, &Direction::First, 1).await.unwrap();
+    assert!(more);
+    let (second, more) = c.list_photos(&feed, &Direction::After(first[0].keyset()), 1).await.unwrap();
+    assert_eq!((&first[0].id, &second[0].id, more), (&items[0].id, &items[1].id, false));
+    let (back, more) = c.list_photos(&feed, &Direction::Before(second[0].keyset()), 1).await.unwrap();
+    assert_eq!((&back[0].id, more), (&items[0].id, false));
     c.unfollow(&bob.id, &alice.id).await.unwrap();
     assert!(c.list_photos(&feed, &Direction::First, 10).await.unwrap().0.is_empty());
     let n = photostream_catalog::NewNotification {
@@ -233,6 +258,20 @@ async fn contract(c: Catalog) {
     assert!(!c.add_notification(&n).await.unwrap(), "one per recipient per event");
     let (list, _) = c.list_notifications(&alice.id, &Direction::First, 10).await.unwrap();
     assert_eq!((list.len(), list[0].read), (1, false));
+    // A fan-out batch: several statements in one commit, the one already
+    // there skipped, and a redelivered batch adds nothing.
+    let per = photostream_catalog::NOTIFICATION_ROWS_PER_STATEMENT;
+    let mut batch: Vec<_> = (0..per * 2 + 7)
+        .map(|i| photostream_catalog::NewNotification { source: format!("fanout-{i}"), created_ms: 2, ..n.clone() })
+        .collect();
+    batch.push(n.clone());
+    assert_eq!(c.add_notifications(&batch).await.unwrap(), (per * 2 + 7) as u64);
+    assert_eq!(c.add_notifications(&batch).await.unwrap(), 0, "redelivered batch");
+    assert_eq!(c.add_notifications(&[]).await.unwrap(), 0);
+    let (page, more) = c.list_notifications(&alice.id, &Direction::First, 100).await.unwrap();
+    assert!(more && page.len() == 100);
+    let (all, more) = c.list_notifications(&alice.id, &Direction::First, 1000).await.unwrap();
+    assert_eq!((all.len(), more), (per * 2 + 8, false));
     c.mark_notifications_read(&alice.id, None).await.unwrap();
     assert!(c.list_notifications(&alice.id, &Direction::First, 10).await.unwrap().0[0].read);
 
@@ -277,10 +316,10 @@ async fn moderation(c: &Catalog, alice: &photostream_catalog::User, bob: &photos
     c.mark_thumbnail_done(&reported.id, "u/default/thumbnail/m1_thumbnail.png").await.unwrap();
     c.record_upload_moderation(&reported.id, None, AutoOutcome::Approve, &serde_json::json!([]), "", &outbox()).await.unwrap();
     assert_eq!(c.photo(&reported.id).await.unwrap().unwrap().status, PhotoStatus::Ready);
-    let r1 = c.report_photo(&reported.id, &bob.id, "spam", 2, &outbox()).await.unwrap();
-    let r2 = c.report_photo(&reported.id, &bob.id, "spam!", 2, &outbox()).await.unwrap();
+    let r1 = c.report_photo(&reported.id, &bob.id, "spam", 1000, 2, &outbox()).await.unwrap();
+    let r2 = c.report_photo(&reported.id, &bob.id, "spam!", 1000, 2, &outbox()).await.unwrap();
     assert_eq!((r1.count, r2.count, r2.hid, &r1.item_id), (1, 1, false, &r2.item_id));
-    let r3 = c.report_photo(&reported.id, &carol.id, "spam", 2, &outbox()).await.unwrap();
+    let r3 = c.report_photo(&reported.id, &carol.id, "spam", 1000, 2, &outbox()).await.unwrap();
     assert_eq!((r3.count, r3.hid, &r3.item_id), (2, true, &r1.item_id));
     assert_eq!(c.photo(&reported.id).await.unwrap().unwrap().status, PhotoStatus::UnderReview);
     let (queue, more) = c.moderation_queue("pending", &Direction::First, 1).await.unwrap();
@@ -289,25 +328,36 @@ async fn moderation(c: &Catalog, alice: &photostream_catalog::User, bob: &photos
     assert_eq!((next[0].photo_id.clone(), next[0].report_count), (reported.id.clone(), 2));
     // Approve restores; reject hides, notifies the owner, blocks the hash.
     c.decide(&r1.item_id, &mona.id, Verdict::Approve, Some("fine"), None, &outbox()).await.unwrap();
+    // The reporters' track record: one report dismissed each.
+    let (_, upheld, dismissed) = c.reporter_record(&bob.id).await.unwrap();
+    assert_eq!((upheld, dismissed), (0, 1));
+    assert_eq!(r3.weight_milli, 2000);
     assert_eq!(c.photo(&reported.id).await.unwrap().unwrap().status, PhotoStatus::Ready);
     let item = c.decide(&queue[0].id, &mona.id, Verdict::Reject, Some("no gambling"), Some(0xFF), &outbox()).await.unwrap();
     assert_eq!((item.status.as_str(), item.decided_by.as_ref()), ("rejected", Some(&mona.id)));
     assert_eq!(c.photo(&held.id).await.unwrap().unwrap().status, PhotoStatus::Rejected);
     assert_eq!(c.queue_stats().await.unwrap(), photostream_catalog::QueueStats::default());
     let blocked = c.blocklist_since(0).await.unwrap();
-    assert_eq!((blocked.len(), blocked[0].0), (1, 0xFF));
+    assert_eq!((blocked.len(), blocked[0].hash, blocked[0].blocked), (1, 0xFF, true));
+    let since = blocked[0].changed_ms;
     let (notes, _) = c.list_notifications(&alice.id, &Direction::First, 10).await.unwrap();
     let notice = notes.iter().find(|n| n.kind == "photo_rejected").expect("owner notified");
     assert_eq!(notice.note.as_deref(), Some("no gambling"));
-    let (audit, _) = c.moderation_audit(Some(&held.id), &Direction::First, 10).await.unwrap();
+    // Reversing the rejection lifts the block: a tombstone, seen as a change.
+    let reversed = c.decide(&queue[0].id, &mona.id, Verdict::Approve, Some("on second thought"), None, &outbox()).await.unwrap();
+    assert_eq!(reversed.status.as_str(), "approved");
+    let changes = c.blocklist_since(since).await.unwrap();
+    assert_eq!((changes.len(), changes[0].hash, changes[0].blocked), (1, 0xFF, false));
+    let (audit, _) = c.moderation_audit(Some(&held.id), None, &Direction::First, 10).await.unwrap();
     let actions: Vec<(&str, Option<String>)> = audit.iter().map(|a| (a.action.as_str(), a.actor.as_ref().map(|u| u.to_string()))).collect();
-    assert_eq!(actions, vec![("reject", Some("mona".to_string())), ("hold", None)]);
+    assert_eq!(actions, vec![("approve", Some("mona".to_string())), ("reject", Some("mona".to_string())), ("hold", None)]);
     assert!(c.last_decision_ms(&held.id).await.unwrap().is_some());
     // An automatic rejection: closed at once, owner notified.
     let bad = c.insert_photo(&new_photo(&alice.id, album, "m2", vec![]), &outbox()).await.unwrap();
     c.record_upload_moderation(&bad.id, Some(0xFF), AutoOutcome::Reject, &findings, "copy", &outbox()).await.unwrap();
     assert_eq!(c.photo(&bad.id).await.unwrap().unwrap().status, PhotoStatus::Rejected);
-    assert_eq!(c.moderation_queue("rejected", &Direction::First, 10).await.unwrap().0.len(), 2);
+    // (The first rejection was reversed above: only this one is rejected.)
+    assert_eq!(c.moderation_queue("rejected", &Direction::First, 10).await.unwrap().0.len(), 1);
     // Comments: held ones leave listings until approved.
     let cid = "mc1";
     c.add_comment(cid, &reported.id, &bob.id, "c a s i n o", &outbox()).await.unwrap();
@@ -337,4 +387,42 @@ async fn postgres_meets_the_contract() {
     contract(Catalog::connect(&url).await.unwrap()).await;
     Catalog::connect(&url).await.unwrap().ping().await.unwrap();
     println!("catalog contract: ran against PostgreSQL at {url}");
+}
+
+/// On a PostgreSQL server with autovacuum off (the CI machine's), the
+/// catalog analyses the tables that changed, so the planner has statistics
+/// for a catalog that grew from empty; with autovacuum on it leaves that to
+/// the server.
+#[tokio::test]
+async fn postgres_planner_statistics_are_kept_current() {
+    let url = fresh_postgres().await;
+    let c = Catalog::connect(&url).await.unwrap();
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')").fetch_one(&mut conn).await.unwrap();
+    let alice = c.create_user(&Username::parse("alice").unwrap(), "hash").await.unwrap();
+    let album = c.ensure_album(&alice.id, &AlbumName::parse("a").unwrap()).await.unwrap();
+    for i in 0..120 {
+        c.insert_photo(&new_photo(&alice.id, &album.id, &format!("s{i}"), vec![]), &outbox()).await.unwrap();
+    }
+    // The server publishes table counters within a second or so.
+    let mut analysed = Vec::new();
+    for _ in 0..40 {
+        analysed = c.refresh_statistics().await.unwrap();
+        if autovacuum != "off" || analysed.iter().any(|t| t == "photos") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    if autovacuum == "off" {
+        assert!(analysed.iter().any(|t| t == "photos"), "photos changed by 120 rows: {analysed:?}");
+        let stats: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_stats WHERE tablename = 'photos'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert!(stats > 0, "the planner has statistics for photos");
+        assert!(!c.refresh_statistics().await.unwrap().iter().any(|t| t == "photos"), "nothing changed since");
+    } else {
+        assert!(analysed.is_empty(), "autovacuum is on: the server keeps statistics itself");
+    }
+    println!("planner statistics: autovacuum {autovacuum}, analysed {analysed:?}");
 }

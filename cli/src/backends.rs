@@ -8,17 +8,20 @@ use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
 use photostream_analytics::{Analytics, ClickHouseAnalytics, EmbeddedAnalytics};
 use photostream_cache::{BlobCache, ConcurrencyLimiter, InProcessLimiter, MemoryBlobCache, RedisBlobCache, RedisLimiter};
-use photostream_catalog::Catalog;
+use photostream_catalog::{Catalog, PoolSettings};
 use photostream_pipeline::{EmbeddedLog, EventLog, FluvioLog, NatsLog};
 use photostream_search::{MeiliIndex, SearchIndex, TantivyIndex};
 use std::time::Duration;
 
-use crate::Config;
+use crate::{Config, Role};
 
 /// Every backend the service talks to.
 #[derive(Clone)]
 pub struct Backends {
+    /// The API's catalog pool (for a processors-only instance, the pipeline's).
     pub catalog: Catalog,
+    /// The pipeline's own pool: processors, outbox relay and sweeper.
+    pub pipeline_catalog: Catalog,
     pub objects: Arc<dyn ObjectStore>,
     pub search: Arc<dyn SearchIndex>,
     pub stream: Arc<dyn EventLog>,
@@ -31,12 +34,27 @@ impl Backends {
     pub async fn open(config: &Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-        let catalog = Catalog::connect(&config.catalog_url())
-            .await
-            .context("opening the catalog")?;
+        let url = config.catalog_url();
+        let pool = |name, max_connections| PoolSettings { max_connections, ..PoolSettings::named(name) };
+        let open = |name, max| {
+            let url = url.clone();
+            async move { Catalog::connect_with(&url, pool(name, max)).await.context("opening the catalog") }
+        };
+        let (catalog, pipeline_catalog) = match config.role {
+            Role::Api => {
+                let api = open("api", config.catalog_pool).await?;
+                (api.clone(), api)
+            }
+            Role::Processors => {
+                let pipeline = open("pipeline", config.processors.catalog_pool).await?;
+                (pipeline.clone(), pipeline)
+            }
+            Role::All => (open("api", config.catalog_pool).await?, open("pipeline", config.processors.catalog_pool).await?),
+        };
         let (limiter, thumbnail_cache) = cache(config).await?;
         Ok(Self {
             catalog,
+            pipeline_catalog,
             objects: objects(&config.objects, &config.data_dir)?,
             search: search(config).await?,
             stream: stream(config).await?,

@@ -37,8 +37,13 @@ pub struct Config {
     /// `127.0.0.1:9091`), how processors-only instances are scraped; empty:
     /// none. The API role serves them on `listen` as well.
     pub metrics_listen: String,
+    /// Bearer token for `/metrics` on the API port; empty: loopback
+    /// clients only. Set it from the environment, never in a committed file.
+    pub metrics_token: String,
     /// Catalog URL; empty means `sqlite://{data_dir}/catalog.db`.
     pub catalog: String,
+    /// Connections in the API's catalog pool; 0: 32 on PostgreSQL, 8 on SQLite.
+    pub catalog_pool: u32,
     /// `embedded` (a durable log under the data dir), `nats://host:4222`
     /// (JetStream) or `fluvio://host:9003`.
     pub stream: String,
@@ -70,6 +75,7 @@ pub struct Config {
     pub objects: String,
     pub auth: AuthConfig,
     pub uploads: UploadConfig,
+    pub limits: LimitsConfig,
     pub thumbnails: ThumbnailConfig,
     pub processors: ProcessorConfig,
     /// Weights of the explore ranking (see `api::routes::explore`).
@@ -96,6 +102,38 @@ pub struct UploadConfig {
     pub max_bytes: usize,
     pub max_pixels: u64,
     pub max_side: u32,
+    /// Memory all decodes of this process may hold at once, in MiB (one
+    /// image needing more is refused with 422; others wait their turn).
+    pub decode_memory_mb: u64,
+}
+
+/// Abuse limits: how slowly a client may send and how much one user may hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Seconds a client may take to send a request head.
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may take before its pace is enforced.
+    pub body_grace_secs: u64,
+    /// The slowest average pace a request body may keep after the grace.
+    pub body_min_bytes_per_sec: u64,
+    /// Notification streams one user may hold open at once.
+    pub streams_per_user: usize,
+    /// Accounts one client address may create per hour.
+    pub signups_per_address: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let pace = photostream_api::server::BodyPace::default();
+        Self {
+            header_timeout_secs: photostream_api::server::HEADER_READ_TIMEOUT.as_secs(),
+            body_grace_secs: pace.grace.as_secs(),
+            body_min_bytes_per_sec: pace.min_bytes_per_sec,
+            streams_per_user: 4,
+            signups_per_address: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,6 +155,12 @@ pub struct ProcessorConfig {
     /// Objects younger than this are never swept as orphans.
     pub sweep_grace_secs: u64,
     pub sweep_interval_secs: u64,
+    /// Connections in the pipeline's own catalog pool (processors, outbox
+    /// relay, sweeper), apart from the API's so a backlog never starves reads.
+    pub catalog_pool: u32,
+    /// Records the thumbnailer, moderation and the purger each handle at
+    /// once (each with its own outcome; records of one photo in order).
+    pub concurrency: usize,
 }
 
 impl Default for Config {
@@ -127,7 +171,9 @@ impl Default for Config {
             role: Role::All,
             log_format: "text".into(),
             metrics_listen: String::new(),
+            metrics_token: String::new(),
             catalog: String::new(),
+            catalog_pool: 0,
             stream: "embedded".into(),
             stream_prefix: "photostream".into(),
             stream_ack_wait_secs: 30,
@@ -143,6 +189,7 @@ impl Default for Config {
             objects: "local".into(),
             auth: AuthConfig::default(),
             uploads: UploadConfig::default(),
+            limits: LimitsConfig::default(),
             thumbnails: ThumbnailConfig::default(),
             processors: ProcessorConfig::default(),
             explore: Default::default(),
@@ -168,6 +215,7 @@ impl Default for UploadConfig {
             max_bytes: 64 * 1024 * 1024,
             max_pixels: 100_000_000,
             max_side: 30_000,
+            decode_memory_mb: photostream_media::budget::DEFAULT_DECODE_BUDGET >> 20,
         }
     }
 }
@@ -187,6 +235,8 @@ impl Default for ProcessorConfig {
             max_backoff_ms: 10_000,
             sweep_grace_secs: 3600,
             sweep_interval_secs: 3600,
+            catalog_pool: 6,
+            concurrency: 4,
         }
     }
 }

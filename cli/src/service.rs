@@ -9,7 +9,7 @@ use photostream_api::{ApiConfig, AppState, AuthKeys};
 use photostream_media::Limits;
 use photostream_pipeline::Topic;
 use photostream_processors::{
-    report_lag, run_processor_with_stats, AnalyticsRecorder, Moderator, Notifier, OrphanSweeper, OutboxRelay, Processor, ProcessorStats, Purger,
+    report_lag, run_processor_with_stats, AnalyticsRecorder, Concurrent, Moderator, Notifier, OrphanSweeper, OutboxRelay, Processor, ProcessorStats, Purger,
     RunnerConfig, SearchIndexer, Thumbnailer,
 };
 use tokio::net::TcpListener;
@@ -60,6 +60,7 @@ impl RunningService {
             }
         }
         self.backends.catalog.close().await;
+        self.backends.pipeline_catalog.close().await;
         first_error.map_or(Ok(()), Err)
     }
 
@@ -114,6 +115,11 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let outbox_wake = Arc::new(Notify::new());
+    if !photostream_media::budget::set_decode_budget(config.uploads.decode_memory_mb << 20)
+        && photostream_media::budget::decode_budget() != config.uploads.decode_memory_mb << 20
+    {
+        tracing::warn!("the decode memory budget was already set in this process; uploads.decode_memory_mb is ignored");
+    }
     let limits = Limits {
         max_pixels: config.uploads.max_pixels,
         max_side: config.uploads.max_side,
@@ -135,6 +141,15 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             thumbnail_width: config.thumbnails.width,
             explore: config.explore,
             report_threshold: config.moderation.report_threshold,
+            report_full_weight_age_secs: config.moderation.report_full_weight_age_secs,
+            header_timeout: std::time::Duration::from_secs(config.limits.header_timeout_secs),
+            body_pace: photostream_api::server::BodyPace {
+                grace: std::time::Duration::from_secs(config.limits.body_grace_secs),
+                min_bytes_per_sec: config.limits.body_min_bytes_per_sec,
+            },
+            max_streams_per_user: config.limits.streams_per_user,
+            signups_per_address: config.limits.signups_per_address,
+            metrics_token: Some(config.metrics_token.clone()).filter(|t| !t.is_empty()),
         };
         let mut state = AppState::new(
             backends.catalog.clone(),
@@ -145,6 +160,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             api_config,
         );
         state.stream = Some(backends.stream.clone());
+        state.views = Some(photostream_api::view_events::ViewSink::start(backends.stream.clone(), shutdown.clone()));
         state.analytics = Some(backends.analytics.clone());
         state.limiter = backends.limiter.clone();
         state.thumbnail_cache = backends.thumbnail_cache.clone();
@@ -182,25 +198,40 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             base_backoff: Duration::from_millis(config.processors.base_backoff_ms),
             max_backoff: Duration::from_millis(config.processors.max_backoff_ms),
         };
+        let n = config.processors.concurrency;
         let processors: Vec<Arc<dyn Processor>> = vec![
-            Arc::new(Thumbnailer::new(
-                backends.catalog.clone(),
-                backends.objects.clone(),
-                config.thumbnails.width,
-                limits,
+            Arc::new(Concurrent::new(
+                Thumbnailer::new(
+                    backends.pipeline_catalog.clone(),
+                    backends.objects.clone(),
+                    config.thumbnails.width,
+                    limits,
+                ),
+                n,
             )),
-            Arc::new(SearchIndexer::new(backends.catalog.clone(), backends.search.clone())),
+            Arc::new(SearchIndexer::new(backends.pipeline_catalog.clone(), backends.search.clone())),
             Arc::new(AnalyticsRecorder::new(backends.analytics.clone())),
-            Arc::new(Purger::new(backends.objects.clone(), backends.thumbnail_cache.clone())),
-            Arc::new(Notifier::new(backends.catalog.clone())),
-            Arc::new(Moderator::new(backends.catalog.clone(), backends.objects.clone(), checks, limits)),
+            Arc::new(Concurrent::new(Purger::new(backends.objects.clone(), backends.thumbnail_cache.clone()), n)),
+            Arc::new(Notifier::new(backends.pipeline_catalog.clone())),
+            Arc::new(Concurrent::new(
+                Moderator::new(backends.pipeline_catalog.clone(), backends.objects.clone(), checks, limits),
+                n,
+            )),
         ];
-        for p in processors {
+        // Views have a topic of their own, which only analytics reads.
+        let views: Arc<dyn Processor> = Arc::new(AnalyticsRecorder::for_views(backends.analytics.clone()));
+        let on_topics = processors
+            .into_iter()
+            .map(|p| (Topic::photos(), p))
+            .chain([(Topic::views(), views)]);
+        let mut lag_of = Vec::new();
+        for (topic, p) in on_topics {
             let counters = Arc::new(ProcessorStats::default());
             stats.push((p.name(), counters.clone()));
+            lag_of.push((p.name(), topic.clone(), counters.clone()));
             tasks.spawn(run_processor_with_stats(
                 backends.stream.clone(),
-                Topic::photos(),
+                topic,
                 p,
                 runner.clone(),
                 shutdown.clone(),
@@ -208,24 +239,66 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             ));
         }
         let token = shutdown.clone();
-        let lag = report_lag(backends.stream.clone(), Topic::photos(), stats.clone(), Duration::from_secs(5), token);
+        let lag = report_lag(backends.stream.clone(), lag_of, Duration::from_secs(5), token);
         tasks.spawn(async move {
             lag.await;
             Ok(())
         });
-        let relay = OutboxRelay::new(backends.catalog.clone(), backends.stream.clone(), outbox_wake);
+        // Housekeeping every 30 s. Retention: what every group has finished
+        // with is freed (the embedded log; networked backends keep their own
+        // limits); the dead-letter topic is kept whole for `photostream dlq`.
+        // Planner statistics: kept current where the database does not.
+        // Sessions expired for a day are deleted.
+        {
+            let (stream, catalog, token) = (backends.stream.clone(), backends.pipeline_catalog.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                loop {
+                    for topic in [Topic::photos(), Topic::views()] {
+                        if let Err(e) = stream.enforce_retention(&topic).await {
+                            tracing::warn!(topic = topic.as_str(), error = %e, "retention failed; will retry");
+                        }
+                    }
+                    if let Err(e) = catalog.refresh_statistics().await {
+                        tracing::warn!(error = %e, "refreshing planner statistics failed; will retry");
+                    }
+                    if let Err(e) = catalog.delete_expired_sessions().await {
+                        tracing::warn!(error = %e, "deleting expired sessions failed; will retry");
+                    }
+                    tokio::select! {
+                        _ = token.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+                    }
+                }
+            });
+        }
+        let relay = OutboxRelay::new(backends.pipeline_catalog.clone(), backends.stream.clone(), outbox_wake);
         let token = shutdown.clone();
         tasks.spawn(async move {
             relay.run(token).await;
             Ok(())
         });
-        let mut sweeper = OrphanSweeper::new(backends.catalog.clone(), backends.objects.clone());
+        let mut sweeper = OrphanSweeper::new(backends.pipeline_catalog.clone(), backends.objects.clone());
         sweeper.grace = Duration::from_secs(config.processors.sweep_grace_secs);
         sweeper.every = Duration::from_secs(config.processors.sweep_interval_secs.max(1));
         let token = shutdown.clone();
         tasks.spawn(async move {
             sweeper.run(token).await;
             Ok(())
+        });
+    }
+
+    // Catalog pool gauges (connections open, in use, max) once a second.
+    {
+        let pools = [backends.catalog.clone(), backends.pipeline_catalog.clone()];
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            loop {
+                pools.iter().for_each(photostream_catalog::Catalog::report_pool);
+                tokio::select! {
+                    _ = token.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
         });
     }
 

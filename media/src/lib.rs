@@ -12,14 +12,17 @@
 //! All functions are synchronous and CPU-bound: async callers run them on a
 //! blocking thread.
 
+pub mod budget;
 pub mod format;
+mod png_rows;
 pub mod probe;
 pub mod thumbnail;
+mod tiff_ycbcr;
 pub mod verify;
 
 pub use format::Format;
 pub use probe::{probe, Limits, Probe};
-pub use thumbnail::{check_client_thumbnail, decode_upright, thumbnail, thumbnail_size, Thumbnail};
+pub use thumbnail::{check_client_thumbnail, decode_upright, shows_the_same_picture, thumbnail, thumbnail_size, Thumbnail};
 pub use verify::verify;
 
 /// Why an image was refused or could not be processed. Every variant is the
@@ -32,17 +35,28 @@ pub enum MediaError {
     Unrecognised,
     #[error("{0} images are not supported; upload JPEG, PNG, GIF, WebP, TIFF or BMP")]
     Unsupported(&'static str),
-    #[error("the image is {width}x{height} pixels; the limit is {max_pixels} pixels and {max_side} per side")]
+    #[error("{}", too_large(*width, *height, *max_pixels, *max_side))]
     TooLarge {
         width: u64,
         height: u64,
         max_pixels: u64,
         max_side: u32,
     },
+    #[error("decoding the image would need {} MB of memory; one image may use at most {} MB", needed.div_ceil(1 << 20), budget >> 20)]
+    TooBigToDecode { needed: u64, budget: u64 },
     #[error("the image cannot be decoded: {0}")]
     Corrupt(String),
     #[error("the thumbnail is not acceptable: {0}")]
     BadThumbnail(String),
+}
+
+fn too_large(width: u64, height: u64, max_pixels: u64, max_side: u32) -> String {
+    if width == 0 || height == 0 {
+        // The header's size was not readable once the decoder refused it.
+        format!("the image is larger than the limit of {max_pixels} pixels and {max_side} per side")
+    } else {
+        format!("the image is {width}x{height} pixels; the limit is {max_pixels} pixels and {max_side} per side")
+    }
 }
 
 /// Hex SHA-256 of the bytes: the content hash stored in the catalog.

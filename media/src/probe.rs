@@ -66,15 +66,23 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Probe, MediaError> {
     };
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), image_format);
     reader.limits(limits.decoder_limits());
-    let (width, height) = reader.into_dimensions().map_err(|e| match e {
-        image::ImageError::Limits(_) => MediaError::TooLarge {
-            width: 0,
-            height: 0,
-            max_pixels: limits.max_pixels,
-            max_side: limits.max_side,
+    let (width, height) = match reader.into_dimensions() {
+        Ok(size) => size,
+        Err(image::ImageError::Limits(_)) => {
+            let (width, height) = declared_size(bytes, format).unwrap_or((0, 0));
+            return Err(MediaError::TooLarge {
+                width: width as u64,
+                height: height as u64,
+                max_pixels: limits.max_pixels,
+                max_side: limits.max_side,
+            });
+        }
+        // `image` refuses YCbCr TIFF; its JPEG-compressed form is decoded here.
+        Err(other) => match format {
+            Format::Tiff => crate::tiff_ycbcr::dimensions(bytes).ok_or_else(|| MediaError::Corrupt(other.to_string()))?,
+            _ => return Err(MediaError::Corrupt(other.to_string())),
         },
-        other => MediaError::Corrupt(other.to_string()),
-    })?;
+    };
     // A GIF's logical screen can be small while its first frame claims
     // gigapixels (the classic decompression bomb); judge by the larger.
     let (width, height) = match format {
@@ -104,6 +112,23 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Probe, MediaError> {
         height,
         orientation: exif_orientation(bytes),
     })
+}
+
+/// The size a header declares, read directly (for formats where that is a
+/// fixed field), to say how large a refused image is.
+fn declared_size(b: &[u8], format: Format) -> Option<(u32, u32)> {
+    let be = |i: usize| Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?));
+    let le = |i: usize| Some(i32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?).unsigned_abs());
+    match format {
+        Format::Png => Some((be(16)?, be(20)?)),
+        Format::Bmp => Some((le(18)?, le(22)?)),
+        Format::Gif => {
+            let w = u16::from_le_bytes(b.get(6..8)?.try_into().ok()?) as u32;
+            let h = u16::from_le_bytes(b.get(8..10)?.try_into().ok()?) as u32;
+            Some((w, h))
+        }
+        _ => None,
+    }
 }
 
 /// Walks a GIF's blocks to its first image descriptor and returns the

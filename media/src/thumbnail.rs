@@ -74,16 +74,38 @@ pub fn decode_upright(
 ) -> Result<DynamicImage, MediaError> {
     let decoded = match probe.format {
         Format::Jpeg => decode_jpeg_scaled(bytes, probe, min_display_width)?,
+        Format::Png => crate::png_rows::decode_scaled(bytes, probe, min_display_width)?,
         _ => None,
     };
-    let mut img = match decoded {
-        Some(img) => img,
-        None => decode_with_image(bytes, probe, limits)?,
+    let orientation = Orientation::from_exif(probe.orientation).unwrap_or(Orientation::NoTransforms);
+    let img = match decoded {
+        Some(img) => {
+            let mut img = normalise_pixels(img);
+            img.apply_orientation(orientation);
+            img
+        }
+        None => {
+            // A full decode, within its reservation: 8-bit first (dropping
+            // the decoded buffer), then upright, then down to what the
+            // caller needs, so what leaves here is small.
+            let (img, _held) = decode_with_image(bytes, probe, limits)?;
+            let mut img = normalise_pixels(img);
+            img.apply_orientation(orientation);
+            shrink_to(img, min_display_width)?
+        }
     };
-    img.apply_orientation(
-        Orientation::from_exif(probe.orientation).unwrap_or(Orientation::NoTransforms),
-    );
-    Ok(normalise_pixels(img))
+    Ok(img)
+}
+
+/// Downscales `img` to `min_width` wide (aspect kept) when it is more than
+/// twice that; leaves it otherwise.
+fn shrink_to(img: DynamicImage, min_width: u32) -> Result<DynamicImage, MediaError> {
+    let min_width = min_width.max(1);
+    if img.width() <= min_width.saturating_mul(2) {
+        return Ok(img);
+    }
+    let (w, h) = thumbnail_size((img.width(), img.height()), min_width);
+    resize(&img, w, h)
 }
 
 /// Shrink-on-load: decodes at the smallest DCT scale whose *display* width is
@@ -193,6 +215,46 @@ pub fn check_client_thumbnail(
         )));
     }
     Ok(p)
+}
+
+/// Width of the renderings [`shows_the_same_picture`] compares.
+const COMPARE_WIDTH: u32 = 16;
+/// Mean absolute luma difference (0–255) above which two renderings show
+/// different pictures. Re-encoding, colour management and a browser's
+/// resampling stay well below it; another picture, or the same one
+/// mirrored or rotated, lands far above.
+const SAME_PICTURE_MAX_DIFF: f64 = 28.0;
+
+/// Whether a (checked) client thumbnail shows the original: both rendered
+/// upright at 16 px wide in gray and compared pixel by pixel. A client
+/// that sent another picture, or forgot the EXIF orientation, fails.
+pub fn shows_the_same_picture(
+    original: &[u8],
+    original_probe: &Probe,
+    thumbnail: &[u8],
+    thumbnail_probe: &Probe,
+    limits: &Limits,
+) -> Result<bool, MediaError> {
+    let render = |bytes: &[u8], p: &Probe, limits: &Limits| -> Result<image::GrayImage, MediaError> {
+        let img = decode_upright(bytes, p, COMPARE_WIDTH, limits)?;
+        let (w, h) = thumbnail_size((img.width(), img.height()), COMPARE_WIDTH);
+        Ok(resize(&img, w, h)?.to_luma8())
+    };
+    let a = render(original, original_probe, limits)?;
+    let small = Limits { max_pixels: 1_000_000, max_side: 4096 };
+    let b = render(thumbnail, thumbnail_probe, &small)?;
+    if a.dimensions() != b.dimensions() {
+        // Heights may differ by a pixel after rounding: compare the overlap.
+        let h = a.height().min(b.height());
+        let crop = |i: &image::GrayImage| image::imageops::crop_imm(i, 0, 0, i.width(), h).to_image();
+        return Ok(mean_diff(&crop(&a), &crop(&b)) <= SAME_PICTURE_MAX_DIFF);
+    }
+    Ok(mean_diff(&a, &b) <= SAME_PICTURE_MAX_DIFF)
+}
+
+fn mean_diff(a: &image::GrayImage, b: &image::GrayImage) -> f64 {
+    let total: u64 = a.pixels().zip(b.pixels()).map(|(x, y)| x[0].abs_diff(y[0]) as u64).sum();
+    total as f64 / (a.width() as u64 * a.height() as u64).max(1) as f64
 }
 
 #[cfg(test)]

@@ -20,24 +20,49 @@ pub fn verify(bytes: &[u8], probe: &Probe, limits: &Limits) -> Result<(), MediaE
             d.decode().map_err(|e| MediaError::Corrupt(e.to_string()))?;
             Ok(())
         }
+        // Row by row: every row is decoded and checked, none is kept.
+        Format::Png => match crate::png_rows::decode_scaled(bytes, probe, 1)? {
+            Some(_) => Ok(()),
+            None => decode_with_image(bytes, probe, limits).map(|_| ()),
+        },
         _ => decode_with_image(bytes, probe, limits).map(|_| ()),
     }
 }
 
+/// A full decode through `image`, with its memory reserved from the decode
+/// budget first (see [`crate::budget`]): the reservation covers the decoded
+/// buffer, the 8-bit copy it may become and an upright copy, and is held
+/// as long as the returned image.
 pub(crate) fn decode_with_image(
     bytes: &[u8],
     probe: &Probe,
     limits: &Limits,
-) -> Result<image::DynamicImage, MediaError> {
+) -> Result<(image::DynamicImage, crate::budget::Reservation), MediaError> {
+    use image::ImageDecoder;
+    if probe.format == Format::Tiff && crate::tiff_ycbcr::dimensions(bytes).is_some() {
+        return crate::tiff_ycbcr::decode(bytes, probe);
+    }
     let format = probe
         .format
         .image_format()
         .ok_or(MediaError::Unsupported(probe.format.name()))?;
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits.decoder_limits());
-    reader
-        .decode()
-        .map_err(|e| MediaError::Corrupt(e.to_string()))
+    let corrupt = |e: image::ImageError| MediaError::Corrupt(e.to_string());
+    let decoder = reader.into_decoder().map_err(corrupt)?;
+    let decoded = decoder.total_bytes();
+    let pixels = probe.width as u64 * probe.height as u64;
+    let color = decoder.color_type();
+    let eight_bit = matches!(
+        color,
+        image::ColorType::L8 | image::ColorType::Rgb8 | image::ColorType::Rgba8
+    );
+    let normalised = if eight_bit { 0 } else { pixels * if color.has_alpha() { 4 } else { 3 } };
+    let upright = if probe.orientation > 1 { if eight_bit { decoded } else { normalised } } else { 0 };
+    let peak = (decoded + normalised).max(decoded.max(normalised) + upright);
+    let held = crate::budget::reserve(peak)?;
+    let img = image::DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    Ok((img, held))
 }
 
 /// Whether an EOI marker (FF D9) appears in the last bytes of the file.

@@ -1,7 +1,7 @@
 //! All checks together, as configured: what the moderation processor runs
 //! on each upload, edit and comment.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::RwLock;
 
 use image::DynamicImage;
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::classifier::{Classifier, ClassifierConfig, ClassifierError};
 use crate::policy::{Decision, Finding, Policy};
 use crate::text::{PatternError, TextRules, TextRulesConfig};
-use crate::{hamming, phash, BkTree, PHash};
+use crate::{hamming, BkTree, PHash};
 
 /// Config section `[moderation]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,8 +21,12 @@ pub struct ModerationConfig {
     /// A photo within this many bits (of 64) of a blocked hash is a
     /// near-duplicate of it.
     pub near_duplicate_radius: u32,
-    /// Distinct users whose reports hide a photo pending review (0: never).
+    /// The summed report weight (a full report weighs 1) that hides a photo
+    /// pending review (0: never). See `crate::reports`.
     pub report_threshold: i64,
+    /// The account age, in seconds, from which a user's report counts fully
+    /// (younger accounts' reports weigh 0.2 or 0.5; 0: all count fully).
+    pub report_full_weight_age_secs: u64,
     pub classifier: ClassifierConfig,
 }
 
@@ -33,6 +37,7 @@ impl Default for ModerationConfig {
             text: TextRulesConfig::default(),
             near_duplicate_radius: 10,
             report_threshold: 3,
+            report_full_weight_age_secs: 7 * 24 * 3600,
             classifier: ClassifierConfig::default(),
         }
     }
@@ -65,7 +70,7 @@ pub struct Checks {
 #[derive(Default)]
 struct Blocklist {
     tree: BkTree<String>,
-    known: HashSet<PHash>,
+    known: HashMap<PHash, String>,
 }
 
 impl Checks {
@@ -96,10 +101,27 @@ impl Checks {
     /// Adds a blocked hash (idempotent); `label` names where it came from.
     pub fn block(&self, hash: PHash, label: &str) -> bool {
         let mut b = self.blocklist.write().expect("blocklist lock");
-        if !b.known.insert(hash) {
+        if b.known.contains_key(&hash) {
             return false;
         }
+        b.known.insert(hash, label.to_string());
         b.tree.insert(hash, label.to_string());
+        true
+    }
+
+    /// Takes a hash off the blocklist (a moderator reversed the block);
+    /// true if it was on it. The BK-tree is rebuilt: the list is small and
+    /// reversals are rare.
+    pub fn unblock(&self, hash: PHash) -> bool {
+        let mut b = self.blocklist.write().expect("blocklist lock");
+        if b.known.remove(&hash).is_none() {
+            return false;
+        }
+        let mut tree = BkTree::default();
+        for (h, label) in &b.known {
+            tree.insert(*h, label.clone());
+        }
+        b.tree = tree;
         true
     }
 
@@ -107,19 +129,28 @@ impl Checks {
         self.blocklist.read().expect("blocklist lock").known.len()
     }
 
-    /// The blocked entry nearest to `hash` within the radius, if any.
-    pub fn nearest_blocked(&self, hash: PHash) -> Option<(u32, String)> {
+    /// The blocked entry nearest to any of `hashes` (an image's dihedral
+    /// variants) within the radius, if any.
+    pub fn nearest_blocked(&self, hashes: &[PHash]) -> Option<(u32, String)> {
         let b = self.blocklist.read().expect("blocklist lock");
-        let (found, _) = b.tree.find(hash, self.config.near_duplicate_radius);
-        found.first().map(|(d, label)| (*d, (*label).clone()))
+        hashes
+            .iter()
+            .filter_map(|h| {
+                let (found, _) = b.tree.find(*h, self.config.near_duplicate_radius);
+                found.first().map(|(d, label)| (*d, (*label).clone()))
+            })
+            .min_by_key(|(d, _)| *d)
     }
 
     /// Perceptual hash, blocklist match and classifier on a decoded,
     /// upright image. CPU-bound: call from a blocking thread.
     pub fn check_image(&self, img: &DynamicImage) -> Result<ImageVerdict, ChecksError> {
-        let hash = phash(img);
+        // Every rotation and mirror image of the photo is compared, so a
+        // copy stored sideways or flipped is caught too.
+        let variants = crate::phash::dihedral_phashes(img);
+        let hash = variants[0];
         let mut findings = Vec::new();
-        if let Some((d, label)) = self.nearest_blocked(hash) {
+        if let Some((d, label)) = self.nearest_blocked(&variants) {
             // 1.0 for an exact copy, falling to 0.5 at the edge of the radius.
             let radius = self.config.near_duplicate_radius.max(1) as f64;
             let score = 1.0 - 0.5 * d as f64 / radius;
@@ -189,5 +220,15 @@ mod tests {
         assert!(checks.check_image(&textured(9)).unwrap().findings.is_empty());
         assert!(!checks.classifier_enabled());
         assert!(summary(&again.findings).contains("blocked photo p1"));
+        // Sideways and mirrored copies are caught too.
+        for copy in [img.rotate90(), img.rotate270(), img.fliph(), img.rotate180().flipv()] {
+            let v = checks.check_image(&copy).unwrap();
+            assert_eq!(v.findings.len(), 1, "a transformed copy passed");
+        }
+        // Reversing the block takes it off the list.
+        assert!(checks.unblock(verdict.phash));
+        assert!(!checks.unblock(verdict.phash));
+        assert!(checks.check_image(&img).unwrap().findings.is_empty());
+        assert_eq!(checks.blocklist_len(), 0);
     }
 }

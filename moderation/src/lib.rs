@@ -12,6 +12,7 @@
 //!   for review, or reject.
 //! - [`classifier`]: a YOLOv8-style ONNX detector (NudeNet's by default)
 //!   run with tract, behind the `classifier` cargo feature.
+//! - [`reports`]: how much a user's report counts, from their standing.
 //! - [`checks`]: all of the above as configured (`[moderation]`), with the
 //!   blocklist held in a BK-tree.
 //!
@@ -23,12 +24,14 @@ pub mod checks;
 pub mod classifier;
 pub mod phash;
 pub mod policy;
+pub mod reports;
 pub mod text;
 
 pub use checks::{summary, Checks, ChecksError, ImageVerdict, ModerationConfig};
 pub use classifier::{Classifier, ClassifierConfig, ClassifierError};
 
 pub use bktree::BkTree;
-pub use phash::{hamming, phash, PHash};
+pub use phash::{dihedral_phashes, hamming, phash, PHash};
 pub use policy::{Decision, Finding, Policy};
+pub use reports::{report_weight_milli, ReporterStanding};
 pub use text::{normalise, TextRules, TextRulesConfig};

@@ -18,6 +18,48 @@ const K: usize = 8;
 
 /// The perceptual hash of a decoded (upright) image.
 pub fn phash(img: &DynamicImage) -> PHash {
+    dihedral_phashes(img)[0]
+}
+
+/// The hashes of the image's eight dihedral variants, the image itself
+/// first: mirrored, and rotated by 90°, 180° and 270°, each also mirrored
+/// (as PDQ does). A copy that lost its EXIF orientation (stored sideways)
+/// or was mirrored has one of these as its own hash. They come from one
+/// DCT: mirroring a square image negates the odd frequencies along its
+/// axis, transposing it swaps the axes, so each variant is a sign pattern
+/// and/or a transpose of the same 8×8 coefficients.
+pub fn dihedral_phashes(img: &DynamicImage) -> [PHash; 8] {
+    let c = low_frequencies(img);
+    let mut out = [0; 8];
+    let mut i = 0;
+    for transpose in [false, true] {
+        for (flip_x, flip_y) in [(false, false), (true, false), (false, true), (true, true)] {
+            let mut coeffs = Vec::with_capacity(K * K - 1);
+            for v in 0..K {
+                for u in 0..K {
+                    if u == 0 && v == 0 {
+                        continue;
+                    }
+                    let (cu, cv) = if transpose { (v, u) } else { (u, v) };
+                    let mut x = c[cv * K + cu];
+                    if flip_x && u % 2 == 1 {
+                        x = -x;
+                    }
+                    if flip_y && v % 2 == 1 {
+                        x = -x;
+                    }
+                    coeffs.push(x);
+                }
+            }
+            out[i] = bits(&coeffs);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The 8×8 lowest DCT-II frequencies of the 32×32 luminance, `[v * K + u]`.
+fn low_frequencies(img: &DynamicImage) -> Vec<f64> {
     let small = img.resize_exact(N as u32, N as u32, FilterType::Triangle).to_luma8();
     let pixels: Vec<f64> = small.pixels().map(|p| p.0[0] as f64).collect();
     // Separable 2-D DCT-II, keeping only the K lowest frequencies per axis.
@@ -30,16 +72,18 @@ pub fn phash(img: &DynamicImage) -> PHash {
             rows[y * K + u] = (0..N).map(|x| pixels[y * N + x] * cos[u * N + x]).sum();
         }
     }
-    let mut coeffs = Vec::with_capacity(K * K - 1);
+    let mut c = vec![0.0; K * K];
     for v in 0..K {
         for u in 0..K {
-            if u == 0 && v == 0 {
-                continue; // the DC term is just the mean brightness
-            }
-            coeffs.push((0..N).map(|y| rows[y * K + u] * cos[v * N + y]).sum::<f64>());
+            c[v * K + u] = (0..N).map(|y| rows[y * K + u] * cos[v * N + y]).sum::<f64>();
         }
     }
-    let mut sorted = coeffs.clone();
+    c
+}
+
+/// One bit per coefficient: above the median or not.
+fn bits(coeffs: &[f64]) -> PHash {
+    let mut sorted = coeffs.to_vec();
     sorted.sort_by(f64::total_cmp);
     let median = sorted[sorted.len() / 2];
     coeffs
@@ -66,6 +110,33 @@ mod tests {
             let v = v.clamp(0.0, 255.0) as u8;
             image::Rgb([v, v, v])
         }))
+    }
+
+    #[test]
+    fn every_dihedral_variant_hashes_to_one_of_the_eight() {
+        let img = scene(640, 480, false);
+        let variants = dihedral_phashes(&img);
+        assert_eq!(variants[0], phash(&img));
+        let transformed = [
+            img.fliph(),
+            img.flipv(),
+            img.rotate90(),
+            img.rotate180(),
+            img.rotate270(),
+            img.rotate90().fliph(),
+            img.rotate90().flipv(),
+        ];
+        for (i, t) in transformed.iter().enumerate() {
+            let h = phash(t);
+            let best = variants.iter().map(|v| hamming(*v, h)).min().unwrap();
+            assert!(best <= 4, "transform {i}: {best} bits from the nearest variant");
+        }
+        // An unrelated picture is far from all of them.
+        let other = phash(&DynamicImage::ImageRgb8(image::RgbImage::from_fn(640, 480, |x, y| {
+            let v = ((x / 40 + y / 30) % 2 * 200 + 20) as u8;
+            image::Rgb([v, v, v])
+        })));
+        assert!(variants.iter().all(|v| hamming(*v, other) > 12));
     }
 
     #[test]

@@ -5,7 +5,17 @@
 //! ```text
 //! {topic}/log          frames: [len: u32 LE][crc32: u32 LE][payload]
 //! {topic}/groups/{g}   the group's committed byte position, as decimal text
+//! {topic}/start        where the retained frames begin (absent: 0)
 //! ```
+//!
+//! **Retention** ([`EmbeddedLog::retain`]): once every consumer group of a
+//! topic has committed past a point, the frames before it are of no use.
+//! Their position is written to `start` (durably), then their disk blocks
+//! are freed by punching a hole in the file (`fallocate` with
+//! `PUNCH_HOLE | KEEP_SIZE`): positions stay byte offsets and never move,
+//! so no commit or reader needs rewriting, while the space is returned to
+//! the file system. A crash between the two steps only leaves the blocks
+//! allocated until the next run. Readers and new groups begin at `start`.
 //!
 //! A publish appends one frame and `fsync`s before returning, so an
 //! acknowledged publish survives kill -9 and power loss. On open, the file is
@@ -46,6 +56,8 @@ pub struct EmbeddedLog {
 struct TopicLog {
     dir: PathBuf,
     file: Arc<Mutex<File>>,
+    /// Where the retained frames begin (see the module docs).
+    start: Mutex<u64>,
     /// The end of the last complete frame; readers wait on it.
     end: watch::Sender<u64>,
 }
@@ -82,8 +94,7 @@ impl EmbeddedLog {
         topic: &Topic,
         group: &ConsumerGroup,
     ) -> Result<u64, StreamError> {
-        let t = self.topic(topic)?;
-        read_offset(&t.group_path(group))
+        self.topic(topic)?.position_of(group)
     }
 }
 
@@ -96,7 +107,8 @@ impl TopicLog {
             .append(true)
             .create(true)
             .open(&path)?;
-        let valid = scan_valid_prefix(&mut file)?;
+        let start = read_offset(&dir.join("start"))?;
+        let valid = scan_valid_prefix(&mut file, start)?;
         let len = file.metadata()?.len();
         if valid < len {
             tracing::warn!(
@@ -111,12 +123,85 @@ impl TopicLog {
         Ok(Self {
             dir: dir.to_path_buf(),
             file: Arc::new(Mutex::new(file)),
+            start: Mutex::new(start.min(valid)),
             end,
         })
     }
 
     fn group_path(&self, group: &ConsumerGroup) -> PathBuf {
         self.dir.join("groups").join(group.as_str())
+    }
+
+    fn start(&self) -> u64 {
+        *self.start.lock().expect("start poisoned")
+    }
+
+    /// A group's position: its commit, or the retention start if that is
+    /// later (a new group begins at the oldest retained frame).
+    fn position_of(&self, group: &ConsumerGroup) -> Result<u64, StreamError> {
+        Ok(read_offset(&self.group_path(group))?.max(self.start()))
+    }
+
+    /// The lowest position every group has committed, if any group exists.
+    fn all_groups_passed(&self) -> Result<Option<u64>, StreamError> {
+        let mut lowest: Option<u64> = None;
+        for entry in std::fs::read_dir(self.dir.join("groups"))? {
+            let path = entry?.path();
+            if path.extension().is_some() {
+                continue; // a commit's temporary file
+            }
+            let at = read_offset(&path)?;
+            lowest = Some(lowest.map_or(at, |l| l.min(at)));
+        }
+        Ok(lowest)
+    }
+}
+
+/// Frees the disk blocks of `[0, len)` without changing the file's size.
+fn punch_hole(file: &File, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    if len == 0 {
+        return Ok(());
+    }
+    // SAFETY: fallocate on a file descriptor we own, over a range inside the
+    // file; PUNCH_HOLE with KEEP_SIZE only deallocates blocks.
+    let rc = unsafe {
+        libc::fallocate(
+            file.as_raw_fd(),
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            0,
+            len as libc::off_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+impl EmbeddedLog {
+    /// Retention for `topic`: frames every consumer group has committed past
+    /// give their disk space back (see the module docs). A topic no group
+    /// reads keeps everything. Returns the new retention start.
+    pub async fn retain(&self, topic: &Topic) -> Result<u64, StreamError> {
+        let t = self.topic(topic)?;
+        let Some(passed) = t.all_groups_passed()? else { return Ok(t.start()) };
+        let end = *t.end.borrow();
+        let new_start = passed.min(end);
+        if new_start <= t.start() {
+            return Ok(t.start());
+        }
+        let (dir, file) = (t.dir.clone(), t.file.clone());
+        blocking(move || {
+            write_offset(&dir.join("start"), new_start, true)?;
+            let f = file.lock().expect("log file poisoned").try_clone()?;
+            // Whole file-system blocks only; the partial one stays.
+            punch_hole(&f, new_start / 4096 * 4096)
+        })
+        .await?;
+        *t.start.lock().expect("start poisoned") = new_start;
+        Ok(new_start)
     }
 }
 
@@ -135,10 +220,10 @@ fn count_frames(file: &File, from: u64, to: u64, cap: u64) -> std::io::Result<u6
     Ok(n)
 }
 
-/// Walks the frames from the start and returns the length of the valid prefix.
-fn scan_valid_prefix(file: &mut File) -> std::io::Result<u64> {
+/// Walks the frames from `start` and returns where the valid ones end.
+fn scan_valid_prefix(file: &mut File, start: u64) -> std::io::Result<u64> {
     let len = file.metadata()?.len();
-    let mut pos = 0u64;
+    let mut pos = start.min(len);
     let mut header = [0u8; HEADER as usize];
     let mut payload = Vec::new();
     while pos + HEADER <= len {
@@ -209,44 +294,56 @@ impl EventLog for EmbeddedLog {
     async fn publish(
         &self,
         topic: &Topic,
-        _key: &str,
+        key: &str,
         envelope: &Envelope,
     ) -> Result<(), StreamError> {
-        let t = self.topic(topic)?;
-        let payload = serde_json::to_vec(envelope).map_err(|e| {
-            StreamError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
-        })?;
-        if payload.len() > MAX_FRAME as usize {
-            return Err(StreamError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "record too large",
-            )));
+        self.publish_batch(topic, &[(key.to_string(), envelope.clone())]).await
+    }
+
+    /// All frames in one write and one `fsync`.
+    async fn publish_batch(&self, topic: &Topic, records: &[(String, Envelope)]) -> Result<(), StreamError> {
+        if records.is_empty() {
+            return Ok(());
         }
-        let mut frame = Vec::with_capacity(payload.len() + HEADER as usize);
-        frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        frame.extend_from_slice(&payload);
+        let t = self.topic(topic)?;
+        let invalid = |e: String| StreamError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e));
+        let mut frames = Vec::new();
+        for (_, envelope) in records {
+            let payload = serde_json::to_vec(envelope).map_err(|e| invalid(e.to_string()))?;
+            if payload.len() > MAX_FRAME as usize {
+                return Err(invalid("record too large".into()));
+            }
+            frames.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            frames.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+            frames.extend_from_slice(&payload);
+        }
         let file = t.file.clone();
-        let start = *t.end.borrow();
         let new_end = blocking(move || {
             let mut f = file.lock().expect("log file poisoned");
-            let result = f.write_all(&frame).and_then(|_| f.sync_data());
+            // Where this append starts, read under the lock (another
+            // publish may have just appended).
+            let start = f.metadata()?.len();
+            let result = f.write_all(&frames).and_then(|_| f.sync_data());
             if let Err(e) = result {
                 // Never leave a half-written frame behind a later good one.
                 let _ = f.set_len(start);
                 return Err(e);
             }
-            f.metadata().map(|m| m.len())
+            Ok(start + frames.len() as u64)
         })
         .await?;
-        t.end.send_replace(new_end);
+        t.end.send_if_modified(|end| {
+            let grew = new_end > *end;
+            *end = (*end).max(new_end);
+            grew
+        });
         Ok(())
     }
 
     async fn lag(&self, topic: &Topic, group: &ConsumerGroup) -> Result<Option<u64>, StreamError> {
         let t = self.topic(topic)?;
         let end = *t.end.borrow();
-        let committed = read_offset(&t.group_path(group))?;
+        let committed = t.position_of(group)?;
         if committed >= end {
             return Ok(Some(0));
         }
@@ -266,7 +363,13 @@ impl EventLog for EmbeddedLog {
     ) -> Result<Box<dyn Subscription>, StreamError> {
         let t = self.topic(topic)?;
         let offset_path = t.group_path(group);
-        let position = read_offset(&offset_path)?;
+        let position = t.position_of(group)?;
+        if !offset_path.exists() {
+            // A group counts for retention from the moment it subscribes,
+            // before its first commit.
+            let path = offset_path.clone();
+            blocking(move || write_offset(&path, position, true)).await?;
+        }
         let reader = File::open(t.dir.join("log"))?;
         Ok(Box::new(EmbeddedSubscription {
             reader: Arc::new(reader),
@@ -276,6 +379,10 @@ impl EventLog for EmbeddedLog {
             redelivery: HashMap::new(),
             synced_at: std::time::Instant::now(),
         }))
+    }
+
+    async fn enforce_retention(&self, topic: &Topic) -> Result<(), StreamError> {
+        self.retain(topic).await.map(|_| ())
     }
 
     async fn ping(&self) -> Result<(), StreamError> {
@@ -337,8 +444,12 @@ impl Subscription for EmbeddedSubscription {
         }
     }
 
+    fn commits_cumulatively(&self) -> bool {
+        true
+    }
+
     async fn commit(&mut self, delivery: &Delivery) -> Result<(), StreamError> {
-        self.redelivery.remove(&delivery.position);
+        self.redelivery.retain(|&position, _| position > delivery.position);
         let path = self.offset_path.clone();
         let next = delivery.commit_token;
         let sync = self.synced_at.elapsed() >= OFFSET_SYNC_EVERY;
@@ -369,6 +480,62 @@ mod tests {
             }),
             None,
         )
+    }
+
+    fn bytes_of(d: &Delivery) -> u64 {
+        match d.envelope().unwrap().record {
+            Record::PhotoUploaded(r) => r.bytes,
+            _ => unreachable!(),
+        }
+    }
+
+    /// What every group has passed gives its disk blocks back; positions
+    /// do not move, so every group resumes where it was, across a reopen.
+    #[tokio::test]
+    async fn retention_frees_what_every_group_has_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let topic = Topic::photos();
+        let (fast, slow) = (ConsumerGroup::new("fast").unwrap(), ConsumerGroup::new("slow").unwrap());
+        let log = EmbeddedLog::open(dir.path()).unwrap();
+        let batch: Vec<(String, Envelope)> = (0..2000).map(|n| ("k".to_string(), envelope(n))).collect();
+        log.publish_batch(&topic, &batch).await.unwrap();
+        let mut a = log.subscribe(&topic, &fast).await.unwrap();
+        let mut b = log.subscribe(&topic, &slow).await.unwrap();
+        for _ in 0..2000 {
+            let d = a.next().await.unwrap();
+            a.commit(&d).await.unwrap();
+        }
+        // The slow group has read nothing: nothing may go.
+        assert_eq!(log.retain(&topic).await.unwrap(), 0);
+        let mut cut = 0;
+        for _ in 0..1500 {
+            let d = b.next().await.unwrap();
+            b.commit(&d).await.unwrap();
+            cut = d.commit_token;
+        }
+        let allocated = |p: &Path| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(p).unwrap().blocks() * 512
+        };
+        let file = dir.path().join("photos").join("log");
+        let (size, before) = (std::fs::metadata(&file).unwrap().len(), allocated(&file));
+        assert_eq!(log.retain(&topic).await.unwrap(), cut, "up to the slowest group");
+        let after = allocated(&file);
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), size, "positions never move");
+        assert!(after + cut / 2 < before, "blocks freed: {before} -> {after} of {size}");
+        drop((a, b, log));
+
+        // Reopened: the slow group resumes at record 1500, a new group
+        // starts at the retention start, new records still arrive.
+        let log = EmbeddedLog::open(dir.path()).unwrap();
+        let mut b = log.subscribe(&topic, &slow).await.unwrap();
+        assert_eq!(bytes_of(&b.next().await.unwrap()), 1500);
+        let mut late = log.subscribe(&topic, &ConsumerGroup::new("late").unwrap()).await.unwrap();
+        assert_eq!(bytes_of(&late.next().await.unwrap()), 1500);
+        log.publish(&topic, "k", &envelope(9999)).await.unwrap();
+        assert_eq!(log.lag(&topic, &slow).await.unwrap(), Some(501));
+        // The late group now counts: it holds retention back.
+        assert_eq!(log.retain(&topic).await.unwrap(), cut);
     }
 
     #[tokio::test]

@@ -81,6 +81,13 @@ impl Topic {
         Self("photos".into())
     }
 
+    /// Photo views ([`Record::PhotoViewed`]), apart from the lifecycle
+    /// records so only the analytics recorder reads them; appended in
+    /// batches by the API.
+    pub fn views() -> Self {
+        Self("views".into())
+    }
+
     /// Records processors gave up on ([`Record::DeadLettered`]).
     pub fn dead_letters() -> Self {
         Self("dead-letters".into())
@@ -114,12 +121,31 @@ pub trait EventLog: Send + Sync + 'static {
     async fn publish(&self, topic: &Topic, key: &str, envelope: &Envelope)
         -> Result<(), StreamError>;
 
+    /// Appends several records, durable together when this returns `Ok`
+    /// (on failure some may have been appended: consumers deduplicate).
+    /// Backends override it to pay one sync or one round trip for the lot;
+    /// the default publishes one at a time.
+    async fn publish_batch(&self, topic: &Topic, records: &[(String, Envelope)]) -> Result<(), StreamError> {
+        for (key, envelope) in records {
+            self.publish(topic, key, envelope).await?;
+        }
+        Ok(())
+    }
+
     /// Joins `group` on `topic`, starting after the group's last commit.
     async fn subscribe(
         &self,
         topic: &Topic,
         group: &ConsumerGroup,
     ) -> Result<Box<dyn Subscription>, StreamError>;
+
+    /// Frees what every consumer group of `topic` has finished with. The
+    /// embedded log punches the consumed prefix out of its file; networked
+    /// backends keep their own retention (JetStream stream limits, Fluvio
+    /// topic retention) and do nothing here.
+    async fn enforce_retention(&self, _topic: &Topic) -> Result<(), StreamError> {
+        Ok(())
+    }
 
     /// Cheap reachability check for `/readyz`.
     async fn ping(&self) -> Result<(), StreamError>;
@@ -145,6 +171,20 @@ pub trait Subscription: Send {
     /// The runner only collects batches under a timeout when it is.
     fn cancel_safe(&self) -> bool {
         true
+    }
+
+    /// How many deliveries the backend hands out before some are
+    /// committed (`None`: no limit). A batch never waits for more: on
+    /// JetStream the consumer's `max_ack_pending` stops delivery there.
+    fn max_uncommitted(&self) -> Option<usize> {
+        None
+    }
+
+    /// Whether committing a delivery also commits every delivery before it
+    /// (one ordered position per group), so a batch needs only its last
+    /// commit. Backends that acknowledge records one by one say no.
+    fn commits_cumulatively(&self) -> bool {
+        false
     }
 
     /// Marks `delivery` (and, for ordered backends, everything before it) as

@@ -70,32 +70,40 @@ impl NatsLog {
 #[async_trait]
 impl EventLog for NatsLog {
     async fn publish(&self, topic: &Topic, key: &str, envelope: &Envelope) -> Result<(), StreamError> {
+        self.publish_batch(topic, &[(key.to_string(), envelope.clone())]).await
+    }
+
+    /// Every record sent before any acknowledgement is awaited: one round
+    /// trip for the batch, not one per record.
+    async fn publish_batch(&self, topic: &Topic, records: &[(String, Envelope)]) -> Result<(), StreamError> {
         self.stream(topic).await?;
-        let payload = serde_json::to_vec(envelope).map_err(unavailable)?;
-        let key: String = key
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-            .collect();
-        let subject = format!("{}.{}.{}", self.prefix, topic.as_str(), if key.is_empty() { "_" } else { &key });
-        self.js
-            .publish(subject, payload.into())
-            .await
-            .map_err(unavailable)?
-            .await
-            .map_err(unavailable)?;
+        let mut acks = Vec::with_capacity(records.len());
+        for (key, envelope) in records {
+            let payload = serde_json::to_vec(envelope).map_err(unavailable)?;
+            let key: String = key
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+                .collect();
+            let subject = format!("{}.{}.{}", self.prefix, topic.as_str(), if key.is_empty() { "_" } else { &key });
+            acks.push(self.js.publish(subject, payload.into()).await.map_err(unavailable)?);
+        }
+        for ack in acks {
+            ack.await.map_err(unavailable)?;
+        }
         Ok(())
     }
 
     async fn subscribe(&self, topic: &Topic, group: &ConsumerGroup) -> Result<Box<dyn Subscription>, StreamError> {
         let stream = self.stream(topic).await?;
+        // Create or update: a durable consumer made by an older version
+        // keeps its old limits otherwise (max_ack_pending was 64).
         let consumer: jetstream::consumer::Consumer<pull::Config> = stream
-            .get_or_create_consumer(
-                group.as_str(),
+            .create_consumer(
                 pull::Config {
                     durable_name: Some(group.as_str().to_string()),
                     ack_policy: AckPolicy::Explicit,
                     ack_wait: self.ack_wait,
-                    max_ack_pending: 64,
+                    max_ack_pending: MAX_ACK_PENDING,
                     ..Default::default()
                 },
             )
@@ -138,6 +146,13 @@ impl EventLog for NatsLog {
     }
 }
 
+/// What one consumer group may hold delivered and unacknowledged: enough
+/// for a batching processor's batch (analytics writes ClickHouse in large
+/// inserts), small enough that a crashed member's share is redelivered
+/// promptly. It was 64, which capped every batch at 64 records and made the
+/// analytics group wait out its batch window for more that could not come.
+const MAX_ACK_PENDING: i64 = 2048;
+
 struct NatsSubscription {
     messages: pull::Stream,
     /// Delivered, not yet acknowledged, by stream sequence.
@@ -146,6 +161,10 @@ struct NatsSubscription {
 
 #[async_trait]
 impl Subscription for NatsSubscription {
+    fn max_uncommitted(&self) -> Option<usize> {
+        Some(MAX_ACK_PENDING as usize)
+    }
+
     async fn next(&mut self) -> Result<Delivery, StreamError> {
         let msg = self
             .messages

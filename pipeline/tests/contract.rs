@@ -102,6 +102,22 @@ async fn contract(log: &dyn EventLog, redelivery_after: Duration) {
         other.commit(&d).await.unwrap();
     }
     assert_eq!(all, vec![0, 1, 2, 3, 4, 5]);
+
+    // A batch append (the views path): every record, in order, on a topic
+    // of its own that the photos topic's groups never see.
+    let views = Topic::views();
+    let batch: Vec<(String, Envelope)> = (10..20).map(|n| (format!("k{n}"), envelope(n))).collect();
+    log.publish_batch(&views, &batch).await.unwrap();
+    log.publish_batch(&views, &[]).await.unwrap();
+    let mut sub = log.subscribe(&views, &a).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        let d = next(&mut sub).await.expect("batched record");
+        got.push(bytes_of(&d));
+        sub.commit(&d).await.unwrap();
+    }
+    assert_eq!(got, (10..20).collect::<Vec<_>>());
+    assert!(nothing_within(&mut other, Duration::from_millis(200)).await, "views reached the photos topic");
 }
 
 /// Waits (briefly: acknowledgements may be in flight) for `group`'s lag to

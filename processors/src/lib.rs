@@ -30,6 +30,7 @@ use async_trait::async_trait;
 use photostream_pipeline::Envelope;
 
 pub use analytics_recorder::AnalyticsRecorder;
+
 pub use indexer::SearchIndexer;
 pub use moderator::Moderator;
 pub use notifier::Notifier;
@@ -78,6 +79,13 @@ pub trait Processor: Send + Sync + 'static {
         default
     }
 
+    /// How many records (of a processor that does not batch) the runner may
+    /// handle at once, each with its own outcome: a failure is retried or
+    /// dead-lettered alone. 1: one at a time.
+    fn concurrency(&self) -> usize {
+        1
+    }
+
     /// Handles several records; all succeed or the batch is retried whole,
     /// so it must be idempotent as a whole. Defaults to one at a time.
     async fn handle_batch(&self, envelopes: &[Envelope]) -> Result<(), ProcessError> {
@@ -85,6 +93,41 @@ pub trait Processor: Send + Sync + 'static {
             self.handle(e).await?;
         }
         Ok(())
+    }
+}
+
+/// Lets the runner handle `n` records of `inner` at once (see
+/// [`Processor::concurrency`]); everything else is `inner`'s.
+pub struct Concurrent<P> {
+    inner: P,
+    n: usize,
+}
+
+impl<P: Processor> Concurrent<P> {
+    pub fn new(inner: P, n: usize) -> Self {
+        Self { inner, n: n.max(1) }
+    }
+}
+
+#[async_trait]
+impl<P: Processor> Processor for Concurrent<P> {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError> {
+        self.inner.handle(envelope).await
+    }
+    fn batch_size(&self) -> usize {
+        self.inner.batch_size()
+    }
+    fn batch_wait(&self, default: std::time::Duration) -> std::time::Duration {
+        self.inner.batch_wait(default)
+    }
+    fn concurrency(&self) -> usize {
+        self.n
+    }
+    async fn handle_batch(&self, envelopes: &[Envelope]) -> Result<(), ProcessError> {
+        self.inner.handle_batch(envelopes).await
     }
 }
 

@@ -49,14 +49,18 @@ impl Moderator {
         Self { catalog, objects, checks, limits, loaded_until: Mutex::new(None) }
     }
 
-    /// Loads blocklist entries added since the last refresh.
+    /// Applies blocklist changes (blocks and reversals) since the last refresh.
     pub async fn refresh_blocklist(&self) -> Result<(), ProcessError> {
         let mut until = self.loaded_until.lock().await;
         let since = until.map_or(i64::MIN, |ms| ms - CLOCK_SLACK_MS);
         let entries = self.catalog.blocklist_since(since).await.map_err(ProcessError::transient)?;
-        for (hash, photo, created) in entries {
-            self.checks.block(hash, photo.as_str());
-            *until = Some(until.map_or(created, |u| u.max(created)));
+        for change in entries {
+            if change.blocked {
+                self.checks.block(change.hash, change.photo.as_str());
+            } else {
+                self.checks.unblock(change.hash);
+            }
+            *until = Some(until.map_or(change.changed_ms, |u| u.max(change.changed_ms)));
         }
         Ok(())
     }

@@ -23,6 +23,11 @@ use crate::{ProcessError, Processor};
 /// Followers above this count get no per-follower "new photo" rows.
 pub const FANOUT_LIMIT: usize = 10_000;
 const FANOUT_PAGE: i64 = 500;
+/// Records per batch: their notifications are written in one commit.
+const BATCH_RECORDS: usize = 64;
+/// A batch whose fan-out grows past this many rows is written in several
+/// commits (bounds the memory of one batch; each write is idempotent).
+const MAX_ROWS_PER_COMMIT: usize = 5_000;
 
 pub struct Notifier {
     catalog: Catalog,
@@ -60,6 +65,7 @@ impl Notifier {
             status,
             deleted: photo.deleted_ms.is_some(),
             viewers,
+            in_review: false,
         };
         can_view(&Viewer::User { id: user.clone(), moderator: false }, &access)
     }
@@ -73,25 +79,26 @@ impl Notifier {
             .filter(|p| p.deleted_ms.is_none()))
     }
 
-    async fn notify(&self, n: NewNotification) -> Result<(), ProcessError> {
-        if n.user_id == n.actor_id {
-            return Ok(());
+}
+
+/// Notifications a record causes, collected before any is written.
+#[derive(Default)]
+struct Planned(Vec<NewNotification>);
+
+impl Planned {
+    /// Nobody is notified of their own action.
+    fn push(&mut self, n: NewNotification) {
+        if n.user_id != n.actor_id {
+            self.0.push(n);
         }
-        self.catalog.add_notification(&n).await.map_err(ProcessError::transient)?;
-        Ok(())
     }
 }
 
-#[async_trait]
-impl Processor for Notifier {
-    fn name(&self) -> &'static str {
-        "notifier"
-    }
-
-    async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError> {
+impl Notifier {
+    /// What `envelope` should notify, read from the catalog (no writes).
+    async fn plan(&self, envelope: &Envelope, out: &mut Planned) -> Result<(), ProcessError> {
         let source = envelope.id.to_string();
-        // Stored at insertion time (not event time) so the live stream, which
-        // follows insertion order, never misses a late-processed event.
+        // Stamped again when written (see `write`).
         let at = photostream_types::now_ms();
         let base = |user: UserId, kind: &'static str, actor: UserId, photo: Option<PhotoId>| NewNotification {
             user_id: user,
@@ -117,16 +124,16 @@ impl Processor for Notifier {
                     if Self::sees(&photo, &viewers, &user) {
                         let mut n = base(user, "comment", r.author_id.clone(), Some(photo.id.clone()));
                         n.comment_id = Some(r.comment_id.clone());
-                        self.notify(n).await?;
+                        out.push(n);
                     }
                 }
             }
             Record::Favorited(r) => {
                 let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(()) };
-                self.notify(base(photo.owner_id.clone(), "favorite", r.user_id.clone(), Some(photo.id.clone()))).await?;
+                out.push(base(photo.owner_id.clone(), "favorite", r.user_id.clone(), Some(photo.id.clone())));
             }
             Record::Followed(r) => {
-                self.notify(base(r.followee_id.clone(), "follow", r.follower_id.clone(), None)).await?;
+                out.push(base(r.followee_id.clone(), "follow", r.follower_id.clone(), None));
             }
             Record::PhotoUploaded(r) => {
                 let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(()) };
@@ -147,8 +154,7 @@ impl Processor for Notifier {
                     }
                     for user in &page {
                         if Self::sees(&photo, &viewers, user) {
-                            self.notify(base(user.clone(), "new_photo", photo.owner_id.clone(), Some(photo.id.clone())))
-                                .await?;
+                            out.push(base(user.clone(), "new_photo", photo.owner_id.clone(), Some(photo.id.clone())));
                             sent += 1;
                         }
                     }
@@ -161,6 +167,53 @@ impl Processor for Notifier {
             }
             _ => {}
         }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Processor for Notifier {
+    fn name(&self) -> &'static str {
+        "notifier"
+    }
+
+    async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError> {
+        self.handle_batch(std::slice::from_ref(envelope)).await
+    }
+
+    /// Fan-out in batches: the notifications of every record handed over
+    /// are written in one transaction (one commit for the whole batch).
+    fn batch_size(&self) -> usize {
+        BATCH_RECORDS
+    }
+
+    fn batch_wait(&self, _default: std::time::Duration) -> std::time::Duration {
+        std::time::Duration::from_millis(50)
+    }
+
+    async fn handle_batch(&self, envelopes: &[Envelope]) -> Result<(), ProcessError> {
+        let mut planned = Planned::default();
+        for envelope in envelopes {
+            self.plan(envelope, &mut planned).await?;
+            if planned.0.len() >= MAX_ROWS_PER_COMMIT {
+                self.write(&mut planned).await?;
+            }
+        }
+        self.write(&mut planned).await
+    }
+}
+
+impl Notifier {
+    /// Writes what is planned in one commit. Stamped with the time of the
+    /// write, not of the event, so the live stream, which follows insertion
+    /// order, never misses a late-processed event.
+    async fn write(&self, planned: &mut Planned) -> Result<(), ProcessError> {
+        let at = photostream_types::now_ms();
+        for n in &mut planned.0 {
+            n.created_ms = at;
+        }
+        self.catalog.add_notifications(&planned.0).await.map_err(ProcessError::transient)?;
+        planned.0.clear();
         Ok(())
     }
 }

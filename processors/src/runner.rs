@@ -81,15 +81,14 @@ pub struct ProcessorStats {
 /// 0 when caught up).
 pub async fn report_lag(
     log: Arc<dyn EventLog>,
-    topic: Topic,
-    processors: Vec<(&'static str, Arc<ProcessorStats>)>,
+    processors: Vec<(&'static str, Topic, Arc<ProcessorStats>)>,
     every: Duration,
     shutdown: CancellationToken,
 ) {
     loop {
-        for (name, stats) in &processors {
+        for (name, topic, stats) in &processors {
             let Ok(group) = ConsumerGroup::new(name) else { continue };
-            match log.lag(&topic, &group).await {
+            match log.lag(topic, &group).await {
                 Ok(Some(records)) => {
                     metrics::gauge!("photostream_consumer_lag_records", "processor" => *name).set(records as f64);
                     let last = stats.last_event_ms.load(Ordering::Relaxed);
@@ -108,6 +107,89 @@ pub async fn report_lag(
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
+    }
+}
+
+/// What one round of attempts at a record (or a batch) needs.
+struct Attempts<'a> {
+    processor: &'a dyn Processor,
+    config: &'a RunnerConfig,
+    shutdown: &'a CancellationToken,
+    stats: &'a ProcessorStats,
+}
+
+impl Attempts<'_> {
+    /// Handles `envelopes` (one record, or a batch handled as a whole),
+    /// retrying transient failures with backoff, until done, given up on,
+    /// or shutdown.
+    async fn until_done(&self, envelopes: &[Envelope]) -> Outcome {
+        let (name, config, stats) = (self.processor.name(), self.config, self.stats);
+        if envelopes.is_empty() {
+            return Outcome::Done;
+        }
+        let span = match envelopes {
+            [one] => tracing::info_span!(
+                "record",
+                processor = name,
+                event_id = %one.id,
+                request_id = one.request_id.as_deref().unwrap_or("-"),
+            ),
+            many => tracing::info_span!("batch", processor = name, records = many.len()),
+        };
+        let started = std::time::Instant::now();
+        let outcome = async {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let result = if envelopes.len() == 1 {
+                    self.processor.handle(&envelopes[0]).await
+                } else {
+                    self.processor.handle_batch(envelopes).await
+                };
+                match result {
+                    Ok(()) => {
+                        stats.handled.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+                        let newest = envelopes.iter().map(|e| e.at_ms).max().unwrap_or(0);
+                        stats.last_event_ms.fetch_max(newest, Ordering::Relaxed);
+                        metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "handled")
+                            .increment(envelopes.len() as u64);
+                        return Outcome::Done;
+                    }
+                    Err(ProcessError::Permanent(e)) => {
+                        stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+                        metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "failed")
+                            .increment(envelopes.len() as u64);
+                        error!(error = %format!("{e:#}"), "record failed permanently; dead-lettered");
+                        return Outcome::GaveUp(format!("{e:#}"), attempt);
+                    }
+                    Err(ProcessError::Transient(e))
+                        if attempt >= config.max_attempts && started.elapsed() >= config.give_up_after =>
+                    {
+                        stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+                        metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "failed")
+                            .increment(envelopes.len() as u64);
+                        error!(attempt, error = %format!("{e:#}"), "record failed too often; dead-lettered");
+                        return Outcome::GaveUp(format!("{e:#}"), attempt);
+                    }
+                    Err(ProcessError::Transient(e)) => {
+                        stats.retries.fetch_add(1, Ordering::Relaxed);
+                        metrics::counter!("photostream_processor_retries_total", "processor" => name).increment(1);
+                        let wait = config.backoff(attempt);
+                        warn!(attempt, wait_ms = wait.as_millis() as u64, error = %format!("{e:#}"), "retrying");
+                        tokio::select! {
+                            // Uncommitted: the record is redelivered after restart.
+                            _ = self.shutdown.cancelled() => return Outcome::Stopped,
+                            _ = tokio::time::sleep(wait) => {}
+                        }
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+        metrics::histogram!("photostream_processor_handle_seconds", "processor" => name)
+            .record(started.elapsed().as_secs_f64());
+        outcome
     }
 }
 
@@ -180,14 +262,27 @@ pub async fn run_processor_with_stats(
             }
         };
         // A batching processor gets more records, up to its batch size or
-        // until the batch wait runs out, whichever comes first.
+        // until the batch wait runs out, whichever comes first; a concurrent
+        // one gets up to its concurrency, taking only what is already there.
         let mut deliveries = vec![delivery];
-        // Collecting a batch abandons `next` on the deadline, which only
-        // backends with a cancel-safe `next` allow.
-        if processor.batch_size() > 1 && sub.cancel_safe() {
-            let deadline = tokio::time::Instant::now() + processor.batch_wait(config.max_batch_wait);
-            while deliveries.len() < processor.batch_size() {
-                match tokio::time::timeout_at(deadline, sub.next()).await {
+        let (want, wait) = if processor.batch_size() > 1 {
+            (processor.batch_size(), processor.batch_wait(config.max_batch_wait))
+        } else {
+            (processor.concurrency().max(1), Duration::from_millis(1))
+        };
+        let want = want.min(sub.max_uncommitted().unwrap_or(usize::MAX)).max(1);
+        // Collecting abandons `next` on the deadline, which only backends
+        // with a cancel-safe `next` allow.
+        if want > 1 && sub.cancel_safe() {
+            let deadline = tokio::time::Instant::now() + wait;
+            while deliveries.len() < want && !shutdown.is_cancelled() {
+                // Shutting down ends the collection: the batch in hand is
+                // handled and committed, not left to redelivery.
+                let next = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    n = tokio::time::timeout_at(deadline, sub.next()) => n,
+                };
+                match next {
                     Ok(Ok(d)) => deliveries.push(d),
                     Ok(Err(e)) => {
                         warn!(processor = name, error = %e, "stream read failed while batching");
@@ -204,105 +299,83 @@ pub async fn run_processor_with_stats(
                 Err(e) => error!(processor = name, position = d.position, error = %e, "undecodable record skipped"),
             }
         }
-        let span = match envelopes.as_slice() {
-            [one] => tracing::info_span!(
-                "record",
-                processor = name,
-                event_id = %one.id,
-                request_id = one.request_id.as_deref().unwrap_or("-"),
-            ),
-            many => tracing::info_span!("batch", processor = name, records = many.len()),
+        // A batch succeeds or fails as a whole; otherwise every record has
+        // an outcome of its own: one bad file is retried or dead-lettered
+        // alone, never its neighbours. Records of different keys (photos)
+        // run concurrently; those of one key in stream order.
+        let groups: Vec<&[Envelope]> = if processor.batch_size() > 1 {
+            vec![envelopes.as_slice()]
+        } else {
+            envelopes.chunks(1).collect()
         };
-        let mut attempt = 0;
-        let started = std::time::Instant::now();
-        let outcome = async {
-            if envelopes.is_empty() {
-                return Outcome::Done;
-            }
-            loop {
-                attempt += 1;
-                let result = if envelopes.len() == 1 {
-                    processor.handle(&envelopes[0]).await
-                } else {
-                    processor.handle_batch(&envelopes).await
-                };
-                match result {
-                    Ok(()) => {
-                        stats.handled.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                        let newest = envelopes.iter().map(|e| e.at_ms).max().unwrap_or(0);
-                        stats.last_event_ms.fetch_max(newest, Ordering::Relaxed);
-                        metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "handled")
-                            .increment(envelopes.len() as u64);
-                        return Outcome::Done;
-                    }
-                    Err(ProcessError::Permanent(e)) => {
-                        stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                        metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "failed")
-                            .increment(envelopes.len() as u64);
-                        error!(error = %format!("{e:#}"), "record failed permanently; dead-lettered");
-                        return Outcome::GaveUp(format!("{e:#}"), attempt);
-                    }
-                    Err(ProcessError::Transient(e))
-                        if attempt >= config.max_attempts && started.elapsed() >= config.give_up_after =>
-                    {
-                        stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                        metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "failed")
-                            .increment(envelopes.len() as u64);
-                        error!(attempt, error = %format!("{e:#}"), "record failed too often; dead-lettered");
-                        return Outcome::GaveUp(format!("{e:#}"), attempt);
-                    }
-                    Err(ProcessError::Transient(e)) => {
-                        stats.retries.fetch_add(1, Ordering::Relaxed);
-                        metrics::counter!("photostream_processor_retries_total", "processor" => name).increment(1);
-                        let wait = config.backoff(attempt);
-                        warn!(attempt, wait_ms = wait.as_millis() as u64, error = %format!("{e:#}"), "retrying");
-                        tokio::select! {
-                            // Uncommitted: the record is redelivered after restart.
-                            _ = shutdown.cancelled() => return Outcome::Stopped,
-                            _ = tokio::time::sleep(wait) => {}
-                        }
-                    }
-                }
+        let ctx = Attempts { processor: processor.as_ref(), config: &config, shutdown: &shutdown, stats: &stats };
+        let mut lanes: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, g) in groups.iter().enumerate() {
+            let key = g.first().map(|e| e.record.key()).unwrap_or_default();
+            match lanes.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, lane)) => lane.push(i),
+                None => lanes.push((key, vec![i])),
             }
         }
-        .instrument(span)
+        let (ctx, groups) = (&ctx, &groups);
+        let lane_outcomes = futures::future::join_all(lanes.iter().map(|(_, lane)| async move {
+            let mut done = Vec::with_capacity(lane.len());
+            for &i in lane {
+                let outcome = ctx.until_done(groups[i]).await;
+                let stopped = matches!(outcome, Outcome::Stopped);
+                done.push((i, outcome));
+                if stopped {
+                    break;
+                }
+            }
+            done
+        }))
         .await;
-        metrics::histogram!("photostream_processor_handle_seconds", "processor" => name)
-            .record(started.elapsed().as_secs_f64());
-        match outcome {
-            Outcome::Stopped => break,
-            Outcome::Done => {}
-            Outcome::GaveUp(error, attempts) => {
-                // Keep what was given up on: committed only once it is safely
-                // on the dead-letter topic (else it is redelivered later).
-                let mut failures = 0;
-                for original in &envelopes {
-                    let letter = Envelope::new(
-                        Record::DeadLettered(DeadLetter {
-                            processor: name.to_string(),
-                            topic: topic.as_str().to_string(),
-                            error: error.clone(),
-                            attempts,
-                            original: Box::new(original.clone()),
-                        }),
-                        original.request_id.clone(),
-                    );
-                    while let Err(e) = log.publish(&Topic::dead_letters(), &letter.record.key(), &letter).await {
-                        failures += 1;
-                        warn!(processor = name, error = %e, "dead-letter publish failed; retrying");
-                        tokio::select! {
-                            _ = shutdown.cancelled() => return Ok(()),
-                            _ = tokio::time::sleep(config.backoff(failures)) => {}
-                        }
+        let mut outcomes: Vec<Outcome> = (0..groups.len()).map(|_| Outcome::Stopped).collect();
+        for (i, outcome) in lane_outcomes.into_iter().flatten() {
+            outcomes[i] = outcome;
+        }
+        if outcomes.iter().any(|o| matches!(o, Outcome::Stopped)) {
+            // Shutdown while retrying: nothing of this round is committed,
+            // so it is all delivered again (processors are idempotent).
+            break;
+        }
+        for (group, outcome) in groups.iter().zip(outcomes) {
+            let Outcome::GaveUp(error, attempts) = outcome else { continue };
+            // Keep what was given up on: committed only once it is safely
+            // on the dead-letter topic (else it is redelivered later).
+            let mut failures = 0;
+            for original in group.iter() {
+                let letter = Envelope::new(
+                    Record::DeadLettered(DeadLetter {
+                        processor: name.to_string(),
+                        topic: topic.as_str().to_string(),
+                        error: error.clone(),
+                        attempts,
+                        original: Box::new(original.clone()),
+                    }),
+                    original.request_id.clone(),
+                );
+                while let Err(e) = log.publish(&Topic::dead_letters(), &letter.record.key(), &letter).await {
+                    failures += 1;
+                    warn!(processor = name, error = %e, "dead-letter publish failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(config.backoff(failures)) => {}
                     }
-                    stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "dead_lettered")
-                        .increment(1);
-                    metrics::counter!("photostream_dead_letters_total", "processor" => name).increment(1);
                 }
+                stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "dead_lettered")
+                    .increment(1);
+                metrics::counter!("photostream_dead_letters_total", "processor" => name).increment(1);
             }
         }
-        for d in &deliveries {
+        // One commit covers the batch where the backend commits positions.
+        let to_commit = match deliveries.last() {
+            Some(last) if sub.commits_cumulatively() => std::slice::from_ref(last),
+            _ => deliveries.as_slice(),
+        };
+        for d in to_commit {
             // Not fatal: an uncommitted record is delivered again and every
             // processor is idempotent. (A NATS ack that times out while the
             // server recovers must not take the whole service down.)
@@ -421,6 +494,80 @@ mod tests {
         task.await.unwrap().unwrap();
         assert_eq!(stats.dead_lettered.load(Ordering::SeqCst), 0);
         assert_eq!(stats.retries.load(Ordering::SeqCst), 6);
+    }
+
+    /// Fails permanently on the records whose photo id is in `bad`; counts
+    /// how many records it handles at the same time.
+    struct Picky {
+        bad: Vec<PhotoId>,
+        in_flight: AtomicU32,
+        most_at_once: AtomicU32,
+    }
+
+    #[async_trait]
+    impl Processor for Picky {
+        fn name(&self) -> &'static str {
+            "picky"
+        }
+        fn concurrency(&self) -> usize {
+            4
+        }
+        async fn handle(&self, e: &Envelope) -> Result<(), ProcessError> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_at_once.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let Record::PhotoUploaded(r) = &e.record else { return Ok(()) };
+            if self.bad.contains(&r.photo_id) {
+                return Err(ProcessError::permanent(anyhow::anyhow!("broken file")));
+            }
+            Ok(())
+        }
+    }
+
+    /// Several records at once, each with its own outcome: the bad one is
+    /// dead-lettered alone, its neighbours are handled, all are committed.
+    #[tokio::test]
+    async fn concurrent_records_have_their_own_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(EmbeddedLog::open(dir.path()).unwrap());
+        let records: Vec<Envelope> = (0..8).map(|_| record()).collect();
+        let bad = match &records[3].record {
+            Record::PhotoUploaded(r) => r.photo_id.clone(),
+            _ => unreachable!(),
+        };
+        let batch: Vec<(String, Envelope)> = records.iter().map(|r| (r.record.key(), r.clone())).collect();
+        log.publish_batch(&Topic::photos(), &batch).await.unwrap();
+        let p = Arc::new(Picky { bad: vec![bad.clone()], in_flight: AtomicU32::new(0), most_at_once: AtomicU32::new(0) });
+        let stats = Arc::new(ProcessorStats::default());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run_processor_with_stats(
+            log.clone(),
+            Topic::photos(),
+            p.clone(),
+            RunnerConfig::default(),
+            shutdown.clone(),
+            stats.clone(),
+        ));
+        let group = ConsumerGroup::new("picky").unwrap();
+        let end = log.end_position(&Topic::photos()).unwrap();
+        for _ in 0..200 {
+            if log.committed_position(&Topic::photos(), &group).unwrap() == end {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        shutdown.cancel();
+        task.await.unwrap().unwrap();
+        assert_eq!(log.committed_position(&Topic::photos(), &group).unwrap(), end, "all committed");
+        assert_eq!(stats.handled.load(Ordering::SeqCst), 7);
+        assert_eq!(stats.dead_lettered.load(Ordering::SeqCst), 1);
+        assert!(p.most_at_once.load(Ordering::SeqCst) > 1, "records were handled concurrently");
+        // The dead letter is the bad record, alone.
+        let mut sub = log.subscribe(&Topic::dead_letters(), &ConsumerGroup::new("check").unwrap()).await.unwrap();
+        let letter = sub.next().await.unwrap().envelope().unwrap();
+        let Record::DeadLettered(d) = letter.record else { panic!("not a dead letter") };
+        assert!(matches!(&d.original.record, Record::PhotoUploaded(r) if r.photo_id == bad));
     }
 
     #[test]

@@ -55,6 +55,21 @@ pub fn png(width: u32, height: u32, seed: u32) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A PNG of random noise over 20 MB, so a download is still streaming when
+/// the next request arrives.
+pub fn big_png() -> Vec<u8> {
+    use rand::RngCore;
+    let (w, h) = (3000u32, 2400u32);
+    let mut raw = vec![0u8; (w * h * 3) as usize];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let img = image::RgbImage::from_raw(w, h, raw).unwrap();
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    let out = out.into_inner();
+    assert!(out.len() > 20_000_000, "{}", out.len());
+    out
+}
+
 pub fn install_crypto() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     // Logs from in-process servers when debugging: RUST_LOG=info cargo test …
@@ -85,6 +100,9 @@ impl TestServer {
             data_dir: data.path().to_path_buf(),
             ..Config::default()
         };
+        // Every test user signs up from 127.0.0.1; the sign-up limit has
+        // its own test.
+        config.limits.signups_per_address = 100_000;
         adjust(&mut config);
         Self::start_config(config, data).await
     }
@@ -203,6 +221,19 @@ impl Api {
         match &self.token {
             Some(t) => rb.bearer_auth(t),
             None => rb,
+        }
+    }
+
+    /// The same client, connecting from another loopback address (127.0.0.0/8
+    /// is all loopback on Linux), as a second client machine would.
+    pub fn from_address(&self, addr: &str) -> Api {
+        Api {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .local_address(addr.parse::<std::net::IpAddr>().unwrap())
+                .build()
+                .unwrap(),
+            ..self.clone()
         }
     }
 

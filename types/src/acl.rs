@@ -30,13 +30,18 @@ pub struct PhotoAccess<'a> {
     pub deleted: bool,
     /// Users a `shared` photo is shared with.
     pub viewers: &'a [UserId],
+    /// In front of moderators: a pending moderation item (the checks or
+    /// users' reports raised it), or held (`under_review`) or `rejected`.
+    pub in_review: bool,
 }
 
 /// Whether `viewer` may see the photo (its JSON, files, and listings).
 ///
 /// - Deleted photos: nobody.
 /// - The owner: always (every status).
-/// - Moderators: everything not deleted (they review held photos).
+/// - Moderators: what everyone may, and besides a photo while it is in
+///   front of them for review (`in_review`), whatever its visibility —
+///   never someone's private photo that nobody reported or flagged.
 /// - Everyone else: only `ready` photos that are public, or shared with them.
 pub fn can_view(viewer: &Viewer, photo: &PhotoAccess<'_>) -> bool {
     if photo.deleted {
@@ -46,7 +51,7 @@ pub fn can_view(viewer: &Viewer, photo: &PhotoAccess<'_>) -> bool {
         Viewer::Anonymous => (None, false),
         Viewer::User { id, moderator } => (Some(id), *moderator),
     };
-    if id == Some(photo.owner) || moderator {
+    if id == Some(photo.owner) || (moderator && photo.in_review) {
         return true;
     }
     if photo.status != PhotoStatus::Ready {
@@ -83,17 +88,22 @@ mod tests {
             status,
             deleted,
             viewers: &viewers,
+            // Held and rejected photos are in review by definition.
+            in_review: matches!(status, PhotoStatus::UnderReview | PhotoStatus::Rejected),
         };
         use PhotoStatus::*;
         use Visibility::*;
         // (visibility, status, deleted) → [anon, stranger, viewer, owner, moderator]
         let table = [
             ((Public, Ready, false), [true, true, true, true, true]),
-            ((Private, Ready, false), [false, false, false, true, true]),
-            ((Shared, Ready, false), [false, false, true, true, true]),
-            ((Public, Processing, false), [false, false, false, true, true]),
+            // Not reported, not flagged: not the moderator's business.
+            ((Private, Ready, false), [false, false, false, true, false]),
+            ((Shared, Ready, false), [false, false, true, true, false]),
+            ((Public, Processing, false), [false, false, false, true, false]),
             ((Public, UnderReview, false), [false, false, false, true, true]),
             ((Public, Rejected, false), [false, false, false, true, true]),
+            ((Private, UnderReview, false), [false, false, false, true, true]),
+            ((Shared, Rejected, false), [false, false, false, true, true]),
             ((Public, Ready, true), [false, false, false, false, false]),
             ((Shared, Ready, true), [false, false, false, false, false]),
         ];
@@ -108,6 +118,10 @@ mod tests {
             ];
             assert_eq!(got, expected, "{v:?} {s:?} deleted={d}");
         }
+        // A reported private photo (a pending item) is in front of them.
+        let reported = PhotoAccess { in_review: true, ..photo(Private, Ready, false) };
+        assert!(can_view(&moderator, &reported));
+        assert!(!can_view(&as_user(&stranger), &reported));
         assert!(can_edit(&as_user(&owner), &photo(Public, Ready, false)));
         assert!(!can_edit(&as_user(&friend), &photo(Shared, Ready, false)));
         assert!(!can_edit(&moderator, &photo(Public, Ready, false)));

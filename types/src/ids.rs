@@ -78,6 +78,10 @@ id_type!(
     /// Identifies one stream event; consumers deduplicate on it.
     EventId
 );
+id_type!(
+    /// Identifies a login session (the `sid` of its JWT).
+    SessionId
+);
 
 #[cfg(test)]
 mod tests {

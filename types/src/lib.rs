@@ -13,7 +13,7 @@ mod names;
 mod photo;
 mod strict;
 
-pub use ids::{AlbumId, EventId, PhotoId, UserId};
+pub use ids::{AlbumId, EventId, PhotoId, SessionId, UserId};
 pub use metadata::{check_text, normalise_tag, PhotoMetadata, LICENSES, MAX_TAGS, MAX_TAG_LEN};
 pub use names::{AlbumName, FileName, Username};
 pub use photo::{PhotoStatus, Visibility};

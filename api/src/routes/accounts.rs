@@ -65,19 +65,19 @@ pub struct TokenView {
 /// `POST /v1/users`: register.
 #[utoipa::path(post, path = "/v1/users", tag = "accounts", request_body = Credentials,
     responses((status = 201, description = "Registered", body = UserCreated),
-              (status = 409, description = "The username is taken", body = crate::openapi::ErrorBody)))]
+              (status = 409, description = "The username is taken", body = crate::openapi::ErrorBody),
+              (status = 429, description = "Too many sign-ups from this address (`limits.signups_per_address` per hour)", body = crate::openapi::ErrorBody)))]
 pub async fn register(
     State(st): State<Arc<AppState>>,
+    ClientAddr(addr): ClientAddr,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<(StatusCode, Json<UserCreated>), ApiError> {
     let username = Username::parse(&body.username)?;
-    let n = body.password.chars().count();
-    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
-        return Err(ApiError::bad_request(
-            "invalid_password",
-            format!("password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters"),
-        ));
-    }
+    check_password_length(&body.password)?;
+    // Counted only for well-formed requests, so a typo does not use one up.
+    st.signup_limiter
+        .check(addr)
+        .map_err(|wait| ApiError::too_many("too many new accounts from this address; try again later", wait))?;
     let hash = hash_password(body.password).await?;
     let user = st.catalog.create_user(&username, &hash).await.map_err(|e| match e {
         CatalogError::Conflict(_) => ApiError::conflict("username_taken", "that username is taken"),
@@ -112,8 +112,66 @@ pub async fn login(
     }
     let ok = verify_password(body.password, user.as_ref().map(|u| u.password_hash.clone())).await;
     let user = user.filter(|_| ok).ok_or_else(wrong)?;
-    let (token, expires_ms) = st.auth.issue(&user.id, &user.username)?;
+    let expires_ms = st.auth.expiry_from_now();
+    let sid = st.catalog.create_session(&user.id, expires_ms).await?;
+    let token = st.auth.issue(&user.id, &user.username, &sid, expires_ms)?;
     Ok(Json(SessionView { token, expires_at: rfc3339(expires_ms) }))
+}
+
+/// `POST /v1/sessions/logout`: ends the calling session on every request
+/// (and notification stream) that checks it after this returns.
+#[utoipa::path(post, path = "/v1/sessions/logout", tag = "accounts",
+    responses((status = 204, description = "Logged out"),
+              (status = 401, description = "No live session", body = crate::openapi::ErrorBody),
+              (status = 403, description = "Called with an API token (revoke it with DELETE /v1/tokens/{id})", body = crate::openapi::ErrorBody)))]
+pub async fn logout(State(st): State<Arc<AppState>>, caller: Caller) -> Result<StatusCode, ApiError> {
+    let user = caller.require_user()?;
+    let sid = user.require_session("logging out")?;
+    st.catalog.revoke_session(&user.id, sid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A password change: the current password, and the new one.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current: String,
+    #[schema(min_length = 8, max_length = 256)]
+    new: String,
+}
+
+/// `PUT /v1/me/password`: changes the password from a login session. Every
+/// other session of the user ends, and every notification stream opened
+/// before (whatever opened it); the calling session stays. API tokens stay
+/// valid: revoke them with `DELETE /v1/tokens/{id}`.
+#[utoipa::path(put, path = "/v1/me/password", tag = "accounts", request_body = PasswordChange,
+    responses((status = 204, description = "Changed"),
+              (status = 400, description = "The new password is too short or too long", body = crate::openapi::ErrorBody),
+              (status = 403, description = "The current password is wrong, or called with an API token", body = crate::openapi::ErrorBody)))]
+pub async fn change_password(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let user = caller.require_user()?;
+    let sid = user.require_session("changing the password")?;
+    check_password_length(&body.new)?;
+    let stored = st.catalog.user_by_id(&user.id).await?.map(|u| u.password_hash);
+    if body.current.len() > 4 * MAX_PASSWORD || !verify_password(body.current, stored).await {
+        return Err(ApiError::forbidden("the current password is wrong").with_code("wrong_password"));
+    }
+    let hash = hash_password(body.new).await?;
+    st.catalog.change_password(&user.id, &hash, Some(sid)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn check_password_length(password: &str) -> Result<(), ApiError> {
+    let n = password.chars().count();
+    if (MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request("invalid_password", format!("password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters")))
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -135,9 +193,7 @@ pub async fn create_token(
     ApiJson(body): ApiJson<NewToken>,
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
     let user = caller.require_user()?;
-    if !user.session {
-        return Err(ApiError::forbidden("API tokens are created from a login session"));
-    }
+    user.require_session("creating an API token")?;
     photostream_types::check_text("name", &body.name, 100)?;
     if body.name.trim().is_empty() {
         return Err(ApiError::bad_request("invalid_field", "name must not be empty"));
@@ -176,14 +232,17 @@ pub async fn create_token(
     ))
 }
 
-/// `GET /v1/tokens`: the caller's tokens (never their secrets).
+/// `GET /v1/tokens`: the caller's tokens (never their secrets). Token
+/// management needs a login session: a token cannot list or revoke others.
 #[utoipa::path(get, path = "/v1/tokens", tag = "accounts",
-    responses((status = 200, description = "The caller's tokens", body = Page<TokenView>)))]
+    responses((status = 200, description = "The caller's tokens", body = Page<TokenView>),
+              (status = 403, description = "Called with an API token", body = crate::openapi::ErrorBody)))]
 pub async fn list_tokens(
     State(st): State<Arc<AppState>>,
     caller: Caller,
 ) -> Result<Json<Page<TokenView>>, ApiError> {
     let user = caller.require_user()?;
+    user.require_session("listing API tokens")?;
     let tokens: Vec<TokenView> = st
         .catalog
         .api_tokens(&user.id)
@@ -204,13 +263,16 @@ pub async fn list_tokens(
 /// this returns (tokens are checked against the catalog on each request).
 #[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "accounts",
     params(("id" = String, Path, description = "The token's id")),
-    responses((status = 204, description = "Revoked"), (status = 404, description = "No such token of the caller's", body = crate::openapi::ErrorBody)))]
+    responses((status = 204, description = "Revoked"),
+              (status = 403, description = "Called with an API token", body = crate::openapi::ErrorBody),
+              (status = 404, description = "No such token of the caller's", body = crate::openapi::ErrorBody)))]
 pub async fn revoke_token(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = caller.require_user()?;
+    user.require_session("revoking API tokens")?;
     if st.catalog.revoke_api_token(&user.id, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -121,21 +121,33 @@ pub async fn patch_album(
     Ok(Json(view(album, &user.username)))
 }
 
-/// `GET /v1/users/{username}/albums`: a user's albums.
+/// `GET /v1/users/{username}/albums`: a user's albums — all of them for
+/// the owner; for anyone else those whose default visibility is public or
+/// that hold a photo the caller may see (an album's name can say as much as
+/// its photos).
 #[utoipa::path(get, path = "/v1/users/{username}/albums", tag = "social",
     params(("username" = String, Path)),
     responses((status = 200, description = "The albums", body = Page<AlbumView>)))]
 pub async fn user_albums(
     State(st): State<Arc<AppState>>,
+    caller: Caller,
     Path(username): Path<String>,
 ) -> Result<Json<Page<AlbumView>>, ApiError> {
     let owner = crate::routes::user_named(&st, &username).await?;
     let albums = st.catalog.albums(&owner.id).await?;
-    Ok(Json(Page {
-        items: albums.into_iter().map(|a| view(a, &owner.username)).collect(),
-        next: None,
-        prev: None,
-    }))
+    let mut items = Vec::with_capacity(albums.len());
+    for album in albums {
+        if caller.user_id() == Some(&owner.id) || album.default_visibility == Visibility::Public {
+            items.push(view(album, &owner.username));
+            continue;
+        }
+        let filter = PhotoFilter { owner: Some(owner.id.clone()), album: Some(album.id.clone()), ..Default::default() };
+        let page = list_visible(&st, &caller, filter, &photostream_catalog::Direction::First, 1).await?;
+        if !page.items.is_empty() {
+            items.push(view(album, &owner.username));
+        }
+    }
+    Ok(Json(Page { items, next: None, prev: None }))
 }
 
 /// `GET /v1/albums/{id}/photos`: the album's photos the caller may see, newest first.

@@ -30,10 +30,11 @@ enum Grant {
     Private,
 }
 
-/// Takes the caller's single original-download slot, or 429.
-async fn download_slot(st: &AppState, caller: &Caller, addr: Option<std::net::IpAddr>) -> Result<SlotGuard, ApiError> {
-    let who = match (caller.user(), addr) {
-        (Some(u), _) => format!("download:user:{}", u.id),
+/// Takes the single original-download slot of `user` (the caller, or the
+/// user a signed URL was signed for), else of the client address, or 429.
+async fn download_slot(st: &AppState, user: Option<&str>, addr: Option<std::net::IpAddr>) -> Result<SlotGuard, ApiError> {
+    let who = match (user, addr) {
+        (Some(u), _) => format!("download:user:{u}"),
         (None, Some(a)) => format!("download:addr:{a}"),
         (None, None) => "download:anonymous".to_string(),
     };
@@ -81,15 +82,19 @@ pub async fn original(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let photo = visible_photo(&st, &caller, &id).await?;
+    crate::routes::photos::audit_review_view(&st, &caller, &photo, "original").await?;
     let grant = if AppState::is_public(&photo) { Grant::Public } else { Grant::Private };
     let key = photo.original_key.clone();
-    let slot = download_slot(&st, &caller, addr).await?;
-    serve_object(&st, grant, &key, &headers, Some(slot)).await
+    let slot = download_slot(&st, caller.user_id().map(|u| u.as_str()), addr).await?;
+    let held = Held { slot, recheck: Recheck::new(&st, &photo, caller, None) };
+    serve_object(&st, grant, &key, &headers, Some(held)).await
 }
 
 #[derive(Deserialize)]
 pub struct Signature {
     exp: Option<i64>,
+    /// The user the URL was signed for (absent: an anonymous caller).
+    u: Option<String>,
     sig: Option<String>,
 }
 
@@ -98,6 +103,7 @@ pub struct Signature {
     params(("user" = String, Path), ("album" = String, Path),
            ("resolution" = String, Path, description = "`original`, `thumbnail`, …"), ("file" = String, Path),
            ("exp" = Option<i64>, Query, description = "Signed URLs: expiry, Unix seconds"),
+           ("u" = Option<String>, Query, description = "Signed URLs: the user id the URL was signed for (their download slot is the one it holds)"),
            ("sig" = Option<String>, Query, description = "Signed URLs: the signature")),
     responses((status = 200, description = "The file", content_type = "image/*", body = [u8]),
               (status = 206, description = "The requested range", content_type = "image/*", body = [u8]),
@@ -128,17 +134,23 @@ pub async fn media(
         .ok_or_else(ApiError::not_found)?;
     // Checked against the photo's state now, whatever the URL says: a
     // deleted or revoked photo's URLs stop working the moment it commits.
+    let mut signed_for = None;
+    let mut signed_acl = None;
     let grant = if photo.deleted_ms.is_some() {
         return Err(ApiError::not_found());
     } else if AppState::is_public(&photo) {
         Grant::Public
     } else {
         let now = photostream_types::now_ms() / 1000;
+        let subject = signature.u.as_deref();
         let signed = match (signature.exp, signature.sig.as_deref()) {
-            (Some(exp), Some(sig)) => st.signer.verify(&key, photo.acl_version, exp, sig, now),
+            (Some(exp), Some(sig)) => st.signer.verify(&key, photo.acl_version, exp, subject, sig, now),
             _ => false,
         };
-        if !signed && if_visible(&st, &caller, photo).await?.is_none() {
+        if signed {
+            signed_for = subject.map(str::to_owned);
+            signed_acl = Some(photo.acl_version);
+        } else if if_visible(&st, &caller, photo.clone()).await?.is_none() {
             return Err(ApiError::not_found());
         }
         Grant::Private
@@ -147,11 +159,71 @@ pub async fn media(
         return serve_thumbnail(&st, grant, &key, &headers).await;
     }
     let slot = if resolution == "original" {
-        Some(download_slot(&st, &caller, addr).await?)
+        // A signed URL holds the slot of the user it was signed for, however
+        // it is fetched (with or without that user's credential).
+        let user = signed_for.as_deref().or(caller.user_id().map(|u| u.as_str()));
+        match &signed_for {
+            // A signed URL was handed out to whoever it names: audit a
+            // moderator's download through review under their name.
+            Some(subject) => crate::routes::photos::audit_signed_review_view(&st, subject, &photo, "original").await?,
+            None => {
+                crate::routes::photos::audit_review_view(&st, &caller, &photo, "original").await?;
+            }
+        }
+        let slot = download_slot(&st, user, addr).await?;
+        Some(Held { slot, recheck: Recheck::new(&st, &photo, caller, signed_acl) })
     } else {
         None
     };
     serve_object(&st, grant, &key, &headers, slot).await
+}
+
+/// How often an original download in progress re-checks its access.
+pub const DOWNLOAD_RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
+/// The longest one original download may last (64 MB at the slowest body
+/// pace a client is allowed, 16 KiB/s, takes 68 minutes).
+pub const DOWNLOAD_MAX: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
+
+/// What an original download holds while its body streams: the download
+/// slot, and what it needs to re-check that it may go on.
+struct Held {
+    slot: SlotGuard,
+    recheck: Recheck,
+}
+
+/// Re-checks, during a download, what allowed it: the photo is not deleted,
+/// and either the signature's `acl_version` is still current, or the caller
+/// may still see the photo with a credential that is still good.
+struct Recheck {
+    st: Arc<AppState>,
+    photo: photostream_types::PhotoId,
+    caller: Caller,
+    signed_acl: Option<i64>,
+    opened_ms: i64,
+}
+
+impl Recheck {
+    fn new(st: &Arc<AppState>, photo: &photostream_catalog::Photo, caller: Caller, signed_acl: Option<i64>) -> Self {
+        Self { st: st.clone(), photo: photo.id.clone(), caller, signed_acl, opened_ms: photostream_types::now_ms() }
+    }
+
+    async fn still_allowed(&self) -> bool {
+        let Ok(Some(photo)) = self.st.catalog.photo(&self.photo).await else {
+            return false;
+        };
+        if photo.deleted_ms.is_some() {
+            return false;
+        }
+        if let Some(v) = self.signed_acl {
+            return photo.acl_version == v;
+        }
+        if let Some(user) = self.caller.user() {
+            if !user.still_valid(&self.st, self.opened_ms).await.unwrap_or(false) {
+                return false;
+            }
+        }
+        matches!(if_visible(&self.st, &self.caller, photo).await, Ok(Some(_)))
+    }
 }
 
 fn cache_control(grant: Grant) -> HeaderValue {
@@ -220,13 +292,15 @@ async fn serve_thumbnail(st: &AppState, grant: Grant, key: &str, headers: &Heade
 }
 
 /// Streams an object with validators, caching headers and `Range` support.
-/// `slot`, if given, is held until the body has been sent or dropped.
+/// `held`, if given, is held until the body has been sent or dropped, and
+/// the body ends early (the client sees a cut-off response) when its access
+/// ends or after [`DOWNLOAD_MAX`].
 async fn serve_object(
     st: &AppState,
     grant: Grant,
     key: &str,
     headers: &HeaderMap,
-    slot: Option<SlotGuard>,
+    held: Option<Held>,
 ) -> Result<Response, ApiError> {
     let path = object_store::path::Path::parse(key).map_err(|_| ApiError::not_found())?;
     let meta = st.objects.head(&path).await?;
@@ -287,16 +361,41 @@ async fn serve_object(
     // Resolution from the key layout `{user}/{album}/{resolution}/{file}`.
     count_download(if key.split('/').nth(2) == Some("thumbnail") { "thumbnail" } else { "original" }, len);
     let stream = result.into_stream().map_err(std::io::Error::other);
-    let body = match slot {
+    let body = match held {
         None => Body::from_stream(stream),
-        Some(slot) => Body::from_stream(stream.map_ok(move |chunk| {
-            // Moved into the stream: released when the body finishes or the
-            // client goes away and the body is dropped.
-            let _held = &slot;
-            chunk
-        })),
+        Some(held) => Body::from_stream(guarded(stream, held)),
     };
     Ok((status, resp_headers, body).into_response())
+}
+
+/// `stream`, re-checking `held.recheck` every [`DOWNLOAD_RECHECK`] and
+/// ending with an error (the connection is cut) when access ended or the
+/// download outlived [`DOWNLOAD_MAX`]. `held` moves into the stream: the slot
+/// is released when the body finishes or the client goes away.
+fn guarded(
+    stream: impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    held: Held,
+) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
+    let started = tokio::time::Instant::now();
+    let held = Arc::new(held);
+    let mut checked = started;
+    stream.and_then(move |chunk| {
+        let due = checked.elapsed() >= DOWNLOAD_RECHECK;
+        if due {
+            checked = tokio::time::Instant::now();
+        }
+        let held = held.clone();
+        async move {
+            let _slot = &held.slot;
+            if started.elapsed() >= DOWNLOAD_MAX {
+                return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the download took too long"));
+            }
+            if due && !held.recheck.still_allowed().await {
+                return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "access to the photo ended"));
+            }
+            Ok(chunk)
+        }
+    })
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -70,7 +70,14 @@ pub async fn create_group(
     }
     check_text("name", name, 100)?;
     check_text("description", &body.description, 2000)?;
-    let g = st.catalog.create_group(&PhotoId::new().to_string(), name, &body.description, &user.id).await?;
+    let g = st
+        .catalog
+        .create_group(&PhotoId::new().to_string(), name, &body.description, &user.id)
+        .await
+        .map_err(|e| match e {
+            photostream_catalog::CatalogError::Conflict(_) => ApiError::conflict("name_taken", "a group of that name exists"),
+            other => other.into(),
+        })?;
     Ok((StatusCode::CREATED, Json(view(&st, g).await?)))
 }
 

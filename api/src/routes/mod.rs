@@ -59,6 +59,7 @@ async fn openapi_json(axum::Extension(OpenApiJson(spec)): axum::Extension<OpenAp
 pub fn router(state: Arc<AppState>) -> Router {
     crate::metrics::handle();
     let upload_limit = state.config.max_upload_bytes + 2 * 1024 * 1024;
+    let pace = state.config.body_pace;
     let request_id = HeaderName::from_static("x-request-id");
     let (router, mut api) = described_routes(upload_limit).split_for_parts();
     crate::openapi::complete(&mut api);
@@ -75,6 +76,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         })
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(move |req, next| crate::server::body_pace(pace, req, next)))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(300),
@@ -91,6 +93,8 @@ fn described_routes(upload_limit: usize) -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .routes(routes!(accounts::register))
         .routes(routes!(accounts::login))
+        .routes(routes!(accounts::logout))
+        .routes(routes!(accounts::change_password))
         .routes(routes!(upload::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .routes(routes!(accounts::create_token, accounts::list_tokens))
         .routes(routes!(accounts::revoke_token))

@@ -16,7 +16,7 @@ use axum::Json;
 use object_store::path::Path as ObjectPath;
 use photostream_catalog::{AuditEntry, ModerationItem, Photo, Verdict};
 use photostream_pipeline::{PhotoChanged, Record};
-use photostream_types::{check_text, PhotoId};
+use photostream_types::{check_text, PhotoId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -72,9 +72,16 @@ pub async fn report(
         return Err(ApiError::forbidden("you cannot report your own photo; delete or edit it").with_code("own_photo"));
     }
     let outbox = outbox_for(Record::PhotoModerated(PhotoChanged { photo_id: photo.id.clone() }), request_id);
+    let (created_ms, upheld, dismissed) = st.catalog.reporter_record(&user.id).await?;
+    let standing = photostream_moderation::ReporterStanding {
+        account_age_ms: photostream_types::now_ms() - created_ms,
+        upheld,
+        dismissed,
+    };
+    let weight = photostream_moderation::report_weight_milli(standing, st.config.report_full_weight_age_secs as i64 * 1000);
     let outcome = st
         .catalog
-        .report_photo(&photo.id, &user.id, reason, st.config.report_threshold, &outbox)
+        .report_photo(&photo.id, &user.id, reason, weight, st.config.report_threshold, &outbox)
         .await?;
     metrics::counter!("photostream_reports_total").increment(1);
     if outcome.hid {
@@ -117,10 +124,14 @@ pub struct ItemView {
     note: Option<String>,
 }
 
-async fn item_view(st: &AppState, item: ModerationItem) -> Result<ItemView, ApiError> {
+async fn item_view(st: &AppState, moderator: &UserId, item: ModerationItem) -> Result<ItemView, ApiError> {
     let photo = st.catalog.photo(&item.photo_id).await?.filter(|p| p.deleted_ms.is_none());
+    if let Some(p) = &photo {
+        // The queue shows the photo: audited like any look through review.
+        crate::routes::photos::audit_signed_review_view(st, moderator.as_str(), p, "in the queue").await?;
+    }
     let thumbnail_url = photo.as_ref().and_then(|p| {
-        p.thumbnail_key.as_ref().filter(|_| p.thumbnail_done).map(|k| st.media_url(p, k))
+        p.thumbnail_key.as_ref().filter(|_| p.thumbnail_done).map(|k| st.media_url(p, k, Some(moderator)))
     });
     let comment = match &item.comment_id {
         None => None,
@@ -138,7 +149,7 @@ async fn item_view(st: &AppState, item: ModerationItem) -> Result<ItemView, ApiE
     Ok(ItemView {
         id: item.id,
         subject: item.subject,
-        photo: photo.map(|p| st.photo_view(p)),
+        photo: photo.map(|p| st.photo_view(p, Some(moderator))),
         thumbnail_url,
         comment,
         reasons,
@@ -170,7 +181,7 @@ pub async fn queue(
     caller: Caller,
     ApiQuery(params): ApiQuery<QueueParams>,
 ) -> Result<Json<Page<ItemView>>, ApiError> {
-    moderator(&caller)?;
+    let me = moderator(&caller)?.id.clone();
     let status = params.status.as_deref().unwrap_or("pending");
     if !matches!(status, "pending" | "approved" | "rejected") {
         return Err(ApiError::bad_request("invalid_status", "status is pending, approved or rejected"));
@@ -180,7 +191,7 @@ pub async fn queue(
     let page = keyset_page(items, more, &direction, ModerationItem::keyset, |i| i);
     let mut views = Vec::with_capacity(page.items.len());
     for item in page.items {
-        views.push(item_view(&st, item).await?);
+        views.push(item_view(&st, &me, item).await?);
     }
     Ok(Json(Page { items: views, next: page.next, prev: page.prev }))
 }
@@ -272,7 +283,7 @@ pub async fn decide(
     tracing::info!(item = %id, moderator = %user.username, action, blocked = block.is_some(), "moderation decision");
     st.outbox_wake.notify_one();
     reindex_now(&st, &item.photo_id).await;
-    Ok(Json(item_view(&st, decided).await?))
+    Ok(Json(item_view(&st, &user.id, decided).await?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -310,11 +321,14 @@ pub struct AuditParams {
     #[serde(flatten)]
     page: PageParams,
     photo: Option<String>,
+    action: Option<String>,
 }
 
-/// `GET /v1/moderation/audit[?photo=ID]`: every decision, newest first.
+/// `GET /v1/moderation/audit[?photo=ID][&action=A]`: every decision, and
+/// every look a moderator took at a photo through review (`view`), newest first.
 #[utoipa::path(get, path = "/v1/moderation/audit", tag = "moderation",
-    params(("photo" = Option<String>, Query, description = "Only decisions about this photo"), PageParams),
+    params(("photo" = Option<String>, Query, description = "Only entries about this photo"),
+           ("action" = Option<String>, Query, description = "Only this action: `hold`, `approve`, `reject`, `view`, …"), PageParams),
     responses((status = 200, description = "A page of decisions", body = Page<AuditView>),
               (status = 404, description = "The caller is not a moderator", body = crate::openapi::ErrorBody)))]
 pub async fn audit(
@@ -328,6 +342,10 @@ pub async fn audit(
         Some(p) => Some(p.parse::<PhotoId>().map_err(|_| ApiError::bad_request("invalid_photo", "photo is a photo id"))?),
     };
     let (limit, direction) = (params.page.limit()?, params.page.direction()?);
-    let (items, more) = st.catalog.moderation_audit(photo.as_ref(), &direction, limit).await?;
+    let action = params.action.as_deref().map(str::trim).filter(|a| !a.is_empty());
+    if action.is_some_and(|a| a.len() > 32 || !a.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')) {
+        return Err(ApiError::bad_request("invalid_action", "action is a lower-case word such as view or reject"));
+    }
+    let (items, more) = st.catalog.moderation_audit(photo.as_ref(), action, &direction, limit).await?;
     Ok(Json(keyset_page(items, more, &direction, AuditEntry::keyset, audit_view)))
 }

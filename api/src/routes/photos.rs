@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use photostream_catalog::{CatalogError, Photo, PhotoPatch};
-use photostream_pipeline::{Envelope, PhotoChanged, PhotoDeleted, Record, Topic};
+use photostream_pipeline::{PhotoChanged, PhotoDeleted, Record};
 use photostream_types::{check_text, AlbumName, PhotoId, PhotoMetadata, UserId, Username, Visibility};
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +33,64 @@ async fn viewer_ids(st: &AppState, photo: &Photo) -> Result<Vec<UserId>, ApiErro
 /// `Some(photo)` if the caller may see it; the ACL function decides.
 pub async fn if_visible(st: &AppState, caller: &Caller, photo: Photo) -> Result<Option<Photo>, ApiError> {
     let viewers = viewer_ids(st, &photo).await?;
-    Ok(can_view(&caller.viewer(), &access_of(&photo, &viewers)).then_some(photo))
+    let pending = pending_item_for_moderator(st, caller, &photo).await?;
+    Ok(can_view(&caller.viewer(), &access_of(&photo, &viewers, pending)).then_some(photo))
+}
+
+/// Whether `photo` has a pending moderation item, asked only when the caller
+/// is a moderator (for anyone else it changes nothing).
+async fn pending_item_for_moderator(st: &AppState, caller: &Caller, photo: &Photo) -> Result<bool, ApiError> {
+    if !caller.user().is_some_and(|u| u.moderator) || photo.owner_id == caller.user().expect("checked").id {
+        return Ok(false);
+    }
+    Ok(st.catalog.pending_item_of(&photo.id).await?.is_some())
+}
+
+/// Whether the caller sees `photo` only because it is in front of them for
+/// review (a moderator, not the owner, and nobody else could see it as they
+/// do): such views are audited, and social actions on it are refused.
+pub async fn seen_only_in_review(st: &AppState, caller: &Caller, photo: &Photo) -> Result<bool, ApiError> {
+    match caller.user() {
+        Some(user) if user.moderator => moderator_sees_only_in_review(st, &user.id, photo).await,
+        _ => Ok(false),
+    }
+}
+
+async fn moderator_sees_only_in_review(st: &AppState, moderator: &UserId, photo: &Photo) -> Result<bool, ApiError> {
+    if *moderator == photo.owner_id {
+        return Ok(false);
+    }
+    let viewers = viewer_ids(st, photo).await?;
+    let as_member = photostream_types::acl::Viewer::User { id: moderator.clone(), moderator: false };
+    Ok(!can_view(&as_member, &access_of(photo, &viewers, false)))
+}
+
+/// [`audit_review_view`] for a signed URL, by the user it was signed for.
+pub async fn audit_signed_review_view(st: &AppState, subject: &str, photo: &Photo, what: &str) -> Result<(), ApiError> {
+    let Ok(id) = subject.parse::<UserId>() else {
+        return Ok(());
+    };
+    let Some(user) = st.catalog.user_by_id(&id).await? else {
+        return Ok(());
+    };
+    if user.role == "moderator" && moderator_sees_only_in_review(st, &id, photo).await? {
+        st.catalog.audit_view(&photo.id, &id, what).await?;
+        metrics::counter!("photostream_moderator_views_total", "what" => what.to_string()).increment(1);
+    }
+    Ok(())
+}
+
+/// Records in the moderation audit log that a moderator saw `photo` (`what`:
+/// its page, original, …) through review. The audit row names the item the
+/// photo is reviewed under. True if it was such a look.
+pub async fn audit_review_view(st: &AppState, caller: &Caller, photo: &Photo, what: &str) -> Result<bool, ApiError> {
+    if !seen_only_in_review(st, caller, photo).await? {
+        return Ok(false);
+    }
+    let moderator = &caller.user().expect("a moderator").id;
+    st.catalog.audit_view(&photo.id, moderator, what).await?;
+    metrics::counter!("photostream_moderator_views_total", "what" => what.to_string()).increment(1);
+    Ok(true)
 }
 
 /// 404 unless the caller may see `photo`.
@@ -55,7 +112,7 @@ async fn editable_photo(st: &AppState, caller: &Caller, id: &str) -> Result<Phot
     caller.require_user()?;
     let photo = visible_photo(st, caller, id).await?;
     let viewers = viewer_ids(st, &photo).await?;
-    if !can_edit(&caller.viewer(), &access_of(&photo, &viewers)) {
+    if !can_edit(&caller.viewer(), &access_of(&photo, &viewers, false)) {
         return Err(ApiError::forbidden("only the photo's owner may change it"));
     }
     Ok(photo)
@@ -83,28 +140,25 @@ pub async fn get_photo(
     Path(id): Path<String>,
 ) -> Result<Json<PhotoView>, ApiError> {
     let photo = visible_photo(&st, &caller, &id).await?;
-    if caller.user().map(|u| &u.id) != Some(&photo.owner_id) {
+    // A moderator's look through review is audited, not counted as a view.
+    let audited = audit_review_view(&st, &caller, &photo, "photo").await?;
+    if !audited && caller.user().map(|u| &u.id) != Some(&photo.owner_id) {
         record_view(&st, &photo, caller.user().map(|u| u.id.clone()), request_id);
     }
-    Ok(Json(st.photo_view(photo)))
+    Ok(Json(st.photo_view(photo, caller.user_id())))
 }
 
-/// A view by someone other than the owner becomes an analytics event. It
-/// goes straight to the stream in the background: the response never waits
-/// for it, and a view lost to a crash is acceptable.
+/// A view by someone other than the owner becomes an analytics event, on
+/// the views path (`view_events`): the response never waits for it, and a
+/// view lost to a crash or a full queue is acceptable.
 fn record_view(st: &AppState, photo: &Photo, viewer: Option<UserId>, request_id: Option<String>) {
-    let Some(stream) = st.stream.clone() else { return };
+    let Some(views) = &st.views else { return };
     let record = Record::PhotoViewed(photostream_pipeline::PhotoViewed {
         photo_id: photo.id.clone(),
         owner_id: photo.owner_id.clone(),
         viewer_id: viewer,
     });
-    tokio::spawn(async move {
-        let key = record.key();
-        if let Err(e) = stream.publish(&Topic::photos(), &key, &Envelope::new(record, request_id)).await {
-            tracing::warn!(error = %e, "view event not recorded");
-        }
-    });
+    views.record(record, request_id);
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -167,7 +221,7 @@ pub async fn patch_photo(
     })?;
     st.outbox_wake.notify_one();
     reindex_now(&st, &photo.id).await;
-    Ok(Json(st.photo_view(updated)))
+    Ok(Json(st.photo_view(updated, caller.user_id())))
 }
 
 /// `DELETE /v1/photos/{id}`: owner or moderator; 404 everywhere from then on.

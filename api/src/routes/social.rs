@@ -14,7 +14,7 @@ use axum::Json;
 use futures::Stream;
 use photostream_catalog::{Comment, Direction, Keyset, Notification, PhotoFilter};
 use photostream_pipeline::{CommentAdded, Favorited, Followed, Record};
-use photostream_types::{check_text, PhotoId, UserId};
+use photostream_types::{check_text, PhotoId};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
@@ -54,6 +54,19 @@ pub struct NewComment {
     text: String,
 }
 
+
+/// A photo the caller may comment on or favorite: one they see as a member
+/// would. A moderator who sees it only because it is under review gets 403:
+/// moderators act on what they review, they don't socialise on it (and its
+/// owner is never notified of them).
+async fn social_photo(st: &AppState, caller: &Caller, id: &str) -> Result<photostream_catalog::Photo, ApiError> {
+    let photo = visible_photo(st, caller, id).await?;
+    if crate::routes::photos::seen_only_in_review(st, caller, &photo).await? {
+        return Err(ApiError::forbidden("moderators review this photo; they cannot comment on or favorite it").with_code("review_only"));
+    }
+    Ok(photo)
+}
+
 /// `POST /v1/photos/{id}/comments`: comment on a photo the caller can see.
 #[utoipa::path(post, path = "/v1/photos/{id}/comments", tag = "social", params(("id" = String, Path, description = "The photo's id")), request_body = NewComment,
     responses((status = 201, description = "The comment", body = CommentView)))]
@@ -65,7 +78,7 @@ pub async fn add_comment(
     ApiJson(body): ApiJson<NewComment>,
 ) -> Result<(StatusCode, Json<CommentView>), ApiError> {
     let user = caller.require_user()?.clone();
-    let photo = visible_photo(&st, &caller, &id).await?;
+    let photo = social_photo(&st, &caller, &id).await?;
     let text = body.text.trim();
     if text.is_empty() {
         return Err(ApiError::bad_request("invalid_field", "a comment needs text"));
@@ -129,7 +142,7 @@ pub async fn favorite(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = caller.require_user()?.clone();
-    let photo = visible_photo(&st, &caller, &id).await?;
+    let photo = social_photo(&st, &caller, &id).await?;
     let record = Record::Favorited(Favorited { photo_id: photo.id.clone(), user_id: user.id.clone() });
     if st.catalog.add_favorite(&user.id, &photo.id, &outbox_for(record, request_id)).await? {
         st.outbox_wake.notify_one();
@@ -347,30 +360,61 @@ pub async fn mark_read(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// How often an open notification stream re-checks its credential.
+pub const STREAM_RECHECK: Duration = Duration::from_secs(2);
+/// The longest one notification stream lasts.
+pub const STREAM_MAX: Duration = Duration::from_secs(3600);
+
+/// Takes one of the user's `max_streams_per_user` stream slots, or 429.
+async fn stream_slot(st: &AppState, user: &photostream_types::UserId) -> Result<photostream_cache::SlotGuard, ApiError> {
+    let n = st.config.max_streams_per_user;
+    for i in 0..n {
+        let slot = st
+            .limiter
+            .try_acquire(&format!("stream:user:{user}:{i}"))
+            .await
+            .map_err(|e| ApiError::unavailable("limiter", e))?;
+        if let Some(slot) = slot {
+            return Ok(slot);
+        }
+    }
+    Err(ApiError::too_many(format!("at most {n} notification streams at once; close one first"), 5))
+}
+
 /// `GET /v1/notifications/stream`: server-sent events, one `notification`
 /// event per new notification. It polls the catalog (every 250 ms), so it
-/// works the same whichever API instance the client is connected to, and
-/// ends when the server shuts down.
+/// works the same whichever API instance the client is connected to. It
+/// re-checks its credential every [`STREAM_RECHECK`] and ends when that was
+/// revoked, logged out or expired, or the password changed since it
+/// opened; it also ends after [`STREAM_MAX`] (clients reconnect, as
+/// `EventSource` does by itself) and when the server shuts down.
 #[utoipa::path(get, path = "/v1/notifications/stream", tag = "social",
     responses((status = 200, description = "Server-sent events, one `notification` event per new notification (the same JSON as the list)",
-               content_type = "text/event-stream", body = String)))]
+               content_type = "text/event-stream", body = String),
+              (status = 429, description = "The user already holds `limits.streams_per_user` streams open", body = crate::openapi::ErrorBody)))]
 pub async fn notification_stream(
     State(st): State<Arc<AppState>>,
     caller: Caller,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let user = caller.require_user()?.clone();
+    let slot = stream_slot(&st, &user.id).await?;
+    let opened_ms = photostream_types::now_ms();
+    let started = tokio::time::Instant::now();
     // Start after the newest notification that exists now.
     let (newest, _) = st.catalog.list_notifications(&user.id, &Direction::First, 1).await?;
     let start = newest.first().map(Notification::keyset).unwrap_or(Keyset { created_ms: 0, id: String::new() });
     struct S {
         st: Arc<AppState>,
         caller: Caller,
-        user: UserId,
+        auth: crate::auth::AuthUser,
         last: Keyset,
         pending: std::collections::VecDeque<Event>,
+        checked: tokio::time::Instant,
+        /// One of the user's stream slots, released when the stream ends.
+        _slot: photostream_cache::SlotGuard,
     }
-    let state = S { st: st.clone(), caller, user: user.id, last: start, pending: Default::default() };
-    let stream = futures::stream::unfold(state, |mut s| async move {
+    let state = S { st: st.clone(), caller, auth: user, last: start, pending: Default::default(), checked: started, _slot: slot };
+    let stream = futures::stream::unfold(state, move |mut s| async move {
         loop {
             if let Some(e) = s.pending.pop_front() {
                 return Some((Ok(e), s));
@@ -379,7 +423,18 @@ pub async fn notification_stream(
                 _ = s.st.shutdown.cancelled() => return None,
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             }
-            let Ok((items, _)) = s.st.catalog.list_notifications(&s.user, &Direction::Before(s.last.clone()), 50).await else {
+            if started.elapsed() >= STREAM_MAX {
+                return None;
+            }
+            if s.checked.elapsed() >= STREAM_RECHECK {
+                s.checked = tokio::time::Instant::now();
+                // A catalog error ends the stream too: the client reconnects
+                // and is authenticated afresh.
+                if !s.auth.still_valid(&s.st, opened_ms).await.unwrap_or(false) {
+                    return None;
+                }
+            }
+            let Ok((items, _)) = s.st.catalog.list_notifications(&s.auth.id, &Direction::Before(s.last.clone()), 50).await else {
                 continue;
             };
             // `Before` pages come newest first; deliver oldest first.

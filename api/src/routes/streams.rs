@@ -69,7 +69,7 @@ pub async fn list_visible(
 ) -> Result<Page<PhotoView>, ApiError> {
     let sees_everything = caller
         .user()
-        .is_some_and(|u| u.moderator || filter.owner.as_ref() == Some(&u.id));
+        .is_some_and(|u| filter.owner.as_ref() == Some(&u.id));
     filter.access = match caller.user() {
         _ if sees_everything => ListAccess::Everything,
         Some(u) if filter.feed_of.is_some() => ListAccess::OwnOrVisibleTo(u.id.clone()),
@@ -82,7 +82,7 @@ pub async fn list_visible(
             visible.push(p);
         }
     }
-    Ok(keyset_page(visible, more, direction, |p| p.keyset(), |p| st.photo_view(p)))
+    Ok(keyset_page(visible, more, direction, |p| p.keyset(), |p| st.photo_view(p, caller.user_id())))
 }
 
 /// A page of photos listed under their own keysets (time favorited, time
@@ -100,5 +100,5 @@ pub async fn keyed_page(
             visible.push((k, p));
         }
     }
-    Ok(keyset_page(visible, more, direction, |(k, _)| k.clone(), |(_, p)| st.photo_view(p)))
+    Ok(keyset_page(visible, more, direction, |(k, _)| k.clone(), |(_, p)| st.photo_view(p, caller.user_id())))
 }

@@ -57,6 +57,7 @@ struct UploadForm {
     /// Usernames, comma separated, for `shared`.
     viewers: Option<String>,
     /// A JSON object of the predefined fields: taken_at, camera, lens, location, license, tags.
+    #[schema(value_type = Option<PhotoMetadata>)]
     metadata: Option<String>,
 }
 
@@ -156,6 +157,16 @@ async fn inspect(
             .as_deref()
             .map(|t| check_client_thumbnail(t, &p, width))
             .transpose()?;
+        // A well-formed thumbnail of another picture (or of this one
+        // mirrored or sideways) is not served: the server makes its own.
+        let t = match (t, thumbnail.as_deref()) {
+            (Some(tp), Some(tb)) if !photostream_media::shows_the_same_picture(&file, &p, tb, &tp, &limits)? => {
+                tracing::info!("client thumbnail shows another picture; the server will make one");
+                metrics::counter!("photostream_client_thumbnails_total", "outcome" => "replaced").increment(1);
+                None
+            }
+            (t, _) => t,
+        };
         Ok((p, t, photostream_media::content_hash(&file)))
     })
     .await
@@ -165,7 +176,19 @@ async fn inspect(
 
 /// `POST /v1/photos`: upload; answers 202 once the photo is durable, before processing.
 #[utoipa::path(post, path = "/v1/photos", tag = "photos",
-    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    // Each part's media type: text fields are plain text (a text part is
+    // just text, whatever it spells), `metadata` is a JSON object, the file
+    // and thumbnail are images (the format is sniffed from the bytes).
+    request_body(content((UploadForm = "multipart/form-data", encoding(
+        ("file" = (content_type = "image/jpeg, image/png, image/gif, image/webp, image/tiff, image/bmp, application/octet-stream")),
+        ("thumbnail" = (content_type = "image/jpeg, image/png")),
+        ("metadata" = (content_type = "application/json")),
+        ("title" = (content_type = "text/plain; charset=utf-8")),
+        ("description" = (content_type = "text/plain; charset=utf-8")),
+        ("album" = (content_type = "text/plain; charset=utf-8")),
+        ("visibility" = (content_type = "text/plain; charset=utf-8")),
+        ("viewers" = (content_type = "text/plain; charset=utf-8")),
+    )))),
     responses((status = 202, description = "Accepted, `status: processing`", body = PhotoView),
               (status = 413, description = "Larger than the upload limit", body = crate::openapi::ErrorBody),
               (status = 415, description = "Not a supported image format", body = crate::openapi::ErrorBody),
@@ -175,9 +198,11 @@ pub async fn upload(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     RequestId(request_id): RequestId,
-    ApiMultipart(multipart): ApiMultipart,
+    multipart: Result<ApiMultipart, ApiError>,
 ) -> Result<(StatusCode, Json<PhotoView>), ApiError> {
+    // Authenticate first: an anonymous caller learns nothing about the body.
     let user = caller.require_user()?.clone();
+    let ApiMultipart(multipart) = multipart?;
     // One upload in flight per user, released before the answer goes out so
     // the client's next upload never races the release.
     let slot = st
@@ -339,7 +364,7 @@ async fn accept_upload(
             Ok(photo) => {
                 st.outbox_wake.notify_one();
                 tracing::info!(photo = %photo.id, key = %photo.original_key, bytes = byte_size, "upload accepted");
-                return Ok((StatusCode::ACCEPTED, Json(st.photo_view(photo))));
+                return Ok((StatusCode::ACCEPTED, Json(st.photo_view(photo, Some(&user.id)))));
             }
             Err(CatalogError::Conflict(_)) if attempt == 0 => {
                 for path in &stored {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use photostream_tests::{assert_client_error, png, Api, TestServer, Upload};
+use photostream_tests::{assert_client_error, big_png, png, Api, TestServer, Upload};
 use photostream_types::Username;
 use serde_json::{json, Value};
 
@@ -24,20 +24,32 @@ enum State {
     Private,
     Shared,
     Deleted,
+    /// Shared with bob, who reported it: a pending item, in front of moderators.
+    Reported,
+    /// Shared with bob, reported, and rejected by a moderator.
+    Rejected,
 }
 
 /// The access table: may `role` see a photo in `state`? (Everything below
-/// is generated from this and the endpoint table.)
+/// is generated from this and the endpoint table.) Moderators see a
+/// non-public photo only while it is in front of them for review.
 fn sees(role: Role, state: State) -> bool {
     use Role::*;
     use State::*;
     match (state, role) {
         (Deleted, _) => false,
         (Public, _) => true,
-        (_, Owner | Moderator) => true,
-        (Shared, Viewer) => true,
+        (_, Owner) => true,
+        (Reported | Rejected, Moderator) => true,
+        (Shared | Reported, Viewer) => true,
         _ => false,
     }
+}
+
+/// What listings and search show: what members see. Moderators find what
+/// is in review through the queue, not by browsing other people's photos.
+fn listed(role: Role, state: State) -> bool {
+    sees(if role == Role::Moderator { Role::Stranger } else { role }, state)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -110,14 +122,15 @@ async fn world() -> World {
     server.catalog().set_role(&Username::parse("mona").unwrap(), "moderator").await.unwrap();
 
     let mut photos = Vec::new();
-    for (i, state) in [State::Public, State::Private, State::Shared, State::Deleted].into_iter().enumerate() {
+    let states = [State::Public, State::Private, State::Shared, State::Deleted, State::Reported, State::Rejected];
+    for (i, state) in states.into_iter().enumerate() {
         let (visibility, viewers) = match state {
             State::Private => ("private", None),
-            State::Shared => ("shared", Some("bob")),
+            State::Shared | State::Reported | State::Rejected => ("shared", Some("bob")),
             _ => ("public", None),
         };
         // Titles more than one edit apart, so typo tolerance keeps hits distinct.
-        let title = ["heron", "pelican", "flamingo", "cormorant"][i].to_string();
+        let title = ["heron", "pelican", "flamingo", "cormorant", "albatross", "kingfisher"][i].to_string();
         let r = alice
             .upload(png(80, 60, i as u32), &format!("m{i}.png"), Upload {
                 title: Some(title.clone()),
@@ -148,6 +161,18 @@ async fn world() -> World {
             let r = alice.http.delete(alice.url(&format!("/v1/photos/{}", p["id"].as_str().unwrap())))
                 .bearer_auth(alice.token.as_ref().unwrap()).send().await.unwrap();
             assert_eq!(r.status(), 204);
+        }
+        if matches!(state, State::Reported | State::Rejected) {
+            let id = p["id"].as_str().unwrap();
+            let r = bob.post(&format!("/v1/photos/{id}/reports")).json(&json!({"reason": "not what it says"})).send().await.unwrap();
+            assert_eq!(r.status(), 202);
+            if state == State::Rejected {
+                let (_, q) = mo.json("/v1/moderation/queue?limit=100").await;
+                let item = q["items"].as_array().unwrap().iter().find(|i| i["photo"]["id"] == id).unwrap()["id"].clone();
+                let r = mo.post(&format!("/v1/moderation/queue/{}/decision", item.as_str().unwrap()))
+                    .json(&json!({"action": "reject", "note": "misleading"})).send().await.unwrap();
+                assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+            }
         }
         photos.push((state, p));
     }
@@ -194,9 +219,9 @@ async fn authorisation_matrix() {
                 let ok = match ep.kind {
                     Kind::Read => status == if visible { 200 } else { 404 },
                     Kind::Listed => {
-                        let listed = status == 200
+                        let found = status == 200
                             && body["items"].as_array().unwrap().iter().any(|i| i["id"] == photo["id"]);
-                        listed == visible
+                        found == listed(*role, *state)
                     }
                     Kind::OwnerOnly => {
                         let expected = match (role, visible) {
@@ -218,8 +243,41 @@ async fn authorisation_matrix() {
         }
     }
     assert!(failures.is_empty(), "{} of {checked} cells wrong:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, endpoints().len() * 5 * 4);
+    assert_eq!(checked, endpoints().len() * 5 * 6);
+    moderator_views_are_audited_and_moderators_do_not_socialise(&w).await;
     w.server.stop().await;
+}
+
+/// After the matrix: every look the moderator took at a photo through
+/// review is in the audit log; favorites and comments on such photos are
+/// refused, so their owner is never notified of a moderator.
+async fn moderator_views_are_audited_and_moderators_do_not_socialise(w: &World) {
+    let mona = &w.clients.iter().find(|(r, _)| *r == Role::Moderator).unwrap().1;
+    let alice = &w.clients.iter().find(|(r, _)| *r == Role::Owner).unwrap().1;
+    for (state, photo) in &w.photos {
+        let id = photo["id"].as_str().unwrap();
+        let (status, audit) = mona.json(&format!("/v1/moderation/audit?photo={id}&action=view")).await;
+        assert_eq!(status, 200);
+        let looks = audit["items"].as_array().unwrap();
+        match state {
+            State::Reported | State::Rejected => {
+                for what in ["viewed photo", "viewed original"] {
+                    assert!(looks.iter().any(|l| l["note"] == what && l["actor"] == "mona"), "{state:?}: no '{what}' in {audit}");
+                }
+                let r = mona.http.put(mona.url(&format!("/v1/photos/{id}/favorite"))).bearer_auth(mona.token.as_ref().unwrap()).send().await.unwrap();
+                assert_eq!(assert_client_error(r, 403, "a moderator's favorite").await, "review_only");
+                let r = mona.post(&format!("/v1/photos/{id}/comments")).json(&json!({"text": "nice"})).send().await.unwrap();
+                assert_eq!(assert_client_error(r, 403, "a moderator's comment").await, "review_only");
+            }
+            // Public photos are not seen "through review"; others not at all.
+            _ => assert!(looks.is_empty(), "{state:?}: {audit}"),
+        }
+    }
+    let (_, notes) = alice.json("/v1/notifications").await;
+    assert!(
+        !notes["items"].as_array().unwrap().iter().any(|n| n["actor"] == "mona" && n["kind"] == "favorite"),
+        "{notes}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,15 +330,20 @@ async fn forged_credentials_get_401() {
     let key = server.jwt_key();
     let real = alice.token.clone().unwrap();
     let payload = real.split('.').nth(1).unwrap().to_string();
-    let sub = {
+    let (sub, sid) = {
         use base64::Engine;
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&payload).unwrap();
-        serde_json::from_slice::<Value>(&raw).unwrap()["sub"].as_str().unwrap().to_string()
+        let v = serde_json::from_slice::<Value>(&raw).unwrap();
+        (v["sub"].as_str().unwrap().to_string(), v["sid"].as_str().expect("session tokens name their session").to_string())
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let claims = |aud: &str, iss: &str, exp: i64| json!({"sub": sub, "name": "alice", "iss": iss, "aud": aud, "iat": now, "exp": exp});
+    let claims = |aud: &str, iss: &str, exp: i64| json!({"sub": sub, "name": "alice", "iss": iss, "aud": aud, "iat": now, "exp": exp, "sid": sid});
     let good = forge(&key, claims("photostream-api", "photostream", now + 600), jsonwebtoken::Algorithm::HS256);
     assert_eq!(alice.with_token(&good).json("/v1/tokens").await.0, 200, "control: a correctly signed token works");
+    let mut no_session = claims("photostream-api", "photostream", now + 600);
+    no_session.as_object_mut().unwrap().remove("sid");
+    let mut other_session = no_session.clone();
+    other_session["sid"] = json!("01900000-0000-7000-8000-000000000000");
 
     let mut tampered = real.clone();
     let mid = real.find('.').unwrap() + 5;
@@ -290,6 +353,9 @@ async fn forged_credentials_get_401() {
         ("wrong key", forge(b"0123456789abcdef0123456789abcdef", claims("photostream-api", "photostream", now + 600), jsonwebtoken::Algorithm::HS256)),
         ("HS512 with the right key", forge(&key, claims("photostream-api", "photostream", now + 600), jsonwebtoken::Algorithm::HS512)),
         ("expired", forge(&key, claims("photostream-api", "photostream", now - 120), jsonwebtoken::Algorithm::HS256)),
+        ("expired beyond the 5 s leeway", forge(&key, claims("photostream-api", "photostream", now - 10), jsonwebtoken::Algorithm::HS256)),
+        ("right key, no session", forge(&key, no_session, jsonwebtoken::Algorithm::HS256)),
+        ("right key, a session that does not exist", forge(&key, other_session, jsonwebtoken::Algorithm::HS256)),
         ("wrong audience", forge(&key, claims("another-api", "photostream", now + 600), jsonwebtoken::Algorithm::HS256)),
         ("wrong issuer", forge(&key, claims("photostream-api", "evil", now + 600), jsonwebtoken::Algorithm::HS256)),
         ("tampered payload", tampered),
@@ -450,21 +516,6 @@ async fn revocation_and_deletion_take_effect_when_the_call_returns() {
     server.stop().await;
 }
 
-/// A PNG of random noise over 20 MB, so a download is still streaming when
-/// the next request arrives.
-fn big_png() -> Vec<u8> {
-    use rand::RngCore;
-    let (w, h) = (3000u32, 2400u32);
-    let mut raw = vec![0u8; (w * h * 3) as usize];
-    rand::thread_rng().fill_bytes(&mut raw);
-    let img = image::RgbImage::from_raw(w, h, raw).unwrap();
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    let out = out.into_inner();
-    assert!(out.len() > 20_000_000, "{}", out.len());
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_download_and_one_upload_in_flight_per_user() {
     let server = TestServer::start().await;
@@ -575,5 +626,110 @@ async fn login_attempts_are_rate_limited() {
         assert_eq!(r.status(), 401);
     }
     assert!(limited, "login attempts were never limited");
+    // The guesser's address is limited, not the account: its owner, from
+    // another address, still logs in with the right password.
+    let elsewhere = anon.from_address("127.0.0.2");
+    let r = elsewhere
+        .post("/v1/sessions")
+        .json(&json!({"username": "alice", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the owner is locked out by someone else's guesses");
+    // …and a guess from there is counted there, not at 127.0.0.1.
+    let r = elsewhere.post("/v1/sessions").json(&json!({"username": "alice", "password": "guess guess"})).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    server.stop().await;
+}
+
+/// Reads an SSE response until the server ends it; panics if it is still
+/// open after `within`.
+async fn ends_within(mut sse: reqwest::Response, within: Duration, what: &str) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, sse.chunk()).await {
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None)) | Ok(Err(_)) => return,
+            Err(_) => panic!("{what}: the notification stream was still open after {within:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_on_logout_and_password_change_and_streams_follow_their_credential() {
+    let server = TestServer::start().await;
+    let anon = server.api();
+    let alice = anon.signed_up("alice").await;
+    let creds = json!({"username": "alice", "password": "correct horse battery"});
+    let login = |body: Value| {
+        let anon = anon.clone();
+        async move {
+            let r = anon.post("/v1/sessions").json(&body).send().await.unwrap();
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap();
+            (status, v["token"].as_str().map(|t| anon.with_token(t)))
+        }
+    };
+    let stream = |api: &Api| api.get("/v1/notifications/stream").send();
+    // The stream re-checks its credential every 2 s.
+    let promptly = Duration::from_secs(6);
+
+    // An API token manages no credentials: that needs a login session.
+    let r = alice.post("/v1/tokens").json(&json!({"name": "script", "scopes": ["read", "write"]})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let t: Value = r.json().await.unwrap();
+    let (token_id, script) = (t["id"].as_str().unwrap().to_string(), anon.with_token(t["token"].as_str().unwrap()));
+    let r = script.get("/v1/tokens").send().await.unwrap();
+    assert_eq!(assert_client_error(r, 403, "a token lists tokens").await, "session_required");
+    let r = script.http.delete(script.url(&format!("/v1/tokens/{token_id}"))).bearer_auth(script.token.as_ref().unwrap()).send().await.unwrap();
+    assert_eq!(assert_client_error(r, 403, "a token revokes a token").await, "session_required");
+    let r = script.post("/v1/sessions/logout").send().await.unwrap();
+    assert_eq!(assert_client_error(r, 403, "a token logs out").await, "session_required");
+    let r = script.http.put(script.url("/v1/me/password")).bearer_auth(script.token.as_ref().unwrap())
+        .json(&json!({"current": "correct horse battery", "new": "a new horse battery"})).send().await.unwrap();
+    assert_eq!(assert_client_error(r, 403, "a token changes the password").await, "session_required");
+
+    // Revoking the token ends the stream it opened.
+    let sse = stream(&script).await.unwrap();
+    assert_eq!(sse.status(), 200);
+    let r = alice.http.delete(alice.url(&format!("/v1/tokens/{token_id}"))).bearer_auth(alice.token.as_ref().unwrap()).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    ends_within(sse, promptly, "revoked API token").await;
+
+    // Logging out ends that session on REST and on its stream, not others.
+    let (status, second) = login(creds.clone()).await;
+    assert_eq!(status, 200);
+    let second = second.unwrap();
+    let sse = stream(&second).await.unwrap();
+    assert_eq!(sse.status(), 200);
+    assert_eq!(second.post("/v1/sessions/logout").send().await.unwrap().status(), 204);
+    let r = second.get("/v1/notifications").send().await.unwrap();
+    assert_client_error(r, 401, "a logged-out session").await;
+    ends_within(sse, promptly, "logged-out session").await;
+    let r = second.post("/v1/sessions/logout").send().await.unwrap();
+    assert_client_error(r, 401, "logging out twice").await;
+    assert_eq!(alice.json("/v1/notifications").await.0, 200, "the other session is untouched");
+
+    // A password change: checked, then every other session and every
+    // stream opened before it ends; the calling session stays.
+    let put_password = |api: &Api, body: Value| api.http.put(api.url("/v1/me/password")).bearer_auth(api.token.clone().unwrap()).json(&body).send();
+    let r = put_password(&alice, json!({"current": "not my password", "new": "a new horse battery"})).await.unwrap();
+    assert_eq!(assert_client_error(r, 403, "wrong current password").await, "wrong_password");
+    let r = put_password(&alice, json!({"current": "correct horse battery", "new": "short"})).await.unwrap();
+    assert_eq!(assert_client_error(r, 400, "too short a new password").await, "invalid_password");
+    let r = anon.http.put(anon.url("/v1/me/password")).json(&json!({"current": "x", "new": "yyyyyyyyyy"})).send().await.unwrap();
+    assert_client_error(r, 401, "anonymous password change").await;
+    let (_, third) = login(creds.clone()).await;
+    let third = third.unwrap();
+    let sse = stream(&alice).await.unwrap();
+    assert_eq!(sse.status(), 200);
+    let r = put_password(&alice, json!({"current": "correct horse battery", "new": "a new horse battery"})).await.unwrap();
+    assert_eq!(r.status(), 204);
+    let r = third.get("/v1/notifications").send().await.unwrap();
+    assert_client_error(r, 401, "another session after a password change").await;
+    assert_eq!(alice.json("/v1/notifications").await.0, 200, "the session that changed it stays");
+    ends_within(sse, promptly, "a stream opened before the password change").await;
+    assert_eq!(login(creds).await.0, 401, "the old password no longer logs in");
+    assert_eq!(login(json!({"username": "alice", "password": "a new horse battery"})).await.0, 200);
     server.stop().await;
 }

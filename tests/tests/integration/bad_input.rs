@@ -209,3 +209,38 @@ fn part(name: &str, file_name: Option<&str>, data: &[u8]) -> Vec<u8> {
     out.extend_from_slice(b"\r\n");
     out
 }
+
+/// Regression (schemathesis, seed 3160): in a multipart form a text part is
+/// just text, so a title that spells a JSON value is a title like any other
+/// and is kept verbatim. The negative cases that mean something on a form
+/// (no file, metadata that is not a JSON object, a repeated or unknown
+/// part) are refused with a clear 400 and store nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_parts_are_text_and_meaningful_form_violations_are_refused() {
+    let server = TestServer::start().await;
+    let alice = server.api().signed_up("alice").await;
+    let form = Form::new()
+        .part("file", Part::bytes(png(12, 8, 3)).file_name("a.png"))
+        .part("title", Part::text("{\"\": null}").mime_str("text/plain; charset=utf-8").unwrap())
+        .text("description", "[1, 2]");
+    let r = alice.post("/v1/photos").multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let photo: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(photo["title"], "{\"\": null}");
+    assert_eq!(photo["description"], "[1, 2]");
+    alice.wait_ready(photo["id"].as_str().unwrap(), std::time::Duration::from_secs(30)).await;
+
+    let before = files_under(&server.objects_dir()).len();
+    for (what, metadata) in [("a JSON string", "\"tags\""), ("a number", "7"), ("null", "null"), ("an array", "[]")] {
+        let r = alice.upload(png(10, 10, 1), "b.png", Upload { metadata: Some(metadata.into()), ..Default::default() }).await;
+        assert_eq!(assert_client_error(r, 400, what).await, "invalid_metadata", "{what}");
+    }
+    let form = Form::new()
+        .part("file", Part::bytes(png(10, 10, 1)).file_name("c.png"))
+        .text("title", "one")
+        .text("title", "two");
+    let r = alice.post("/v1/photos").multipart(form).send().await.unwrap();
+    assert_eq!(assert_client_error(r, 400, "repeated title").await, "duplicate_field");
+    assert_eq!(files_under(&server.objects_dir()).len(), before, "a refused upload stored something");
+    server.stop().await;
+}

@@ -13,9 +13,9 @@ use photostream_search::{SearchIndex, TantivyIndex};
 use photostream_tests::{files_under, fixture, png, Api, Upload};
 use photostream_types::PhotoId;
 
-struct Proc {
-    child: Child,
-    api: Api,
+pub(crate) struct Proc {
+    pub(crate) child: Child,
+    pub(crate) api: Api,
 }
 
 fn free_port() -> u16 {
@@ -27,12 +27,13 @@ async fn spawn(data: &Path) -> Proc {
 }
 
 /// Starts the real binary on `data` with extra `PHOTOSTREAM_*` settings.
-async fn spawn_with(data: &Path, env: &[(String, String)]) -> Proc {
+pub(crate) async fn spawn_with(data: &Path, env: &[(String, String)]) -> Proc {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_photostream-under-test"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data)
         .env("RUST_LOG", "warn")
+        .env("PHOTOSTREAM_LIMITS__SIGNUPS_PER_ADDRESS", "100000")
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -148,6 +149,23 @@ async fn random_kills(name: &str, env: Vec<(String, String)>, catalog_url: impl 
     let dave = Api { token, ..p.api.clone() };
     for id in &acked {
         dave.wait_ready(id, Duration::from_secs(180)).await;
+    }
+    // "Ready" does not wait for analytics; records a killed instance held
+    // unacknowledged come back after the ack wait. Finished means every
+    // consumer group has nothing left (the lag gauges, refreshed every 5 s).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = dave.http.get(dave.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let lags: Vec<f64> = text
+            .lines()
+            .filter(|l| l.starts_with("photostream_consumer_lag_records{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect();
+        if !lags.is_empty() && lags.iter().all(|l| *l == 0.0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "consumers did not catch up: {lags:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // The photostream lists each acknowledged photo exactly once.
     let mut listed: Vec<String> = Vec::new();

@@ -77,6 +77,7 @@ async fn instance(s: &Shared, role: Role, member: (u32, u32)) -> TestServer {
             jwt_secret: format!("e2e-shared-secret-{}-0123456789abcdef", s.prefix),
             ..Default::default()
         },
+        limits: photostream_cli::config::LimitsConfig { signups_per_address: 100_000, ..Default::default() },
         ..Config::default()
     };
     TestServer::start_config(config, data).await

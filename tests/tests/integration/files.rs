@@ -79,6 +79,29 @@ async fn a_valid_client_thumbnail_is_kept() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_thumbnail_of_another_picture_is_replaced_by_the_servers() {
+    let server = TestServer::start().await;
+    let alice = server.api().signed_up("alice").await;
+    // A client that ignored EXIF orientation 3: its thumbnail is upside down.
+    let original = photostream_tests::fixture("jpeg-exif-orient3-landscape.jpg");
+    let stored = image::load_from_memory(&original).unwrap();
+    let flipped = stored.resize_exact(50, 38, image::imageops::FilterType::Triangle);
+    let mut client_thumb = std::io::Cursor::new(Vec::new());
+    flipped.write_to(&mut client_thumb, image::ImageFormat::Png).unwrap();
+    let client_thumb = client_thumb.into_inner();
+    let p = alice
+        .upload_ok(original, "upside.jpg", Upload { thumbnail: Some(client_thumb.clone()), ..Default::default() })
+        .await;
+    let id = p["id"].as_str().unwrap();
+    let ready = alice.wait_ready(id, Duration::from_secs(30)).await;
+    // The server's own (a JPEG, from the JPEG original), not the client's PNG.
+    assert_eq!(ready["urls"]["thumbnail"], "/media/alice/default/thumbnail/upside_thumbnail.jpg", "{ready}");
+    let r = alice.get(&format!("/v1/photos/{id}/thumbnail")).send().await.unwrap();
+    assert_ne!(r.bytes().await.unwrap().as_ref(), &client_thumb[..]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_exposed_in_prometheus_format() {
     let server = TestServer::start().await;
     let alice = server.api().signed_up("alice").await;

@@ -10,6 +10,7 @@ mod bad_input;
 mod crash;
 mod distributed;
 mod files;
+mod hardening;
 mod moderation;
 mod pagination;
 mod social;

@@ -57,6 +57,8 @@ async fn the_review_queue_flow() {
     let server = TestServer::start_with(|c| {
         c.moderation.text.hold_words = vec!["casino".into()];
         c.moderation.report_threshold = 2;
+        // Brand-new accounts report here at full weight (weights: hardening.rs).
+        c.moderation.report_full_weight_age_secs = 0;
     })
     .await;
     let anon = server.api();
@@ -187,7 +189,13 @@ async fn the_review_queue_flow() {
     // 7. The audit log has every decision, automatic and by hand.
     let (status, audit) = mona.json(&format!("/v1/moderation/audit?photo={held_id}")).await;
     assert_eq!(status, 200);
-    let lines = audit["items"].as_array().unwrap();
+    let all = audit["items"].as_array().unwrap();
+    // Mona's looks at the held photo (in the queue) are audited too…
+    assert!(all.iter().any(|l| l["action"] == "view" && l["actor"] == "mona"), "{audit}");
+    let (_, views) = mona.json(&format!("/v1/moderation/audit?photo={held_id}&action=view")).await;
+    assert!(views["items"].as_array().unwrap().iter().all(|l| l["action"] == "view"), "{views}");
+    // …and the decisions are these two.
+    let lines: Vec<&Value> = all.iter().filter(|l| l["action"] != "view").collect();
     assert_eq!(lines.len(), 2, "{audit}");
     assert_eq!((lines[0]["action"].as_str(), lines[0]["actor"].as_str()), (Some("reject"), Some("mona")));
     assert_eq!(lines[0]["block_similar"], true);

@@ -10,6 +10,17 @@ use serde_json::Value;
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
+/// Routes API.md gained this round that are not built yet, each with the
+/// open issue that builds it. The test fails if one of them is served (take
+/// it off this list) and if any other route of the contract is missing, so
+/// the list can only shrink.
+const NOT_YET_BUILT: [(&str, &str, &str); 4] = [
+    ("GET", "/v1/me", "issue 16, premium"),
+    ("PATCH", "/v1/me", "issue 16, premium"),
+    ("GET", "/v1/photos/{id}/display", "issue 16, display renditions"),
+    ("POST", "/v1/billing/webhook", "issue 16, billing"),
+];
+
 /// Every `METHOD /path` (and `METHOD / METHOD /path`) that API.md names.
 fn contract_operations(api_md: &str) -> BTreeSet<(String, String)> {
     let mut ops = BTreeSet::new();
@@ -71,8 +82,16 @@ async fn openapi_describes_every_route_of_the_contract() {
             assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{method} {path}: untagged");
         }
     }
-    let missing: Vec<_> = contract.difference(&described).collect();
+    let not_yet: BTreeSet<(String, String)> =
+        NOT_YET_BUILT.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+    let missing: Vec<_> = contract.difference(&described).filter(|op| !not_yet.contains(*op)).collect();
     assert!(missing.is_empty(), "API.md routes missing from /openapi.json: {missing:?}");
+    let built: Vec<_> = not_yet.intersection(&described).collect();
+    assert!(built.is_empty(), "now served, take them off NOT_YET_BUILT: {built:?}");
+    for (method, path, issue) in NOT_YET_BUILT {
+        assert!(contract.contains(&(method.to_string(), path.to_string())), "{method} {path} is no longer in API.md");
+        println!("NOT RUN: {method} {path} is in API.md but not built yet ({issue})");
+    }
 
     // Every schema reference resolves.
     let text = doc.to_string();
@@ -81,6 +100,20 @@ async fn openapi_describes_every_route_of_the_contract() {
         let name = piece.split('"').next().unwrap();
         assert!(schemas.contains_key(name), "dangling $ref to {name}");
     }
+
+    // The upload form says what each part is: text fields are plain text,
+    // `metadata` is a JSON object (so clients and fuzzers know a text part
+    // is just text; tests/schemathesis/schemathesis.toml relies on it).
+    let form = &doc["paths"]["/v1/photos"]["post"]["requestBody"]["content"]["multipart/form-data"];
+    let encoding = form["encoding"].as_object().expect("the upload form declares each part's encoding");
+    for text in ["title", "description", "album", "visibility", "viewers"] {
+        assert!(encoding[text]["contentType"].as_str().unwrap().starts_with("text/plain"), "{text}: {}", encoding[text]);
+    }
+    assert_eq!(encoding["metadata"]["contentType"], "application/json");
+    assert!(encoding["file"]["contentType"].as_str().unwrap().contains("image/jpeg"));
+    assert_eq!(form["schema"]["$ref"], "#/components/schemas/UploadForm");
+    let upload_form = &doc["components"]["schemas"]["UploadForm"];
+    assert!(upload_form["required"].as_array().unwrap().iter().any(|r| r == "file"), "{upload_form}");
 
     // Every described operation answers its method (no 405) and, even with
     // placeholder ids and no credentials, never with a 5xx.

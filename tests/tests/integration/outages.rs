@@ -237,6 +237,7 @@ async fn backends_going_away_and_coming_back() {
         stream_ack_wait_secs: 3,
         cache: format!("redis://127.0.0.1:{}", redis.port),
         analytics: analytics_url.clone(),
+        limits: photostream_cli::config::LimitsConfig { signups_per_address: 100_000, ..Default::default() },
         ..Config::default()
     };
     config.processors.base_backoff_ms = 50;
