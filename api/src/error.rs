@@ -125,7 +125,7 @@ impl From<MediaError> for ApiError {
         let msg = e.to_string();
         match e {
             MediaError::Empty => Self::bad_request("empty_file", msg),
-            MediaError::Unrecognised | MediaError::Unsupported(_) => {
+            MediaError::Unrecognised | MediaError::Unsupported(_) | MediaError::NoDecoder(..) => {
                 Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", msg)
             }
             MediaError::TooLarge { .. } | MediaError::TooBigToDecode { .. } => {

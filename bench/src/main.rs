@@ -1,9 +1,10 @@
-//! `photostream-bench thumbnails [DIR] [--repeat N]`
+//! `photostream-bench thumbnails [DIR] [--repeat N] [--format jpeg|heic|avif]`
 //!
-//! Thumbnails per second over a directory of JPEGs, photostream's
+//! Thumbnails per second over a directory of images, photostream's
 //! thumbnailer beside `vipsthumbnail` (Debian's `libvips-tools`) run over
 //! the same files in the same invocation, printed as a ratio. Without DIR,
-//! the shared 12 MP camera fixtures are copied into a temporary directory.
+//! the shared fixtures of the format are copied into a temporary directory:
+//! the 12 MP camera JPEGs, the 12 MP iPhone HEIC or the 2 MP AVIF.
 //!
 //! Run in release mode: `cargo run --release -p photostream-bench -- thumbnails`.
 //!
@@ -44,24 +45,38 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn jpegs_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// The file extensions of each format the benchmark takes.
+fn extensions(format: &str) -> &'static [&'static str] {
+    match format {
+        "heic" => &["heic", "heif"],
+        "avif" => &["avif"],
+        _ => &["jpg", "jpeg"],
+    }
+}
+
+fn images_in(dir: &Path, format: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let exts = extensions(format);
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.extension()
                 .and_then(|e| e.to_str())
-                .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"))
+                .is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
         })
         .collect();
     files.sort();
     Ok(files)
 }
 
-fn default_corpus(into: &Path, repeat: usize) -> anyhow::Result<Vec<PathBuf>> {
+fn default_corpus(into: &Path, repeat: usize, format: &str) -> anyhow::Result<Vec<PathBuf>> {
     let fixtures = std::env::var_os("FIXTURES_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/images"));
-    let sources = ["jpeg-exif-12mp-olympus.jpg", "jpeg-exif-gps-phone.jpg"];
+    let sources: &[&str] = match format {
+        "heic" => &["heic-12mp-iphone13.heic"],
+        "avif" => &["avif-exif.avif"],
+        _ => &["jpeg-exif-12mp-olympus.jpg", "jpeg-exif-gps-phone.jpg"],
+    };
     let mut out = Vec::new();
     for i in 0..repeat {
         for s in sources {
@@ -76,20 +91,25 @@ fn default_corpus(into: &Path, repeat: usize) -> anyhow::Result<Vec<PathBuf>> {
 fn thumbnails(args: &[String]) -> anyhow::Result<()> {
     let mut dir = None;
     let mut repeat = 8;
+    let mut format = "jpeg".to_string();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--repeat" => repeat = it.next().context("--repeat N")?.parse()?,
+            "--format" => format = it.next().context("--format jpeg|heic|avif")?.to_lowercase(),
             other => dir = Some(PathBuf::from(other)),
         }
     }
     let tmp = tempfile::tempdir()?;
+    if !["jpeg", "heic", "avif"].contains(&format.as_str()) {
+        bail!("--format jpeg|heic|avif");
+    }
     let files = match &dir {
-        Some(d) => jpegs_in(d)?,
-        None => default_corpus(tmp.path(), repeat)?,
+        Some(d) => images_in(d, &format)?,
+        None => default_corpus(tmp.path(), repeat, &format)?,
     };
     if files.is_empty() {
-        bail!("no JPEGs to work on");
+        bail!("no {format} files to work on");
     }
     let bytes: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
     let megapixels: f64 = bytes
@@ -100,8 +120,9 @@ fn thumbnails(args: &[String]) -> anyhow::Result<()> {
         .sum::<f64>()
         / files.len() as f64;
     println!(
-        "corpus: {} JPEGs, mean {:.1} MP ({})",
+        "corpus: {} {} files, mean {:.1} MP ({})",
         files.len(),
+        format.to_uppercase(),
         megapixels,
         dir.as_ref().map_or("shared camera fixtures".into(), |d| d.display().to_string())
     );
@@ -111,7 +132,7 @@ fn thumbnails(args: &[String]) -> anyhow::Result<()> {
     run_ours(&bytes[..1])?;
     let ours_1 = run_ours(&bytes)?;
     let ours_n = run_ours_parallel(&bytes, cores)?;
-    let full = run_full_decode(&bytes)?;
+    let full = if format == "jpeg" { run_full_decode(&bytes)? } else { run_primary_decode(&bytes)? };
     let vips = run_vips(&files, tmp.path(), None)?;
     let vips_1 = run_vips(&files, tmp.path(), Some(1))?;
 
@@ -137,7 +158,11 @@ fn thumbnails(args: &[String]) -> anyhow::Result<()> {
     }
     row("photostream, shrink-on-load, 1 thread", ours_1);
     row(&format!("photostream, shrink-on-load, {cores} threads"), ours_n);
-    row("photostream without shrink-on-load (full decode)", full);
+    if format == "jpeg" {
+        row("photostream without shrink-on-load (full decode)", full);
+    } else {
+        row("photostream, primary image decode only (no thumb item)", full);
+    }
     println!();
     println!("'vs vips' is vipsthumbnail's time divided by ours: above 1.00x we are faster.");
     if vips.is_none() {
@@ -187,6 +212,20 @@ fn run_full_decode(bytes: &[Vec<u8>]) -> anyhow::Result<Duration> {
         let h = (img.height() as f64 * 50.0 / img.width() as f64).round() as u32;
         let t = img.resize_exact(50, h.max(1), image::imageops::FilterType::Lanczos3);
         std::hint::black_box(t);
+    }
+    Ok(start.elapsed())
+}
+
+/// HEIC/AVIF without the file's thumbnail item: the primary image decoded
+/// upright by libheif (the decode alone, no resize): what a thumbnail costs
+/// when a file has no thumbnail item, and what `verify` costs at upload.
+fn run_primary_decode(bytes: &[Vec<u8>]) -> anyhow::Result<Duration> {
+    let limits = Limits::default();
+    let start = Instant::now();
+    for b in bytes {
+        let p = probe(b, &limits)?;
+        let img = photostream_media::decode_upright(b, &p, p.width, &limits)?;
+        std::hint::black_box(img);
     }
     Ok(start.elapsed())
 }

@@ -26,7 +26,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
     }
     let tmp = tempfile::tempdir()?;
-    let files = crate::default_corpus(tmp.path(), repeat)?;
+    let files = crate::default_corpus(tmp.path(), repeat, "jpeg")?;
     let bytes: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
     let mp: f64 = bytes
         .iter()

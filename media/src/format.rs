@@ -41,9 +41,19 @@ impl Format {
         Ok(f)
     }
 
-    /// Whether photostream decodes this format.
+    /// Whether this process decodes this format: HEIC and AVIF only when
+    /// libheif could be loaded ([`crate::heif::availability`]).
     pub fn supported(self) -> bool {
-        !matches!(self, Format::Heic | Format::Avif)
+        match self {
+            Format::Heic | Format::Avif => crate::heif::availability(self).is_ok(),
+            _ => true,
+        }
+    }
+
+    /// HEIC and AVIF: decoded by libheif, which applies their own rotation
+    /// and mirroring (their EXIF orientation is informative only).
+    pub fn is_heif(self) -> bool {
+        matches!(self, Format::Heic | Format::Avif)
     }
 
     pub fn name(self) -> &'static str {
@@ -90,6 +100,8 @@ impl Format {
             "webp" => "image/webp",
             "tif" | "tiff" => "image/tiff",
             "bmp" => "image/bmp",
+            "heic" => "image/heic",
+            "avif" => "image/avif",
             _ => "application/octet-stream",
         }
     }

@@ -8,12 +8,14 @@
 //!   are refused at upload time rather than failing later in a processor.
 //! - [`thumbnail`]: the upright, shrink-on-load thumbnail (JPEG decoded at
 //!   1/2, 1/4 or 1/8 scale in the DCT domain, then a SIMD resize).
+//! - [`heif`]: HEIC and AVIF through libheif, loaded at run time.
 //!
 //! All functions are synchronous and CPU-bound: async callers run them on a
 //! blocking thread.
 
 pub mod budget;
 pub mod format;
+pub mod heif;
 mod png_rows;
 pub mod probe;
 pub mod thumbnail;
@@ -33,8 +35,12 @@ pub enum MediaError {
     Empty,
     #[error("the file is not an image format photostream recognises")]
     Unrecognised,
-    #[error("{0} images are not supported; upload JPEG, PNG, GIF, WebP, TIFF or BMP")]
+    #[error("{0} images are not supported; upload JPEG, PNG, GIF, WebP, TIFF, BMP, HEIC or AVIF")]
     Unsupported(&'static str),
+    /// A format photostream supports, but this server has no decoder for
+    /// (HEIC and AVIF need libheif; the second field says why it is missing).
+    #[error("{0} images need libheif (Debian package libheif1), which this server cannot use: {1}")]
+    NoDecoder(&'static str, &'static str),
     #[error("{}", too_large(*width, *height, *max_pixels, *max_side))]
     TooLarge {
         width: u64,

@@ -61,6 +61,13 @@ impl Probe {
 /// header. Refuses empty, unrecognised, unsupported and oversized images.
 pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Probe, MediaError> {
     let format = Format::sniff(bytes)?;
+    if format.is_heif() {
+        // Displayed size (irot/clap applied), read by libheif from the
+        // header; it refuses items over `max_side` itself.
+        let (width, height) = crate::heif::dimensions(bytes, format, limits)?;
+        within_limits(width, height, limits)?;
+        return Ok(Probe { format, width, height, orientation: 1 });
+    }
     let Some(image_format) = format.image_format() else {
         return Err(MediaError::Unsupported(format.name()));
     };
@@ -92,13 +99,21 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Probe, MediaError> {
         },
         _ => (width, height),
     };
+    within_limits(width, height, limits)?;
+    Ok(Probe {
+        format,
+        width,
+        height,
+        orientation: exif_orientation(bytes),
+    })
+}
+
+/// Refuses an image with no pixels or beyond the limits.
+fn within_limits(width: u32, height: u32, limits: &Limits) -> Result<(), MediaError> {
     if width == 0 || height == 0 {
         return Err(MediaError::Corrupt("the image has no pixels".into()));
     }
-    if width > limits.max_side
-        || height > limits.max_side
-        || width as u64 * height as u64 > limits.max_pixels
-    {
+    if width > limits.max_side || height > limits.max_side || width as u64 * height as u64 > limits.max_pixels {
         return Err(MediaError::TooLarge {
             width: width as u64,
             height: height as u64,
@@ -106,12 +121,7 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Probe, MediaError> {
             max_side: limits.max_side,
         });
     }
-    Ok(Probe {
-        format,
-        width,
-        height,
-        orientation: exif_orientation(bytes),
-    })
+    Ok(())
 }
 
 /// The size a header declares, read directly (for formats where that is a

@@ -4,9 +4,10 @@
 //! 1/8 scale in the DCT domain (shrink-on-load), so a 12 MP photo costs a
 //! fraction of a full decode; then orientation is applied to the small image
 //! and fast_image_resize's SIMD convolution produces the final size. Other
-//! formats decode fully through `image`. Output never carries EXIF (GPS and
-//! the orientation tag are gone): JPEG in, JPEG out; anything else becomes
-//! PNG, which keeps transparency.
+//! formats decode fully through `image`, HEIC and AVIF through libheif
+//! (from the file's thumbnail item when it is large enough). Output never
+//! carries EXIF (GPS and the orientation tag are gone): JPEG, HEIC and AVIF
+//! become JPEG; anything else becomes PNG, which keeps transparency.
 
 use std::io::Cursor;
 
@@ -52,7 +53,10 @@ pub fn thumbnail(
     let (tw, th) = thumbnail_size(probe.display_size(), target_width);
     let img = decode_upright(bytes, probe, tw * OVERSAMPLE, limits)?;
     let resized = resize(&img, tw, th)?;
-    let (bytes, ext) = encode(&resized, probe.format == Format::Jpeg)?;
+    // Photos stay JPEG (HEIC and AVIF too: every browser shows JPEG);
+    // graphics formats become PNG, which keeps transparency.
+    let photo = matches!(probe.format, Format::Jpeg | Format::Heic | Format::Avif);
+    let (bytes, ext) = encode(&resized, photo)?;
     Ok(Thumbnail {
         bytes,
         ext,
@@ -72,6 +76,13 @@ pub fn decode_upright(
     min_display_width: u32,
     limits: &Limits,
 ) -> Result<DynamicImage, MediaError> {
+    if probe.format.is_heif() {
+        // Upright from libheif; from the file's own thumbnail item when it
+        // is large enough, else the primary image, shrunk within its
+        // memory reservation.
+        let (img, _held) = crate::heif::decode(bytes, probe, limits, Some(min_display_width))?;
+        return shrink_to(normalise_pixels(img), min_display_width);
+    }
     let decoded = match probe.format {
         Format::Jpeg => decode_jpeg_scaled(bytes, probe, min_display_width)?,
         Format::Png => crate::png_rows::decode_scaled(bytes, probe, min_display_width)?,

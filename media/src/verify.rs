@@ -39,6 +39,9 @@ pub(crate) fn decode_with_image(
     limits: &Limits,
 ) -> Result<(image::DynamicImage, crate::budget::Reservation), MediaError> {
     use image::ImageDecoder;
+    if probe.format.is_heif() {
+        return crate::heif::decode(bytes, probe, limits, None);
+    }
     if probe.format == Format::Tiff && crate::tiff_ycbcr::dimensions(bytes).is_some() {
         return crate::tiff_ycbcr::decode(bytes, probe);
     }

@@ -64,9 +64,11 @@ fn every_fixture_does_what_the_manifest_says() {
         }
         let sniffed = Format::sniff(&bytes).unwrap();
         if !sniffed.supported() {
-            assert_eq!(
-                result.unwrap_err(),
-                MediaError::Unsupported(sniffed.name()),
+            // Only HEIC and AVIF depend on the machine (libheif); CI has it
+            // (scripts/test installs libheif1), so there they are decoded.
+            assert!(std::env::var_os("CI").is_none(), "{}: libheif is missing in CI", row.file);
+            assert!(
+                matches!(result.unwrap_err(), MediaError::NoDecoder(name, _) if name == sniffed.name()),
                 "{}",
                 row.file
             );

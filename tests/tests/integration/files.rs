@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use photostream_tests::{fixture, png, TestServer, Upload};
+use photostream_tests::{assert_client_error, fixture, png, TestServer, Upload};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thumbnails_revalidate_and_originals_serve_ranges() {
@@ -161,4 +161,70 @@ async fn metrics_are_served_on_their_own_port_when_configured() {
     }
     assert_eq!(api.get("/healthz").send().await.unwrap().status(), 200);
     server.stop().await;
+}
+
+/// Phone photos: HEIC (iPhone, HEVC, rotated by `irot`) and AVIF (AV1,
+/// with EXIF) become ready with upright 50 px JPEG thumbnails carrying no
+/// metadata, and their originals are kept byte for byte. Damaged and
+/// declared-huge ones are refused with a 4xx and leave nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heic_and_avif_uploads_end_to_end() {
+    if !photostream_media::Format::Heic.supported() {
+        assert!(std::env::var_os("CI").is_none(), "libheif (Debian libheif1) is missing in CI");
+        eprintln!("NOT RUN: libheif is not installed");
+        return;
+    }
+    let server = TestServer::start().await;
+    let alice = server.api().signed_up("alice").await;
+    for (file, display, thumb) in [
+        ("heic-12mp-iphone13.heic", (3024, 4032), (50, 67)),
+        ("avif-exif.avif", (1920, 1080), (50, 28)),
+    ] {
+        let original = fixture(file);
+        let p = alice.upload_ok(original.clone(), file, Upload::default()).await;
+        let id = p["id"].as_str().unwrap();
+        let ready = alice.wait_ready(id, Duration::from_secs(60)).await;
+        assert_eq!((ready["width"].as_u64().unwrap(), ready["height"].as_u64().unwrap()), display, "{file}");
+        let r = alice.get(&format!("/v1/photos/{id}/thumbnail")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{file}");
+        assert_eq!(r.headers()["content-type"], "image/jpeg", "{file}");
+        let bytes = r.bytes().await.unwrap();
+        assert!(!bytes.windows(4).any(|w| w == b"Exif"), "{file}: no EXIF or GPS in the thumbnail");
+        let img = image::load_from_memory(&bytes).unwrap();
+        assert_eq!((img.width(), img.height()), thumb, "{file}: 50 px wide, upright");
+        let r = alice.get(&format!("/v1/photos/{id}/original")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let mime = if file.ends_with(".heic") { "image/heic" } else { "image/avif" };
+        assert_eq!(r.headers()["content-type"], mime, "{file}");
+        assert_eq!(r.bytes().await.unwrap().as_ref(), &original[..], "{file}: original byte for byte");
+    }
+
+    // Damaged files, made from the fixtures.
+    let heic = fixture("heic-12mp-iphone13.heic");
+    let avif = fixture("avif-exif.avif");
+    let mut broken_boxes = heic.clone();
+    broken_boxes[40..400].fill(0xA5);
+    let mut huge = heic.clone();
+    // The primary image's `ispe` declares 20000x20000 (400 MP).
+    let mut declared = Vec::from(4032u32.to_be_bytes());
+    declared.extend_from_slice(&3024u32.to_be_bytes());
+    let offsets: Vec<usize> =
+        (0..huge.len() - 16).filter(|&i| &huge[i..i + 4] == b"ispe" && huge[i + 8..i + 16] == declared[..]).collect();
+    assert!(!offsets.is_empty());
+    for i in offsets {
+        huge[i + 8..i + 12].copy_from_slice(&20_000u32.to_be_bytes());
+        huge[i + 12..i + 16].copy_from_slice(&20_000u32.to_be_bytes());
+    }
+    for (name, bytes, status, code) in [
+        ("half.heic", heic[..heic.len() / 2].to_vec(), 422, "undecodable_image"),
+        ("half.avif", avif[..avif.len() / 2].to_vec(), 422, "undecodable_image"),
+        ("boxes.heic", broken_boxes, 422, "undecodable_image"),
+        ("huge.heic", huge, 422, "image_too_large"),
+    ] {
+        let r = alice.upload(bytes, name, Upload::default()).await;
+        let got = assert_client_error(r, status, name).await;
+        assert_eq!(got, code, "{name}");
+    }
+    let (_, list) = alice.json("/v1/users/alice/photos").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "refused uploads left nothing");
 }
