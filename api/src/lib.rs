@@ -33,6 +33,7 @@ pub mod signing;
 pub mod state;
 pub mod view_events;
 pub mod views;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -66,7 +66,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     let spec = Arc::new(api.to_pretty_json().expect("the OpenAPI document serialises"));
     router
         .layer(axum::Extension(OpenApiJson(spec)))
-        .fallback(|| async { ApiError::not_found() })
+        // The browser app (not part of the API's description).
+        .route("/assets/{*path}", axum::routing::get(crate::web::asset))
+        .fallback(crate::web::fallback)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

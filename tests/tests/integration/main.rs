@@ -15,3 +15,4 @@ mod moderation;
 mod pagination;
 mod social;
 mod walkthrough;
+mod web;
