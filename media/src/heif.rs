@@ -19,7 +19,8 @@
 //! - Limits: libheif refuses any item whose declared size exceeds
 //!   `max_side` while it reads the header (before any pixel is decoded);
 //!   the pixel count is checked here against the primary image's declared
-//!   size, also before decoding.
+//!   size, and the frame sizes the HEVC/AV1 bitstreams declare against both
+//!   ([`crate::heif_coded`]: libheif 1.15 does not), also before decoding.
 //! - 8-bit output is asked for directly. A 10/12-bit image with a PQ or HLG
 //!   transfer (HDR, e.g. Android's and Chrome's HDR AVIF) is decoded at 16
 //!   bits and tone-mapped to 8-bit sRGB here ([`tone_map`]), since libheif
@@ -259,7 +260,8 @@ fn open<'a>(bytes: &'a [u8], format: Format, limits: &Limits) -> Result<File<'a>
             return Err(MediaError::Corrupt("libheif could not allocate a context".into()));
         }
         let mut file = File { api, ctx, primary: std::ptr::null_mut(), _bytes: bytes };
-        (api.set_maximum_image_size_limit)(ctx, limits.max_side.min(c_int::MAX as u32) as c_int);
+        // libheif refuses sizes >= its limit; ours allows max_side itself.
+        (api.set_maximum_image_size_limit)(ctx, limits.max_side.saturating_add(1).min(c_int::MAX as u32) as c_int);
         // Tiles of one grid image may decode in parallel; uploads are
         // already spread over the blocking threads.
         (api.set_max_decoding_threads)(ctx, 2);
@@ -295,6 +297,9 @@ pub(crate) fn dimensions(bytes: &[u8], format: Format, limits: &Limits) -> Resul
     if w == 0 || h == 0 {
         return Err(MediaError::Corrupt("the image has no pixels".into()));
     }
+    // The frames the bitstreams will decode to, which libheif does not
+    // check against the declared size.
+    crate::heif_coded::check(bytes, (w, h), limits)?;
     Ok((w, h))
 }
 
@@ -323,6 +328,7 @@ pub(crate) fn decode(
     if (w, h) != (probe.width, probe.height) {
         return Err(MediaError::Corrupt("the image changed size between probe and decode".into()));
     }
+    crate::heif_coded::check(bytes, (w, h), limits)?;
     let thumb = min_width.and_then(|min| thumbnail_item(&file, min, (w, h)));
     let handle = thumb.as_ref().map_or(file.primary, |t| t.1);
     let (hw, hh) = handle_size(api, handle);
@@ -346,8 +352,8 @@ pub(crate) fn decode(
     let channels = if alpha { 4 } else { 3 };
     let sample = if hdr.is_some() { 2 } else { 1 };
     let (iw, ih, rows) = copy_plane(api, img.1, channels * sample)?;
-    if thumb.is_none() && (iw, ih) != (w, h) {
-        return Err(MediaError::Corrupt(format!("decoded {iw}x{ih}, the header says {w}x{h}")));
+    if (iw, ih) != (hw, hh) {
+        return Err(MediaError::Corrupt(format!("decoded {iw}x{ih}, the header says {hw}x{hh}")));
     }
     let decoded = match hdr {
         None if alpha => RgbaImage::from_raw(iw, ih, rows).map(DynamicImage::ImageRgba8),

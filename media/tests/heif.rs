@@ -186,3 +186,26 @@ fn truncated_and_corrupt_files_are_refused() {
         }
     }
 }
+
+/// A 500-byte AVIF (and a 1.4 KB HEIC) whose `ispe` is patched to say 64x64
+/// while the bitstream codes 4096x4096 (2048x2048): libheif alone would
+/// decode the big frame; it is refused from the parameter sets instead.
+#[test]
+fn a_bitstream_larger_than_the_declared_size_is_refused_before_decoding() {
+    if !libheif() {
+        return;
+    }
+    for (name, side) in [("avif-flat-4096.avif", 4096), ("heif-flat-2048.heic", 2048)] {
+        let honest = data(name);
+        let (p, _) = process(&honest).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((p.width, p.height), (side, side), "{name}");
+        let lying = with_declared_size(honest, (side, side), (64, 64));
+        match probe(&lying, &Limits::default()) {
+            Err(MediaError::TooLarge { width, height, .. }) => assert!(width >= side as u64 && height >= side as u64, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+        // Within the side limit but over the pixel limit of a small server.
+        let small = Limits { max_pixels: 1_000_000, max_side: 30_000 };
+        assert!(matches!(probe(&data(name), &small), Err(MediaError::TooLarge { .. })), "{name}");
+    }
+}

@@ -7,6 +7,8 @@ documents how they were made.
 
 - heif-small.heic   160x120 HEVC, 8-bit (a fuzz seed and a fast test)
 - avif-small.avif   160x120 AV1, 8-bit
+- avif-flat-4096.avif, heif-flat-2048.heic  flat 4096x4096 / 2048x2048 frames in a
+  few hundred bytes: the tests patch their declared size to 64x64 (a lying header)
 - avif-pq-10bit.avif  the cat at 320x240 as HDR: its sRGB pixels taken to
   linear light with SDR white at 203 nits (BT.2408), converted to BT.2020
   primaries, PQ-encoded (SMPTE ST 2084), 10-bit, nclx 9/16/9. Tone-mapped
@@ -42,3 +44,9 @@ png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2,
 open(f"{tmp}/pq.png", "wb").write(png)
 subprocess.run(["avifenc", "-d", "10", "-y", "444", "--cicp", "9/16/9", "-r", "full", "--min", "4", "--max", "10", "-s", "8",
                 "--ignore-icc", f"{tmp}/pq.png", f"{here}/avif-pq-10bit.avif"], check=True)
+
+flat4k, flat2k = f"{tmp}/flat4k.png", f"{tmp}/flat2k.png"
+Image.new("RGB", (4096, 4096), (90, 120, 200)).save(flat4k)
+Image.new("RGB", (2048, 2048), (200, 120, 90)).save(flat2k)
+subprocess.run(["avifenc", "-s", "10", "--min", "40", "--max", "63", flat4k, f"{here}/avif-flat-4096.avif"], check=True)
+subprocess.run(["heif-enc", "-q", "10", "-o", f"{here}/heif-flat-2048.heic", flat2k], check=True)
