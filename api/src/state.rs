@@ -156,6 +156,7 @@ impl AppState {
                 .filter(|_| photo.thumbnail_done)
                 .map(|k| self.media_url(&photo, k, viewer)),
             original: self.media_url(&photo, &photo.original_key, viewer),
+            display: photo.display_key.as_ref().map(|k| self.media_url(&photo, k, viewer)),
         };
         PhotoView::of(photo, urls)
     }

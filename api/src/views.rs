@@ -19,6 +19,9 @@ pub struct PhotoUrls {
     pub thumbnail: Option<String>,
     /// `/media/…` URL of the original (signed unless public).
     pub original: String,
+    /// `/media/…` URL of the display rendition (1024 px on the long edge;
+    /// signed unless public); null until it exists.
+    pub display: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

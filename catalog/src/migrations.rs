@@ -269,6 +269,15 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
         "UPDATE phash_blocklist SET updated_ms = created_ms",
         "CREATE INDEX phash_blocklist_updated ON phash_blocklist (updated_ms)",
     ],
+),
+(
+    9,
+    &[
+        // The display rendition (1024 px on the long edge), made with the
+        // thumbnail; its key is looked up by `/media/…` like the others.
+        "ALTER TABLE photos ADD COLUMN display_key TEXT",
+        "CREATE UNIQUE INDEX photos_display_key ON photos (display_key)",
+    ],
 )];
 
 pub(crate) async fn run(catalog: &Catalog) -> Result<()> {

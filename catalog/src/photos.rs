@@ -30,6 +30,8 @@ pub struct Photo {
     pub file_name: String,
     pub original_key: String,
     pub thumbnail_key: Option<String>,
+    /// The display rendition, once made (with the thumbnail).
+    pub display_key: Option<String>,
     pub thumbnail_done: bool,
     pub indexed: bool,
     pub metadata: PhotoMetadata,
@@ -68,6 +70,7 @@ impl Photo {
             file_name: get(row, "file_name")?,
             original_key: get(row, "original_key")?,
             thumbnail_key: get(row, "thumbnail_key")?,
+            display_key: get(row, "display_key")?,
             thumbnail_done: get::<i64>(row, "thumbnail_done")? != 0,
             indexed: get::<i64>(row, "indexed")? != 0,
             metadata: PhotoMetadata {
@@ -265,7 +268,7 @@ impl Catalog {
     /// The photo that owns the object `key` (its original or a rendition).
     pub async fn photo_by_object_key(&self, key: &str) -> Result<Option<Photo>> {
         sqlx::query(&format!(
-            "{SELECT_PHOTO} WHERE p.original_key = $1 OR p.thumbnail_key = $1"
+            "{SELECT_PHOTO} WHERE p.original_key = $1 OR p.thumbnail_key = $1 OR p.display_key = $1"
         ))
         .bind(key)
         .fetch_optional(&mut *self.conn().await?)
@@ -289,7 +292,7 @@ impl Catalog {
     pub async fn object_key_in_use(&self, key: &str) -> Result<bool> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM photos
-             WHERE (original_key = $1 OR thumbnail_key = $1) AND deleted_ms IS NULL",
+             WHERE (original_key = $1 OR thumbnail_key = $1 OR display_key = $1) AND deleted_ms IS NULL",
         )
         .bind(key)
         .fetch_one(&mut *self.conn().await?)
@@ -386,6 +389,18 @@ impl Catalog {
         let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
         let photos = rows.iter().map(Photo::from_row).collect::<Result<Vec<_>>>()?;
         Ok(finish_page(photos, direction, limit))
+    }
+
+    /// Records that the display rendition exists at `key` (before the
+    /// thumbnail is marked, so a ready photo has both). Idempotent.
+    pub async fn mark_display_done(&self, id: &PhotoId, key: &str) -> Result<()> {
+        sqlx::query("UPDATE photos SET display_key = $1, updated_ms = $2 WHERE id = $3")
+            .bind(key)
+            .bind(now_ms())
+            .bind(id.as_str())
+            .execute(&mut *self.conn().await?)
+            .await?;
+        Ok(())
     }
 
     /// Records that the thumbnail exists at `key`; the photo becomes `ready`

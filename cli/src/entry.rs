@@ -39,7 +39,7 @@ enum Command {
     },
     /// Rebuild the search index from the catalog (resumable with --from).
     Reindex(RebuildArgs),
-    /// Regenerate every thumbnail from its original (resumable with --from).
+    /// Regenerate every thumbnail and display rendition from its original (resumable with --from).
     Rethumb(RebuildArgs),
     /// Inspect or re-drive the dead-letter topic.
     Dlq {

@@ -85,6 +85,53 @@ const ERROR_UNSUPPORTED_FILETYPE: c_int = 3;
 const TRANSFER_PQ: c_int = 16;
 const TRANSFER_HLG: c_int = 18;
 const PRIMARIES_BT2020: c_int = 9;
+const PRIMARIES_P3_D65: c_int = 12;
+
+/// The colour primaries of an HDR image, for its luminance weights and the
+/// conversion to BT.709/sRGB primaries.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Primaries {
+    Bt709,
+    Bt2020,
+    /// Display P3 (SMPTE EG 432-1), as Apple and Android phones write.
+    P3,
+}
+
+impl Primaries {
+    fn from_nclx(code: c_int) -> Self {
+        match code {
+            PRIMARIES_BT2020 => Primaries::Bt2020,
+            PRIMARIES_P3_D65 => Primaries::P3,
+            _ => Primaries::Bt709,
+        }
+    }
+
+    /// Luminance weights (the Y row of RGB → XYZ).
+    fn luma(self) -> (f32, f32, f32) {
+        match self {
+            Primaries::Bt709 => (0.2126, 0.7152, 0.0722),
+            Primaries::Bt2020 => (0.2627, 0.6780, 0.0593),
+            Primaries::P3 => (0.2290, 0.6917, 0.0793),
+        }
+    }
+
+    /// Linear RGB in these primaries → linear BT.709 RGB (same D65 white).
+    fn to_bt709(self, (r, g, b): (f32, f32, f32)) -> (f32, f32, f32) {
+        match self {
+            Primaries::Bt709 => (r, g, b),
+            Primaries::Bt2020 => (
+                1.6605 * r - 0.5876 * g - 0.0728 * b,
+                -0.1246 * r + 1.1329 * g - 0.0083 * b,
+                -0.0182 * r - 0.1006 * g + 1.1187 * b,
+            ),
+            Primaries::P3 => (
+                1.2249 * r - 0.2247 * g,
+                -0.0420 * r + 1.0419 * g,
+                -0.0197 * r - 0.0786 * g + 1.0979 * b,
+            ),
+        }
+    }
+}
 
 /// The functions photostream calls, resolved once.
 struct Api {
@@ -405,8 +452,8 @@ fn thumbnail_item(file: &File<'_>, min_width: u32, (w, h): (u32, u32)) -> Option
 }
 
 /// The transfer function of an HDR image (PQ or HLG) from its `colr` box;
-/// `None` for SDR. Returns `(transfer, bt2020 primaries)`.
-fn hdr_transfer(api: &Api, handle: *const Handle) -> Option<(c_int, bool)> {
+/// `None` for SDR. Returns the transfer and the primaries.
+fn hdr_transfer(api: &Api, handle: *const Handle) -> Option<(c_int, Primaries)> {
     let mut nclx: *mut Nclx = std::ptr::null_mut();
     // SAFETY: on success libheif allocates the profile, freed here.
     unsafe {
@@ -414,9 +461,9 @@ fn hdr_transfer(api: &Api, handle: *const Handle) -> Option<(c_int, bool)> {
             return None;
         }
         let transfer = (*nclx).transfer_characteristics;
-        let bt2020 = (*nclx).color_primaries == PRIMARIES_BT2020;
+        let primaries = Primaries::from_nclx((*nclx).color_primaries);
         (api.nclx_free)(nclx);
-        matches!(transfer, TRANSFER_PQ | TRANSFER_HLG).then_some((transfer, bt2020))
+        matches!(transfer, TRANSFER_PQ | TRANSFER_HLG).then_some((transfer, primaries))
     }
 }
 
@@ -450,13 +497,13 @@ fn copy_plane(api: &Api, img: *const Img, bytes_per_pixel: usize) -> Result<(u32
 const REFERENCE_WHITE_NITS: f32 = 203.0;
 
 /// Tone-maps 16-bit little-endian RGB(A) samples holding `bits`-bit PQ or
-/// HLG code values (BT.2020 or BT.709 primaries) to 8-bit sRGB: the
+/// HLG code values (BT.2020, Display P3 or BT.709 primaries) to 8-bit sRGB: the
 /// transfer is undone to display light in nits, scaled so reference white
 /// (203 nits) is SDR white, highlights up to the content's peak (its
 /// MaxCLL, else 1000 nits) are rolled off on luminance ([`roll_off`], hue
-/// kept), BT.2020 is converted to BT.709 primaries and
+/// kept), wide gamuts are converted to BT.709 primaries and
 /// clipped, and the sRGB curve is applied.
-fn tone_map(samples: &[u8], w: u32, h: u32, alpha: bool, bits: u32, (transfer, bt2020): (c_int, bool), max_cll: u16) -> DynamicImage {
+fn tone_map(samples: &[u8], w: u32, h: u32, alpha: bool, bits: u32, (transfer, primaries): (c_int, Primaries), max_cll: u16) -> DynamicImage {
     let max_code = ((1u32 << bits) - 1) as usize;
     // Per-code linear light, in units of reference white.
     let lut: Vec<f32> = (0..=max_code)
@@ -481,8 +528,8 @@ fn tone_map(samples: &[u8], w: u32, h: u32, alpha: bool, bits: u32, (transfer, b
     let channels = if alpha { 4 } else { 3 };
     let mut out = Vec::with_capacity(w as usize * h as usize * channels);
     let code = |px: &[u8], c: usize| (u16::from_le_bytes([px[2 * c], px[2 * c + 1]]) as usize).min(max_code);
-    // BT.2020 luminance weights (BT.709's when the primaries are BT.709).
-    let (kr, kg, kb) = if bt2020 { (0.2627, 0.6780, 0.0593) } else { (0.2126, 0.7152, 0.0722) };
+    // Luminance weights of the image's own primaries.
+    let (kr, kg, kb) = primaries.luma();
     for px in samples.chunks_exact(2 * channels) {
         let (mut r, mut g, mut b) = (lut[code(px, 0)], lut[code(px, 1)], lut[code(px, 2)]);
         if transfer == TRANSFER_HLG {
@@ -497,13 +544,7 @@ fn tone_map(samples: &[u8], w: u32, h: u32, alpha: bool, bits: u32, (transfer, b
             let k = roll_off(y, l_peak) / y;
             (r, g, b) = (r * k, g * k, b * k);
         }
-        if bt2020 {
-            (r, g, b) = (
-                1.6605 * r - 0.5876 * g - 0.0728 * b,
-                -0.1246 * r + 1.1329 * g - 0.0083 * b,
-                -0.0182 * r - 0.1006 * g + 1.1187 * b,
-            );
-        }
+        (r, g, b) = primaries.to_bt709((r, g, b));
         out.extend_from_slice(&[encode(r), encode(g), encode(b)]);
         if alpha {
             out.push((code(px, 3) * 255 / max_code) as u8);
@@ -577,7 +618,7 @@ mod tests {
     fn one_pixel(transfer: c_int, code: u16) -> [u8; 3] {
         let s = code.to_le_bytes();
         let samples = [s[0], s[1], s[0], s[1], s[0], s[1]];
-        let img = tone_map(&samples, 1, 1, false, 10, (transfer, true), 0);
+        let img = tone_map(&samples, 1, 1, false, 10, (transfer, Primaries::Bt2020), 0);
         img.to_rgb8().get_pixel(0, 0).0
     }
 
@@ -599,6 +640,16 @@ mod tests {
         // Mid-grey (18 % of reference white, PQ code ≈ 390) is kept.
         let [grey, ..] = one_pixel(TRANSFER_PQ, 390);
         assert!((100..140).contains(&grey), "{grey}");
+    }
+
+    #[test]
+    fn white_stays_white_in_every_gamut() {
+        for p in [Primaries::Bt709, Primaries::Bt2020, Primaries::P3] {
+            let (r, g, b) = p.to_bt709((1.0, 1.0, 1.0));
+            assert!((r - 1.0).abs() < 2e-3 && (g - 1.0).abs() < 2e-3 && (b - 1.0).abs() < 2e-3, "{p:?}: {r} {g} {b}");
+            let (kr, kg, kb) = p.luma();
+            assert!((kr + kg + kb - 1.0).abs() < 1e-3, "{p:?}");
+        }
     }
 
     #[test]

@@ -25,7 +25,10 @@ pub mod verify;
 
 pub use format::Format;
 pub use probe::{probe, Limits, Probe};
-pub use thumbnail::{check_client_thumbnail, decode_upright, shows_the_same_picture, thumbnail, thumbnail_size, Thumbnail};
+pub use thumbnail::{
+    check_client_thumbnail, decode_upright, display_size, renditions, shows_the_same_picture, thumbnail, thumbnail_size,
+    Thumbnail,
+};
 pub use verify::verify;
 
 /// Why an image was refused or could not be processed. Every variant is the

@@ -65,6 +65,58 @@ pub fn thumbnail(
     })
 }
 
+/// The display rendition's size for an image displayed at `display` size:
+/// `long_edge` on its longer side, never upscaled, aspect kept.
+pub fn display_size(display: (u32, u32), long_edge: u32) -> (u32, u32) {
+    let (w, h) = display;
+    if w.max(h) <= long_edge {
+        return (w.max(1), h.max(1));
+    }
+    let scale = long_edge as f64 / w.max(h) as f64;
+    (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1))
+}
+
+/// The photo's renditions from one decode: the display rendition
+/// (`long_edge` on the longer side, never upscaled, upright, JPEG with no
+/// metadata; transparency flattened onto white) and, when `thumbnail_width`
+/// is given, the thumbnail made from the same decoded pixels.
+pub fn renditions(
+    bytes: &[u8],
+    probe: &Probe,
+    long_edge: u32,
+    thumbnail_width: Option<u32>,
+    limits: &Limits,
+) -> Result<(Thumbnail, Option<Thumbnail>), MediaError> {
+    let (dw, dh) = display_size(probe.display_size(), long_edge);
+    let img = decode_upright(bytes, probe, dw, limits)?;
+    let display = resize(&img, dw, dh)?;
+    let thumb = match thumbnail_width {
+        Some(width) => {
+            let (tw, th) = thumbnail_size(probe.display_size(), width);
+            let small = resize(&display, tw, th)?;
+            let photo = matches!(probe.format, Format::Jpeg | Format::Heic | Format::Avif);
+            let (bytes, ext) = encode(&small, photo)?;
+            Some(Thumbnail { bytes, ext, width: tw, height: th })
+        }
+        None => None,
+    };
+    let flat = if display.color().has_alpha() { flatten_on_white(&display) } else { display };
+    let (bytes, ext) = encode(&flat, true)?;
+    Ok((Thumbnail { bytes, ext, width: dw, height: dh }, thumb))
+}
+
+/// Composites transparent pixels onto white (JPEG has no alpha).
+fn flatten_on_white(img: &DynamicImage) -> DynamicImage {
+    let mut out = image::RgbImage::new(img.width(), img.height());
+    for (o, p) in out.pixels_mut().zip(img.to_rgba8().pixels()) {
+        let a = p.0[3] as u32;
+        for c in 0..3 {
+            o.0[c] = ((p.0[c] as u32 * a + 255 * (255 - a) + 127) / 255) as u8;
+        }
+    }
+    DynamicImage::ImageRgb8(out)
+}
+
 /// Decodes an image upright (EXIF orientation applied) as 8-bit gray, RGB
 /// or RGBA, at least `min_display_width` wide when the image is: JPEGs are
 /// shrunk on load (1/2, 1/4, 1/8 in the DCT domain), so callers that only
@@ -271,6 +323,14 @@ fn mean_diff(a: &image::GrayImage, b: &image::GrayImage) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_sizes_take_the_long_edge_and_never_upscale() {
+        assert_eq!(display_size((4032, 3024), 1024), (1024, 768));
+        assert_eq!(display_size((3024, 4032), 1024), (768, 1024));
+        assert_eq!(display_size((600, 450), 1024), (600, 450));
+        assert_eq!(display_size((30000, 10), 1024), (1024, 1));
+    }
 
     #[test]
     fn sizes_keep_aspect_and_never_upscale() {

@@ -68,6 +68,26 @@ pub async fn thumbnail(
     serve_thumbnail(&st, grant, &key, &headers).await
 }
 
+/// `GET /v1/photos/{id}/display`: the display rendition (1024 px on the long edge, never upscaled, upright, no metadata), with the thumbnail's access rules, `ETag` and `Cache-Control`.
+#[utoipa::path(get, path = "/v1/photos/{id}/display", tag = "photos", params(("id" = String, Path, description = "The photo's id")),
+    responses((status = 200, description = "The display rendition (JPEG)", content_type = "image/jpeg", body = [u8]),
+              (status = 304, description = "Not modified"),
+              (status = 404, description = "No such photo, not visible, or the rendition is not made yet (`not_ready`)", body = crate::openapi::ErrorBody)))]
+pub async fn display(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let photo = visible_photo(&st, &caller, &id).await?;
+    let grant = if AppState::is_public(&photo) { Grant::Public } else { Grant::Private };
+    let key = photo
+        .display_key
+        .clone()
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_ready", "the display rendition is not made yet"))?;
+    serve_object(&st, grant, &key, &headers, None).await
+}
+
 /// `GET /v1/photos/{id}/original`: the original bytes; `Range` supported; one download in flight per caller.
 #[utoipa::path(get, path = "/v1/photos/{id}/original", tag = "photos", params(("id" = String, Path, description = "The photo's id")),
     responses((status = 200, description = "The original bytes", content_type = "image/*", body = [u8]),
@@ -359,7 +379,12 @@ async fn serve_object(
     };
     resp_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     // Resolution from the key layout `{user}/{album}/{resolution}/{file}`.
-    count_download(if key.split('/').nth(2) == Some("thumbnail") { "thumbnail" } else { "original" }, len);
+    let resolution = match key.split('/').nth(2) {
+        Some("thumbnail") => "thumbnail",
+        Some("display") => "display",
+        _ => "original",
+    };
+    count_download(resolution, len);
     let stream = result.into_stream().map_err(std::io::Error::other);
     let body = match held {
         None => Body::from_stream(stream),

@@ -129,6 +129,7 @@ fn described_routes(upload_limit: usize) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(social::mark_read))
         .routes(routes!(social::notification_stream))
         .routes(routes!(files::thumbnail))
+        .routes(routes!(files::display))
         .routes(routes!(files::original))
         .routes(routes!(files::media))
         .routes(routes!(streams::user_photos))

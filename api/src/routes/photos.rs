@@ -241,6 +241,7 @@ pub async fn delete_photo(
     }
     let mut keys = vec![photo.original_key.clone()];
     keys.extend(photo.thumbnail_key.clone());
+    keys.extend(photo.display_key.clone());
     let outbox = outbox_for(
         Record::PhotoDeleted(PhotoDeleted { photo_id: photo.id.clone(), object_keys: keys }),
         request_id,

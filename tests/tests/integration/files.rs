@@ -228,3 +228,74 @@ async fn heic_and_avif_uploads_end_to_end() {
     let (_, list) = alice.json("/v1/users/alice/photos").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2, "refused uploads left nothing");
 }
+
+/// The display rendition: 1024 px on the long edge, never upscaled,
+/// upright, JPEG without metadata, in `urls.display` and at
+/// `/v1/photos/{id}/display`, with the thumbnail's access rules; deleted
+/// with the photo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn display_renditions() {
+    let server = TestServer::start().await;
+    let alice = server.api().signed_up("alice").await;
+    let bob = server.api().signed_up("bob").await;
+    let anon = server.api();
+    for (file, visibility, size) in [
+        ("jpeg-exif-12mp-olympus.jpg", "public", (1024, 768)),
+        // EXIF orientation 6: stored 450x600, displayed 600x450; never upscaled.
+        ("jpeg-exif-orient6-landscape.jpg", "private", (600, 450)),
+        ("heic-12mp-iphone13.heic", "public", (768, 1024)),
+    ] {
+        if file.ends_with(".heic") && !photostream_media::Format::Heic.supported() {
+            continue;
+        }
+        let p = alice
+            .upload_ok(fixture(file), file, Upload { visibility: Some(visibility.into()), ..Default::default() })
+            .await;
+        let id = p["id"].as_str().unwrap();
+        let ready = alice.wait_ready(id, Duration::from_secs(60)).await;
+        let url = ready["urls"]["display"].as_str().unwrap_or_else(|| panic!("{file}: no display URL in {ready}"));
+        let stem = file.rsplit_once('.').unwrap().0;
+        assert!(url.starts_with(&format!("/media/alice/default/display/{stem}_display.jpg")), "{url}");
+        let r = alice.get(&format!("/v1/photos/{id}/display")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{file}");
+        assert_eq!(r.headers()["content-type"], "image/jpeg");
+        let etag = r.headers()["etag"].to_str().unwrap().to_string();
+        let bytes = r.bytes().await.unwrap();
+        assert!(!bytes.windows(4).any(|w| w == b"Exif"), "{file}: no metadata");
+        let img = image::load_from_memory(&bytes).unwrap();
+        assert_eq!((img.width(), img.height()), size, "{file}");
+        let r = alice.get(&format!("/v1/photos/{id}/display")).header("if-none-match", &etag).send().await.unwrap();
+        assert_eq!(r.status(), 304);
+        // The CDN path (signed when not public) serves the same bytes.
+        let r = anon.get(url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{file}: {url}");
+        assert_eq!(r.bytes().await.unwrap(), bytes);
+        // Upright: the orientation-6 fixture's display looks like orientation 1's.
+        if visibility == "private" {
+            assert_eq!(bob.get(&format!("/v1/photos/{id}/display")).send().await.unwrap().status(), 404);
+            assert_eq!(anon.get(&format!("/v1/photos/{id}/display")).send().await.unwrap().status(), 404);
+            let unsigned = url.split('?').next().unwrap();
+            assert_eq!(anon.get(unsigned).send().await.unwrap().status(), 404);
+            let upright = image::load_from_memory(&{
+                let p = alice.upload_ok(fixture("jpeg-exif-orient1-landscape.jpg"), "o1.jpg", Upload::default()).await;
+                let id1 = p["id"].as_str().unwrap().to_string();
+                alice.wait_ready(&id1, Duration::from_secs(30)).await;
+                alice.get(&format!("/v1/photos/{id1}/display")).send().await.unwrap().bytes().await.unwrap()
+            })
+            .unwrap();
+            let diff: f64 = img
+                .to_luma8()
+                .pixels()
+                .zip(upright.to_luma8().pixels())
+                .map(|(a, b)| a[0].abs_diff(b[0]) as f64)
+                .sum::<f64>()
+                / (600.0 * 450.0);
+            assert!(diff < 25.0, "orientation 6 display differs from upright by {diff:.1}");
+        }
+        // Deleted with the photo, on every path.
+        let r = alice.http.delete(alice.url(&format!("/v1/photos/{id}"))).bearer_auth(alice.token.as_deref().unwrap()).send().await.unwrap();
+        assert_eq!(r.status(), 204);
+        assert_eq!(alice.get(&format!("/v1/photos/{id}/display")).send().await.unwrap().status(), 404);
+        assert_eq!(anon.get(url).send().await.unwrap().status(), 404);
+    }
+}

@@ -47,6 +47,8 @@ async fn every_fixture_kind_goes_from_upload_to_ready() {
             thumb_url.starts_with(&format!("/media/alice/default/thumbnail/{stem}_thumbnail.")),
             "{thumb_url}"
         );
+        let display = ready["urls"]["display"].as_str().unwrap_or_else(|| panic!("{file}: no display rendition"));
+        assert!(display.starts_with(&format!("/media/alice/default/display/{stem}_display.jpg")), "{display}");
         let thumb = thumbnail_of(&alice, &ready).await;
         let (w, h) = (ready["width"].as_i64().unwrap() as u32, ready["height"].as_i64().unwrap() as u32);
         assert_eq!(thumb.width(), w.min(50), "{file}: thumbnail width");
@@ -59,8 +61,11 @@ async fn every_fixture_kind_goes_from_upload_to_ready() {
 
     // Every stored object is one of ours, in the layout.
     let files = files_under(&server.objects_dir());
-    assert_eq!(files.len(), uploaded.len() * 2, "{files:#?}");
-    assert!(files.iter().all(|f| f.starts_with("alice/default/original/") || f.starts_with("alice/default/thumbnail/")));
+    // Original, thumbnail and display rendition of each.
+    assert_eq!(files.len(), uploaded.len() * 3, "{files:#?}");
+    assert!(files.iter().all(|f| ["original", "thumbnail", "display"]
+        .iter()
+        .any(|r| f.starts_with(&format!("alice/default/{r}/")))));
 
     // Upright for all 8 orientations: each looks like orientation 1.
     let orient = |n: u8| {
