@@ -46,16 +46,26 @@ export function navigate(url, { replace: replaceState = false } = {}) {
 function matchRoute(path) {
   for (const [re, page, auth] of ROUTES) {
     const m = re.exec(path);
-    if (m) return { page, auth, params: m.slice(1).map(decodeURIComponent) };
+    if (!m) continue;
+    try {
+      return { page, auth, params: m.slice(1).map(decodeURIComponent) };
+    } catch {
+      return null; // a malformed escape (`/u/%E0`): not found, not a blank page
+    }
   }
   return null;
 }
+
+/** The path and query last rendered: a change of the #hash alone re-renders nothing. */
+let renderedPath = null;
+const pathOf = (u) => u.pathname + u.search;
 
 async function render() {
   for (const fn of leaving) { try { fn(); } catch { /* ignore */ } }
   leaving = [];
   const n = ++renderCount;
   const url = new URL(location.href);
+  renderedPath = pathOf(url);
   const route = matchRoute(url.pathname);
   main.replaceChildren();
   main.dataset.state = 'loading';
@@ -64,13 +74,17 @@ async function render() {
     main,
     params: route ? route.params : [],
     query: url.searchParams,
-    navigate,
-    signedIn,
-    /** Registers cleanup (timers, observers, listeners) for when the page is left. */
-    onLeave: (fn) => leaving.push(fn),
+    /** Goes elsewhere, but only while this page is still shown (late async work must not). */
+    navigate: (to, opts) => { if (n === renderCount) navigate(to, opts); },
+    signedIn: (next) => signedIn(next, n === renderCount),
+    /**
+     * Registers cleanup (timers, observers, listeners) for when the page is left.
+     * Registered from a page already left (late async work), it runs at once.
+     */
+    onLeave: (fn) => { if (n === renderCount) leaving.push(fn); else fn(); },
     /** Whether this page is still the one shown (async work checks before touching the DOM). */
     live: () => n === renderCount,
-    title: (t) => { document.title = t ? `${t} · photostream` : 'photostream'; },
+    title: (t) => { if (n === renderCount) document.title = t ? `${t} · photostream` : 'photostream'; },
     ready: () => { if (n === renderCount) main.dataset.state = 'ready'; },
     notFound: () => { if (n === renderCount) notFound(ctx); },
   };
@@ -180,11 +194,22 @@ export function renderHeader() {
   markCurrentNav(location.pathname);
 }
 
-/** Called after sign-in: header, live stream, then the page asked for. */
-export function signedIn(next) {
+/** `next` as a path on this site; anything else (`//evil.example`, `/\evil.example`, `javascript:`) is '/'. */
+export function safeNext(next) {
+  if (!next) return '/';
+  try {
+    const u = new URL(next, location.origin);
+    return u.origin === location.origin ? u.pathname + u.search + u.hash : '/';
+  } catch {
+    return '/';
+  }
+}
+
+/** Called after sign-in: header, live stream, then (unless the user went elsewhere meanwhile) the page asked for. */
+export function signedIn(next, go = true) {
   renderHeader();
   startStream();
-  navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/');
+  if (go) navigate(safeNext(next));
 }
 
 // ---- keyboard shortcuts ---------------------------------------------------
@@ -228,11 +253,14 @@ document.addEventListener('click', (e) => {
   if (!a || a.target || a.hasAttribute('download')) return;
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin || /^\/(v1|media)\//.test(url.pathname)) return;
+  // Same page, another #hash (the skip link): the browser scrolls and moves focus; nothing re-renders.
+  if (url.hash && pathOf(url) === pathOf(location)) return;
   e.preventDefault();
   if (url.href !== location.href) navigate(url.pathname + url.search + url.hash);
 });
 
-window.addEventListener('popstate', render);
+// Back/forward re-renders, except between entries that differ only in the #hash.
+window.addEventListener('popstate', () => { if (pathOf(location) !== renderedPath) render(); });
 window.addEventListener('ps:unauthorized', () => {
   session.clear();
   stopStream();

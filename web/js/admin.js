@@ -53,6 +53,7 @@ function lastDays(daily, n = 30) {
 export async function statsPage(ctx) {
   ctx.title('Statistics');
   const st = await get(`/v1/users/${enc(session.username)}/stats`);
+  if (!ctx.live()) return;
   const tile = (label, n) => h('div', { class: 'stat' }, h('span', { class: 'stat-n', text: String(n) }), h('span', { text: label }));
   replace(ctx.main, h('h1', { text: 'Your statistics' }),
     h('div', { class: 'stats' }, tile('photos', st.photos), tile('views', st.views), tile('favorites', st.favorites), tile('comments', st.comments)),
@@ -108,7 +109,9 @@ function queueItem(item, onDecided) {
 
 export async function moderationPage(ctx) {
   ctx.title('Moderation');
-  if (!(await isModerator())) {
+  const allowed = await isModerator();
+  if (!ctx.live()) return;
+  if (!allowed) {
     replace(ctx.main, h('h1', { text: 'Moderation' }), message('Only moderators can see this page.', 'error'));
     return ctx.ready();
   }
@@ -122,6 +125,7 @@ export async function moderationPage(ctx) {
   let next = null;
   async function load() {
     const page = await get('/v1/moderation/queue', { status, limit: 20, previous_last: next || undefined });
+    if (!ctx.live()) return;
     append(list, page.items.map((i) => queueItem(i, () => {})));
     next = page.next;
     more.hidden = !next;
@@ -132,6 +136,7 @@ export async function moderationPage(ctx) {
   const audit = h('ol', { class: 'plain-list audit', id: 'audit-log' });
   async function loadAudit() {
     const page = await get('/v1/moderation/audit', { limit: 30 });
+    if (!ctx.live()) return;
     replace(audit, page.items.length ? null : h('li', { text: 'No entries yet.' }),
       page.items.map((a) => h('li', { class: 'row' },
         h('span', { class: 'grow' }, `${a.actor || 'automatic'} · ${a.action}${a.block_similar ? ' (blocked similar)' : ''} · photo `,
@@ -142,6 +147,8 @@ export async function moderationPage(ctx) {
     h('h2', { text: `Review queue: ${status}` }), list, more,
     h('h2', { text: 'Audit log' }), audit);
   await load();
+  if (!ctx.live()) return;
   await loadAudit().catch((e) => replace(audit, h('li', {}, message(e.message, 'error'))));
+  if (!ctx.live()) return;
   ctx.ready();
 }

@@ -6,7 +6,11 @@ const USER = 'psUser';
 
 export const session = {
   get token() { return localStorage.getItem(TOKEN); },
-  get username() { return localStorage.getItem(USER); },
+  /** Lower-cased like the server's usernames (older sign-ins may have stored it as typed). */
+  get username() {
+    const u = localStorage.getItem(USER);
+    return u === null ? null : u.replace(/[A-Z]+/g, (c) => c.toLowerCase());
+  },
   get signedIn() { return !!localStorage.getItem(TOKEN); },
   set(token, username) {
     localStorage.setItem(TOKEN, token);

@@ -129,6 +129,7 @@ export function photoGrid(ctx, { load, emptyText = 'No photos here yet.' }) {
 
   async function poll() {
     for (const [id, t] of [...pending]) {
+      if (!ctx.live()) return;
       try {
         const fresh = await get(`/v1/photos/${enc(id)}`);
         if (!stillProcessing(fresh)) {
@@ -145,11 +146,12 @@ export function photoGrid(ctx, { load, emptyText = 'No photos here yet.' }) {
   const pollTimer = setInterval(() => { if (pending.size) poll(); }, POLL_MS);
 
   async function loadMore() {
-    if (loading || done) return;
+    if (loading || done || !ctx.live()) return;
     loading = true;
     replace(status, message('Loading…'));
     try {
       const page = await load(next);
+      if (!ctx.live()) return; // left meanwhile: `finally` still clears `loading`
       const added = page.items.map(makeTile);
       tiles.push(...added);
       layout(partialFrom);
@@ -158,14 +160,16 @@ export function photoGrid(ctx, { load, emptyText = 'No photos here yet.' }) {
       replace(status, done && !tiles.length ? message(emptyText) : null);
     } catch (e) {
       done = true;
+      if (!ctx.live()) return;
       replace(status, message(e.message, 'error'));
       if (e.status === 404 && ctx.notFound) ctx.notFound();
     } finally {
       loading = false;
       if (firstLoad) { firstLoad = false; ctx.ready(); }
     }
-    // The observer fires on changes only: keep going while the end is in view.
-    if (!done && sentinel.getBoundingClientRect().top < window.innerHeight + 600) loadMore();
+    // The observer fires on changes only: keep going while the end is in view
+    // (a page already left has a detached sentinel at top 0: it must not load on).
+    if (!done && ctx.live() && sentinel.getBoundingClientRect().top < window.innerHeight + 600) loadMore();
   }
 
   const observer = new IntersectionObserver((entries) => {

@@ -28,9 +28,15 @@ function asyncForm(attrs, children, action) {
 
 // ---- accounts ---------------------------------------------------------------
 
-async function signInWith(ctx, username, password) {
+/** A username as the server stores it: trimmed, ASCII letters lower-cased ("Alice" and "alice" are one account). */
+export function canonicalUsername(u) {
+  return String(u).trim().replace(/[A-Z]+/g, (c) => c.toLowerCase());
+}
+
+async function signInWith(ctx, username, password, canonical = canonicalUsername(username)) {
   const s = await api('POST', '/v1/sessions', { username, password }, { noRedirect: true });
-  session.set(s.token, username);
+  // Stored as the server spells it, so `session.username === photo.owner` holds.
+  session.set(s.token, canonical);
   ctx.signedIn(ctx.query.get('next'));
 }
 
@@ -60,8 +66,8 @@ export function signup(ctx) {
     title: 'Sign up', submit: 'Create account',
     other: ['Have an account? ', h('a', { href: '/signin', text: 'Sign in' })],
     action: async (u, p) => {
-      await api('POST', '/v1/users', { username: u, password: p }, { noRedirect: true });
-      await signInWith(ctx, u, p);
+      const made = await api('POST', '/v1/users', { username: u, password: p }, { noRedirect: true });
+      await signInWith(ctx, u, p, made?.username || canonicalUsername(u));
     },
   });
 }
@@ -72,6 +78,7 @@ export async function tokens(ctx) {
   const shown = h('div', { 'aria-live': 'polite' });
   async function refresh() {
     const page = await get('/v1/tokens');
+    if (!ctx.live()) return;
     replace(list, page.items.length ? null : h('li', { text: 'No tokens yet.' }),
       page.items.map((t) => h('li', { class: 'row', dataset: { id: t.id } },
         h('span', { class: 'grow' }, h('strong', { text: t.name }), ` — ${t.scopes.join(', ')} · created `, timeAgo(t.created_at)),
@@ -102,6 +109,7 @@ export async function tokens(ctx) {
     h('p', { text: 'Tokens let programs (such as the bulk uploader) act as you.' }),
     form, shown, h('h2', { text: 'Your tokens' }), list);
   await refresh();
+  if (!ctx.live()) return;
   ctx.ready();
 }
 
@@ -128,7 +136,7 @@ export function explore(ctx) {
 
 export async function stream(ctx) {
   const [username] = ctx.params;
-  const mine = username === session.username;
+  const mine = canonicalUsername(username) === session.username;
   const links = h('p', { class: 'subnav' },
     h('a', { href: `/u/${enc(username)}/albums`, text: 'Albums' }), ' · ',
     h('a', { href: `/u/${enc(username)}/favorites`, text: 'Favorites' }));
@@ -159,6 +167,7 @@ export async function albums(ctx) {
   const [username] = ctx.params;
   ctx.title(`${username}'s albums`);
   const page = await get(`/v1/users/${enc(username)}/albums`);
+  if (!ctx.live()) return;
   replace(ctx.main, h('h1', { text: `${username}'s albums` }),
     h('p', {}, h('a', { href: `/u/${enc(username)}`, text: `Back to ${username}'s photostream` })),
     page.items.length ? h('ul', { class: 'album-list' }, page.items.map((a) => h('li', { class: 'card' },
@@ -180,7 +189,7 @@ export function album(ctx) {
     load: async (cursor) => {
       const page = await load(cursor);
       const first = page.items[0]?.photo;
-      if (first && !cursor) {
+      if (first && !cursor && ctx.live()) {
         heading.textContent = `Album “${first.album}”`;
         ctx.title(`Album ${first.album}`);
         replace(intro, 'By ', h('a', { href: `/u/${enc(first.owner)}`, text: first.owner }));
@@ -247,6 +256,7 @@ export async function notifications(ctx) {
   }
   async function load() {
     const page = await get('/v1/notifications', { limit: 30, previous_last: next || undefined });
+    if (!ctx.live()) return;
     append(list, page.items.map(item));
     next = page.next;
     more.hidden = !next;
@@ -266,6 +276,7 @@ export async function notifications(ctx) {
   ctx.onLeave(onNotification((n) => { list.querySelector('.empty')?.remove(); list.prepend(item(n)); }));
   replace(ctx.main, h('h1', { text: 'Notifications' }), h('p', {}, all), out, list, more);
   await load();
+  if (!ctx.live()) return;
   ctx.ready();
 }
 
@@ -294,6 +305,7 @@ export function groups(ctx) {
 export async function group(ctx) {
   const [id] = ctx.params;
   const g = await get(`/v1/groups/${enc(id)}`);
+  if (!ctx.live()) return;
   ctx.title(g.name);
   const out = h('div', { 'aria-live': 'polite' });
   const members = h('span', { text: `${g.members} member${g.members === 1 ? '' : 's'}` });

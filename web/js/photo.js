@@ -17,13 +17,13 @@ function imageSrc(p) {
 }
 
 /** Ids before and after `id` in the remembered list (or the owner's stream). */
-async function neighbours(p) {
+async function neighbours(ctx, p) {
   let ids = [];
   try { ids = JSON.parse(sessionStorage.getItem('psNav') || '{}').ids || []; } catch { ids = []; }
   if (!ids.includes(p.id)) {
     const page = await get(`/v1/users/${enc(p.owner)}/photos`, { limit: 100 });
     ids = page.items.map((x) => x.id);
-    sessionStorage.setItem('psNav', JSON.stringify({ ids, from: `/u/${p.owner}` }));
+    if (ctx.live()) sessionStorage.setItem('psNav', JSON.stringify({ ids, from: `/u/${p.owner}` }));
   }
   const i = ids.indexOf(p.id);
   return { prev: i > 0 ? ids[i - 1] : null, next: i >= 0 && i < ids.length - 1 ? ids[i + 1] : null };
@@ -43,7 +43,7 @@ function metadataPanel(p) {
       h('dt', { text: 'Uploaded' }), h('dd', {}, timeAgo(p.created_at))));
 }
 
-async function albumLink(p) {
+function albumLink(p) {
   const a = h('a', { href: `/u/${enc(p.owner)}/albums`, text: p.album });
   get(`/v1/users/${enc(p.owner)}/albums`).then((page) => {
     const found = page.items.find((x) => x.name === p.album);
@@ -121,7 +121,9 @@ function ownerControls(ctx, current, onChange) {
     try {
       const body = { title: title.input.value, description: desc.input.value };
       if (album.input.value.trim() && album.input.value.trim() !== current().album) body.album = album.input.value.trim();
-      onChange(await api('PATCH', `/v1/photos/${enc(p.id)}`, body));
+      const saved = await api('PATCH', `/v1/photos/${enc(p.id)}`, body);
+      if (!ctx.live()) return;
+      onChange(saved);
       replace(out, message('Saved.'));
     } catch (err) { replace(out, message(err.message, 'error')); }
   });
@@ -147,7 +149,11 @@ function ownerControls(ctx, current, onChange) {
         const list = await api('PUT', `/v1/photos/${enc(p.id)}/viewers`, { usernames });
         viewers.input.value = list.usernames.join(', ');
       }
-      if (v !== current().visibility) onChange(await api('PATCH', `/v1/photos/${enc(p.id)}`, { visibility: v }));
+      if (v !== current().visibility) {
+        const saved = await api('PATCH', `/v1/photos/${enc(p.id)}`, { visibility: v });
+        if (!ctx.live()) return;
+        onChange(saved);
+      }
       replace(out, message(`Access updated: ${v}.`));
     } catch (err) { replace(out, message(err.message, 'error')); }
   });
@@ -158,6 +164,7 @@ function ownerControls(ctx, current, onChange) {
       if (!window.confirm('Delete this photo for good?')) return;
       try {
         await api('DELETE', `/v1/photos/${enc(p.id)}`);
+        if (!ctx.live()) return;
         ctx.navigate(`/u/${enc(p.owner)}`);
       } catch (err) { replace(out, message(err.message, 'error')); }
     },
@@ -224,7 +231,8 @@ export async function photoPage(ctx) {
   }
   show(p);
 
-  const { prev, next } = await neighbours(p).catch(() => ({}));
+  const { prev, next } = await neighbours(ctx, p).catch(() => ({}));
+  if (!ctx.live()) return;
   const pager = h('nav', { class: 'pager', 'aria-label': 'Photo navigation' },
     prev ? h('a', { href: `/photos/${enc(prev)}`, rel: 'prev', text: '← Previous' }) : h('span'),
     h('button', { type: 'button', class: 'link-button', text: 'Keyboard shortcuts (?)', onclick: () => document.dispatchEvent(new KeyboardEvent('keydown', { key: '?' })) }),
@@ -238,7 +246,7 @@ export async function photoPage(ctx) {
   else if (session.signedIn) {
     get('/v1/me', undefined, { noRedirect: true }).then((me) => { if (me && me.premium && ctx.live()) actions.append(download()); }).catch(() => {});
   }
-  const byline = h('p', { class: 'byline' }, 'By ', h('a', { href: `/u/${enc(p.owner)}`, text: p.owner }), ' in album ', await albumLink(p));
+  const byline = h('p', { class: 'byline' }, 'By ', h('a', { href: `/u/${enc(p.owner)}`, text: p.owner }), ' in album ', albumLink(p));
   const comments = commentsSection(ctx, p);
   replace(ctx.main, h('article', { class: 'photo-page' },
     h('div', { class: 'photo-main' }, figure, pager),
@@ -246,24 +254,9 @@ export async function photoPage(ctx) {
       mine ? ownerControls(ctx, () => p, show) : null,
       session.signedIn && !mine ? reportForm(p) : null,
       comments.el)));
-  await comments.refresh().catch(() => {});
 
-  // Live: comments refresh on a notification about this photo, and by polling
-  // (other people's comments on someone else's photo notify nobody here).
-  // The photo is re-read too, so a processing photo appears and lost access shows at once.
-  ctx.onLeave(onNotification((n) => { if (n.photo === p.id) comments.refresh().catch(() => {}); }));
-  const timer = setInterval(async () => {
-    try {
-      const fresh = await get(`/v1/photos/${enc(p.id)}`);
-      const path = (x) => (imageSrc(x) || '').split('?')[0]; // signed queries change on every read
-      if (fresh.status !== p.status || fresh.visibility !== p.visibility || path(fresh) !== path(p)) show(fresh);
-      await comments.refresh();
-    } catch (e) {
-      if (e.status === 404) ctx.notFound();
-    }
-  }, COMMENT_POLL_MS);
-  ctx.onLeave(() => clearInterval(timer));
-
+  // ←/→ work as soon as the photo shows (a second → while the comments load goes on);
+  // registered in the same step as the page appears, so never for a page already left.
   const onKey = (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey || typing(e) || document.querySelector('dialog[open]')) return;
     if (e.key === 'ArrowLeft' && prev) ctx.navigate(`/photos/${enc(prev)}`);
@@ -272,5 +265,27 @@ export async function photoPage(ctx) {
   };
   document.addEventListener('keydown', onKey);
   ctx.onLeave(() => document.removeEventListener('keydown', onKey));
+
+  await comments.refresh().catch(() => {});
+  // Left while the comments loaded (→ pressed twice): no live updates or timer for a page not shown.
+  if (!ctx.live()) return;
+
+  // Live: comments refresh on a notification about this photo, and by polling
+  // (other people's comments on someone else's photo notify nobody here).
+  // The photo is re-read too, so a processing photo appears and lost access shows at once.
+  ctx.onLeave(onNotification((n) => { if (n.photo === p.id) comments.refresh().catch(() => {}); }));
+  const timer = setInterval(async () => {
+    try {
+      const fresh = await get(`/v1/photos/${enc(p.id)}`);
+      if (!ctx.live()) return;
+      const path = (x) => (imageSrc(x) || '').split('?')[0]; // signed queries change on every read
+      if (fresh.status !== p.status || fresh.visibility !== p.visibility || path(fresh) !== path(p)) show(fresh);
+      await comments.refresh();
+    } catch (e) {
+      if (e.status === 404 && ctx.live()) ctx.notFound();
+    }
+  }, COMMENT_POLL_MS);
+  ctx.onLeave(() => clearInterval(timer));
+
   ctx.ready();
 }

@@ -2,7 +2,9 @@
 // title, description, album, visibility, viewers and tags. The queue sends
 // ONE file at a time (the API allows one upload in flight per user) with
 // XMLHttpRequest, for progress events and abort(). The browser makes the
-// 50 px wide thumbnail itself; when it cannot decode the file the server does.
+// 50 px wide thumbnail itself, just before each file is sent (so a drop of
+// 200 photos is not 200 decodes at once); when it cannot decode the file the
+// server does.
 
 import { h, replace, field, message, formatBytes } from './dom.js';
 import { authHeaders, errorOf, enc } from './api.js';
@@ -59,6 +61,8 @@ export function uploadPage(ctx) {
   let running = false;
   const list = h('ol', { class: 'upload-list', id: 'upload-list' });
   const summary = h('p', { class: 'muted', 'aria-live': 'polite' });
+  const objectUrls = new Set(); // previews not yet loaded; revoked on load or when the page is left
+  ctx.onLeave(() => { for (const u of objectUrls) URL.revokeObjectURL(u); objectUrls.clear(); });
 
   const input = h('input', { type: 'file', id: 'file-input', multiple: true, accept: 'image/*,.heic,.heif,.avif,.tif,.tiff', class: 'visually-hidden' });
   const drop = h('div', { class: 'dropzone', id: 'dropzone' },
@@ -105,17 +109,19 @@ export function uploadPage(ctx) {
       const li = h('li', { class: 'card upload-item', dataset: { name: file.name } },
         h('div', { class: 'upload-head' }, preview,
           h('h2', { class: 'upload-name', text: `${n}. ${file.name}` }), h('span', { class: 'muted', text: formatBytes(file.size) }), cancel),
-        h('div', { class: 'upload-fields' }, title.wrap, desc.wrap, album.wrap, vis.wrap, viewers.wrap, tags.wrap),
+        // A group named by the file, so the many "Title" fields on the page are told apart.
+        h('fieldset', { class: 'upload-fields' }, h('legend', { class: 'visually-hidden', text: file.name }),
+          title.wrap, desc.wrap, album.wrap, vis.wrap, viewers.wrap, tags.wrap),
         progress, status);
-      const item = { file, li, title, desc, album, vis, viewers, tags, progress, status, cancel, state: 'queued', xhr: null };
-      item.thumb = clientThumbnail(file).then((blob) => {
-        if (blob) preview.append(h('img', { src: URL.createObjectURL(blob), alt: '' }));
-        return blob;
-      });
+      const item = { file, li, title, desc, album, vis, viewers, tags, progress, status, cancel, preview, state: 'queued', xhr: null, wake: null };
       cancel.addEventListener('click', () => {
-        if (item.state === 'uploading') item.xhr?.abort();
-        else if (item.state === 'queued') setState(item, 'cancelled', 'Cancelled.');
-        else { li.remove(); queue.splice(queue.indexOf(item), 1); updateSummary(); }
+        // A request in flight is aborted (its `abort` error marks the item); otherwise
+        // (queued, making the thumbnail, waiting to retry after a 429) it is marked here.
+        if (item.state === 'uploading' && item.xhr && item.xhr.readyState !== XMLHttpRequest.DONE) item.xhr.abort();
+        else if (item.state === 'queued' || item.state === 'uploading') {
+          setState(item, 'cancelled', 'Cancelled.');
+          item.wake?.(); // cut a retry wait short
+        } else { li.remove(); queue.splice(queue.indexOf(item), 1); updateSummary(); }
       });
       queue.push(item);
       list.append(li);
@@ -124,6 +130,12 @@ export function uploadPage(ctx) {
   }
 
   async function uploadOne(item) {
+    // Made now, one file at a time, and once per file (a 429 retry reuses it).
+    if (item.thumb === undefined) {
+      item.thumb = await clientThumbnail(item.file);
+      if (item.thumb) showPreview(item);
+    }
+    if (item.state !== 'uploading') throw Object.assign(new Error('Cancelled.'), { code: 'abort' });
     const tags = item.tags.input.value.split(',').map((t) => t.trim()).filter(Boolean);
     const form = new FormData();
     form.append('title', item.title.input.value);
@@ -132,11 +144,23 @@ export function uploadPage(ctx) {
     form.append('visibility', item.vis.input.value);
     if (item.vis.input.value === 'shared') form.append('viewers', item.viewers.input.value.split(/[\s,]+/).filter(Boolean).join(','));
     form.append('metadata', JSON.stringify({ tags }));
-    const thumb = await item.thumb;
+    const thumb = item.thumb;
     item.li.dataset.thumb = thumb ? 'client' : 'server';
     if (thumb) form.append('thumbnail', thumb, 'thumbnail.jpg');
     form.append('file', item.file, item.file.name);
-    return send(form, (f) => { item.progress.value = f; }, (xhr) => { item.xhr = xhr; });
+    try {
+      return await send(form, (f) => { item.progress.value = f; }, (xhr) => { item.xhr = xhr; });
+    } finally {
+      item.xhr = null; // nothing in flight now: Cancel marks the item itself
+    }
+  }
+
+  function showPreview(item) {
+    const url = URL.createObjectURL(item.thumb);
+    objectUrls.add(url);
+    const done = () => { if (objectUrls.delete(url)) URL.revokeObjectURL(url); };
+    // The decoded image stays on screen after its URL is revoked.
+    item.preview.replaceChildren(h('img', { src: url, alt: '', onload: done, onerror: done }));
   }
 
   async function run() {
@@ -162,10 +186,15 @@ export function uploadPage(ctx) {
           if (e.status === 429 && attempt < 10 && item.state === 'uploading') {
             const wait = Math.min(30, Number(e.retryAfter) || 2);
             replace(item.status, message(`Another upload is in progress; retrying in ${wait} s.`));
-            await new Promise((r) => setTimeout(r, wait * 1000));
+            await new Promise((r) => {
+              const timer = setTimeout(r, wait * 1000);
+              item.wake = () => { clearTimeout(timer); r(); };
+            });
+            item.wake = null;
             if (item.state !== 'uploading') break;
             continue;
           }
+          if (item.state === 'cancelled') break; // marked when Cancel was pressed
           if (e.code === 'abort') setState(item, 'cancelled', 'Cancelled.');
           else setState(item, 'failed', `Failed: ${e.message}`, 'error');
           break;

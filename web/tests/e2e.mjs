@@ -300,6 +300,62 @@ async function run() {
     await page.locator('.meta').getByText('4032 × 3024').waitFor();
   }, ['search finds it by a misspelt title word']);
 
+  await scenario('a capitalised username at sign-in and sign-up is the same account (owner controls show)', async () => {
+    // The server lower-cases usernames; the app must store them as the server spells them.
+    const page = await openAs(null, 'owner-capitalised');
+    const typed = S.owner.username.toUpperCase();
+    assert(typed !== S.owner.username, 'the test username has no letters to capitalise');
+    await go(page, `/signin?next=${encodeURIComponent(`/photos/${S.photo}`)}`);
+    await page.getByLabel('Username').fill(typed);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`**/photos/${S.photo}`);
+    await ready(page);
+    assert(await page.evaluate(() => localStorage.getItem('psUser')) === S.owner.username,
+      `stored username is ${await page.evaluate(() => localStorage.getItem('psUser'))}, not ${S.owner.username}`);
+    await page.getByRole('heading', { name: 'Manage' }).waitFor({ timeout: 5000 });
+    await page.getByRole('link', { name: S.owner.username, exact: true }).first().waitFor();
+    await page.context().close();
+    // Sign-up as "Dee…": the server's answer names the account.
+    const fresh = await openAs(null, 'signup-capitalised');
+    const name = unique('Dee');
+    await go(fresh, '/signup');
+    await fresh.getByLabel('Username').fill(name);
+    await fresh.getByLabel('Password').fill(PASSWORD);
+    await fresh.getByRole('button', { name: 'Create account' }).click();
+    await fresh.waitForURL((u) => u.pathname === '/');
+    await ready(fresh);
+    const stored = await fresh.evaluate(() => localStorage.getItem('psUser'));
+    assert(stored === name.toLowerCase(), `stored username after sign-up is ${stored}, not ${name.toLowerCase()}`);
+    await go(fresh, `/u/${name.toLowerCase()}`);
+    assert((await fresh.locator('h1').innerText()) === 'Your photostream', 'a capitalised sign-up does not own its photostream');
+    await fresh.context().close();
+  }, ['open the photo page']);
+
+  await scenario('router: bad escapes, foreign next=, same-page #hash links', async () => {
+    const page = await openAs(null, 'router');
+    // A malformed escape is "not found", not a blank page.
+    await go(page, '/u/%E0');
+    assert(await page.locator('main[data-notfound]').count(), '/u/%E0 does not show the not-found page');
+    // The skip link moves to #main without re-rendering the page.
+    await go(page, '/signin');
+    await page.getByLabel('Username').fill('kept');
+    await page.locator('.skip-link').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => location.hash === '#main');
+    await page.waitForTimeout(300);
+    assert(await page.getByLabel('Username').inputValue() === 'kept', 'the skip link re-rendered the page');
+    // After sign-in, a next= that leaves the site goes to the front page instead.
+    const user = await apiUser('eve');
+    await go(page, `/signin?next=${encodeURIComponent('/\\evil.example/x')}`);
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((u) => u.pathname === '/');
+    assert(new URL(page.url()).origin === new URL(BASE).origin, `sign-in went to ${page.url()}`);
+    await page.context().close();
+  }, ['sign up in the browser']);
+
   await scenario('another user comments; the owner sees the count rise live', async () => {
     const page = S.ownerPage;
     await page.waitForSelector('html[data-stream="open"]');
@@ -325,9 +381,15 @@ async function run() {
       const p = await apiWaitReady(up.id, S.owner.token);
       assert(p.width === 600 && p.height === 450, `display size ${p.width}x${p.height}, expected upright 600x450`);
       await go(page, `/u/${S.owner.username}`);
-      const img = page.locator(`a.tile[data-id="${up.id}"] img`);
-      await imageLoaded(img);
-      const size = await img.evaluate((i) => [i.naturalWidth, i.naturalHeight]);
+      await imageLoaded(page.locator(`a.tile[data-id="${up.id}"] img`));
+      // The tile may show the display rendition; the server-made thumbnail itself is checked here.
+      assert(p.urls.thumbnail, 'the ready photo has no thumbnail URL');
+      const size = await page.evaluate((src) => new Promise((res, rej) => {
+        const i = new Image();
+        i.onload = () => res([i.naturalWidth, i.naturalHeight]);
+        i.onerror = () => rej(new Error(`thumbnail failed to load: ${src}`));
+        i.src = src;
+      }), p.urls.thumbnail);
       assert(size[0] === 50 && size[1] < 50, `server thumbnail is ${size.join('x')}, expected 50 wide and landscape`);
     } finally {
       await page.evaluate(() => localStorage.removeItem('psNoClientThumb'));
@@ -391,6 +453,59 @@ async function run() {
     await page.keyboard.press('Escape');
     await dlg.waitFor({ state: 'hidden' });
   }, ['upload without a browser thumbnail: the server makes it', 'the photo appears in the photostream once ready']);
+
+  await scenario('quick double →: the second press wins; the page left behind stays gone', async () => {
+    const page = S.ownerPage;
+    await go(page, `/u/${S.owner.username}`);
+    await page.locator(`a.tile[data-id="${S.photo2}"] img`).waitFor();
+    const ids = await page.locator('a.tile').evaluateAll((as) => as.map((a) => a.dataset.id));
+    assert(ids.length >= 3, `need three photos in the stream, have ${ids.length}`);
+    const [a, b, c] = ids;
+    const label = async (id) => {
+      const r = await apiCall('GET', `/v1/photos/${id}`, { token: S.owner.token });
+      return r.json.title || r.json.file_name || 'Untitled photo';
+    };
+    const titleB = await label(b);
+    const titleC = await label(c);
+    await page.locator(`a.tile[data-id="${a}"]`).click();
+    await page.waitForURL(`**/photos/${a}`);
+    await ready(page);
+    // The middle photo's comments answer slowly, so the second → comes while it still loads.
+    const slow = (u) => u.pathname === `/v1/photos/${b}/comments`;
+    await page.route(slow, async (route) => { await new Promise((r) => setTimeout(r, 1500)); await route.continue().catch(() => {}); });
+    let left = false;
+    const stale = [];
+    const onRequest = (req) => {
+      const path = new URL(req.url()).pathname;
+      if (left && (path === `/v1/photos/${b}` || path === `/v1/photos/${b}/comments`)) stale.push(path);
+    };
+    page.on('request', onRequest);
+    try {
+      await page.locator('body').press('ArrowRight');
+      await page.waitForURL(`**/photos/${b}`);
+      await page.waitForFunction((t) => document.getElementById('photo-title')?.textContent === t, titleB);
+      assert(await page.locator('main[data-state="loading"]').count(), 'the middle photo was ready before its slow comments');
+      await page.keyboard.press('ArrowRight');
+      await page.waitForURL(`**/photos/${c}`);
+      left = true;
+      await ready(page);
+      // Past the slow answer and one poll interval of the page left behind.
+      await page.waitForTimeout(1500 + 5000 + 1000);
+      assert(new URL(page.url()).pathname === `/photos/${c}`, `ended on ${page.url()}`);
+      assert((await page.locator('#photo-title').innerText()) === titleC, `shows "${await page.locator('#photo-title').innerText()}", not "${titleC}"`);
+      assert(await page.locator('#photo-title').count() === 1, 'two photo pages on screen');
+      assert(!stale.length, `the page left behind still polls: ${stale.join(', ')}`);
+      // One press moves one photo (no key handler left over from the middle page).
+      await page.keyboard.press('ArrowLeft');
+      await page.waitForURL(`**/photos/${b}`);
+      await ready(page);
+      await page.waitForTimeout(300);
+      assert(new URL(page.url()).pathname === `/photos/${b}`, `← from the third photo ended on ${page.url()}`);
+    } finally {
+      page.off('request', onRequest);
+      await page.unroute(slow);
+    }
+  }, ['keyboard: arrows walk the photostream, ? opens the shortcuts', 'upload queue: one at a time, cancel, a clear per-file failure']);
 
   await scenario('a moderator rejects a reported photo', async () => {
     const cmd = process.env.PHOTOSTREAM_ADMIN_CMD;
