@@ -56,15 +56,10 @@ pub async fn thumbnail(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let photo = visible_photo(&st, &caller, &id).await?;
-    let grant = if AppState::is_public(&photo) { Grant::Public } else { Grant::Private };
-    let key = photo
-        .thumbnail_key
-        .clone()
-        .filter(|_| photo.thumbnail_done)
-        .ok_or_else(|| {
-            ApiError::new(StatusCode::NOT_FOUND, "not_ready", "the thumbnail is not ready yet")
-        })?;
+    let (grant, key) = rendition(&st, &caller, &id, "the thumbnail is not ready yet", |p| {
+        p.thumbnail_key.clone().filter(|_| p.thumbnail_done)
+    })
+    .await?;
     serve_thumbnail(&st, grant, &key, &headers).await
 }
 
@@ -79,13 +74,24 @@ pub async fn display(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let photo = visible_photo(&st, &caller, &id).await?;
-    let grant = if AppState::is_public(&photo) { Grant::Public } else { Grant::Private };
-    let key = photo
-        .display_key
-        .clone()
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_ready", "the display rendition is not made yet"))?;
+    let (grant, key) = rendition(&st, &caller, &id, "the display rendition is not made yet", |p| p.display_key.clone()).await?;
     serve_object(&st, grant, &key, &headers, None).await
+}
+
+/// The key of one of a photo's renditions, if the caller may see the photo
+/// (404 otherwise, and `not_ready` while the rendition is not made), with
+/// how it may be cached.
+async fn rendition(
+    st: &AppState,
+    caller: &Caller,
+    id: &str,
+    not_ready: &'static str,
+    key: impl FnOnce(&photostream_catalog::Photo) -> Option<String>,
+) -> Result<(Grant, String), ApiError> {
+    let photo = visible_photo(st, caller, id).await?;
+    let grant = if AppState::is_public(&photo) { Grant::Public } else { Grant::Private };
+    let key = key(&photo).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_ready", not_ready))?;
+    Ok((grant, key))
 }
 
 /// `GET /v1/photos/{id}/original`: the original bytes; `Range` supported; one download in flight per caller.
