@@ -734,18 +734,22 @@ impl Catalog {
     /// page, original, …): action `view` under the item it is reviewed
     /// under (the pending one, else the latest).
     pub async fn audit_view(&self, photo: &PhotoId, moderator: &UserId, what: &str) -> Result<()> {
-        let mut tx = self.begin().await?;
+        // Read before the transaction: on SQLite a transaction that reads
+        // and then writes fails at once (SQLITE_BUSY, no busy wait) when
+        // another connection committed in between; one that starts with its
+        // write waits its turn.
         let row = sqlx::query(
             "SELECT id FROM moderation_items WHERE photo_id = $1
              ORDER BY CASE WHEN status = 'pending' THEN 0 ELSE 1 END, created_ms DESC LIMIT 1",
         )
         .bind(photo.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         let item = match row {
             Some(r) => get::<String>(&r, "id")?,
             None => String::new(),
         };
+        let mut tx = self.begin().await?;
         let note = format!("viewed {what}");
         Self::audit(&mut tx, &item, &Subject::Photo(photo.clone()), Some(moderator), "view", Some(&note), &serde_json::json!([]), false)
             .await?;
