@@ -35,13 +35,13 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::pool::PoolConnection;
 use sqlx::AnyPool;
 
-pub use moderation::{AuditEntry, AutoOutcome, BlocklistChange, ModerationItem, QueueStats, ReportOutcome, Subject, Verdict};
+pub use moderation::{AuditEntry, AutoOutcome, BlocklistChange, ModerationItem, QueueStats, ReportOutcome, Subject, UploadVerdict, Verdict};
 pub use outbox::OutboxEntry;
 
 pub use access::{ApiToken, NewApiToken};
 pub use groups::Group;
 pub use social::{Comment, Follow, NewNotification, Notification, OwnerTotals, NOTIFICATION_ROWS_PER_STATEMENT};
-pub use photos::{Direction, Keyset, ListAccess, NewPhoto, Photo, PhotoFilter, PhotoPatch};
+pub use photos::{Direction, Keyset, ListAccess, NewPhoto, Photo, PhotoFilter, PhotoPatch, RenditionMark};
 pub use users::{Album, User};
 
 #[derive(Debug, thiserror::Error)]

@@ -209,6 +209,19 @@ fn merge_findings(base: &Value, extra: &Value) -> Value {
     Value::Array(out)
 }
 
+/// The checks' verdict on one new upload
+/// ([`Catalog::record_upload_moderations`]).
+#[derive(Debug, Clone)]
+pub struct UploadVerdict {
+    pub photo: PhotoId,
+    pub phash: Option<u64>,
+    pub outcome: AutoOutcome,
+    pub findings: Value,
+    pub summary: String,
+    /// The `PhotoModerated` record, written when the photo is held or rejected.
+    pub outbox: OutboxEntry,
+}
+
 type Tx<'c> = Transaction<'c, Any>;
 
 impl Catalog {
@@ -347,7 +360,33 @@ impl Catalog {
         summary: &str,
         outbox: &OutboxEntry,
     ) -> Result<bool> {
+        let verdict = UploadVerdict {
+            photo: photo.clone(),
+            phash,
+            outcome,
+            findings: findings.clone(),
+            summary: summary.to_string(),
+            outbox: outbox.clone(),
+        };
+        Ok(self.record_upload_moderations(std::slice::from_ref(&verdict)).await?[0])
+    }
+
+    /// [`record_upload_moderation`](Self::record_upload_moderation) for
+    /// several uploads in one commit (the moderation processor's verdicts on
+    /// every photo it checked at once). Returns, per verdict, whether it was
+    /// recorded (false: already moderated).
+    pub async fn record_upload_moderations(&self, verdicts: &[UploadVerdict]) -> Result<Vec<bool>> {
         let mut tx = self.begin().await?;
+        let mut recorded = Vec::with_capacity(verdicts.len());
+        for v in verdicts {
+            recorded.push(self.record_upload_moderation_in(&mut tx, v).await?);
+        }
+        tx.commit().await?;
+        Ok(recorded)
+    }
+
+    async fn record_upload_moderation_in(&self, tx: &mut Tx<'_>, v: &UploadVerdict) -> Result<bool> {
+        let (photo, outcome, findings, summary) = (&v.photo, v.outcome, &v.findings, v.summary.as_str());
         let now = now_ms();
         let status = match outcome {
             AutoOutcome::Approve => {
@@ -364,33 +403,31 @@ impl Catalog {
              WHERE id = $3 AND moderated = 0 AND deleted_ms IS NULL"
         );
         let n = sqlx::query(&sql)
-            .bind(phash.map(|h| h as i64))
+            .bind(v.phash.map(|h| h as i64))
             .bind(now)
             .bind(photo.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
         if n == 0 {
-            tx.rollback().await?;
             return Ok(false);
         }
         let subject = Subject::Photo(photo.clone());
         match outcome {
             AutoOutcome::Approve => {}
             AutoOutcome::Hold => {
-                let item = Self::open_item(&mut tx, &subject, "auto", findings).await?;
-                Self::audit(&mut tx, &item, &subject, None, "hold", Some(summary), findings, false).await?;
-                outbox.insert(&mut tx).await?;
+                let item = Self::open_item(tx, &subject, "auto", findings).await?;
+                Self::audit(tx, &item, &subject, None, "hold", Some(summary), findings, false).await?;
+                v.outbox.insert(tx).await?;
             }
             AutoOutcome::Reject => {
-                let item = self.closed_item(&mut tx, &subject, findings, summary).await?;
-                Self::audit(&mut tx, &item, &subject, None, "reject", Some(summary), findings, false).await?;
-                let owner = Self::owner_of(&mut tx, photo).await?;
-                Self::notify_in(&mut tx, &Self::notice(owner, "photo_rejected", &subject, &item, Some(summary))).await?;
-                outbox.insert(&mut tx).await?;
+                let item = self.closed_item(tx, &subject, findings, summary).await?;
+                Self::audit(tx, &item, &subject, None, "reject", Some(summary), findings, false).await?;
+                let owner = Self::owner_of(tx, photo).await?;
+                Self::notify_in(tx, &Self::notice(owner, "photo_rejected", &subject, &item, Some(summary))).await?;
+                v.outbox.insert(tx).await?;
             }
         }
-        tx.commit().await?;
         Ok(true)
     }
 

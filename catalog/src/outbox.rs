@@ -70,10 +70,21 @@ impl Catalog {
 
     /// Forgets a relayed record.
     pub async fn outbox_remove(&self, id: &EventId) -> Result<()> {
-        sqlx::query("DELETE FROM outbox WHERE id = $1")
-            .bind(id.as_str())
-            .execute(&mut *self.conn().await?)
-            .await?;
+        self.outbox_remove_many(std::slice::from_ref(id)).await
+    }
+
+    /// Forgets relayed records, in one statement (one commit for a batch
+    /// the relay moved).
+    pub async fn outbox_remove_many(&self, ids: &[EventId]) -> Result<()> {
+        for chunk in ids.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Any>::new("DELETE FROM outbox WHERE id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            q.push(")");
+            q.build().execute(&mut *self.conn().await?).await?;
+        }
         Ok(())
     }
 }

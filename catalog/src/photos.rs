@@ -106,6 +106,9 @@ pub(crate) const SELECT_PHOTO: &str = "SELECT p.*, u.username AS owner_username,
     JOIN users u ON u.id = p.owner_id
     JOIN albums a ON a.id = p.album_id";
 
+/// Followed owners up to which SQLite's feed is one index range per owner.
+const FEED_BRANCHES: usize = 200;
+
 /// Everything the upload path knows about a new photo.
 #[derive(Debug, Clone)]
 pub struct NewPhoto {
@@ -174,6 +177,15 @@ pub struct PhotoFilter {
     /// The feed of this user: their own photos and those of users they follow.
     pub feed_of: Option<UserId>,
     pub access: ListAccess,
+}
+
+/// The renditions the thumbnailer made for one photo
+/// ([`Catalog::mark_renditions`]).
+#[derive(Debug, Clone)]
+pub struct RenditionMark {
+    pub id: PhotoId,
+    pub display_key: Option<String>,
+    pub thumbnail_key: Option<String>,
 }
 
 impl Catalog {
@@ -351,6 +363,7 @@ impl Catalog {
                 );
             }
         }
+        let mut conn = self.conn().await?;
         let feed_owners = filter.feed_of.as_ref().map(|me| {
             let n = next(Bind::Text(me.to_string()), &mut binds);
             format!("SELECT CAST({n} AS TEXT) AS owner_id UNION SELECT f.followee_id FROM follows f WHERE f.follower_id = {n}")
@@ -376,48 +389,109 @@ impl Catalog {
                      ORDER BY p.created_ms {order}, p.id {order}"
                 )
             }
-            (owners, _) => {
-                if let Some(owners) = owners {
-                    // SQLite has no LATERAL; its planner walks photos_created.
+            (Some(owners), crate::Dialect::Sqlite) => {
+                // SQLite has no LATERAL: the same merge of one index range
+                // per followed owner, spelled as one UNION ALL branch per
+                // owner (up to FEED_BRANCHES; past that, one walk of
+                // photos_created filtered to the followed).
+                let me = filter.feed_of.as_ref().map(|m| m.to_string()).unwrap_or_default();
+                let followed: Vec<String> = sqlx::query_scalar(
+                    "SELECT followee_id FROM follows WHERE follower_id = $1 LIMIT $2",
+                )
+                .bind(&me)
+                .bind(FEED_BRANCHES as i64)
+                .fetch_all(&mut *conn)
+                .await?;
+                if followed.len() < FEED_BRANCHES {
+                    let keyset = keyset_clause(direction, "p.created_ms", "p.id", limit, &mut binds);
+                    let order = if matches!(direction, Direction::Before(_)) { "ASC" } else { "DESC" };
+                    let limit = binds.len();
+                    let others = followed.into_iter().filter(|f| *f != me);
+                    let branches: Vec<String> = std::iter::once(me.clone())
+                        .chain(others)
+                        .map(|owner| {
+                            let n = next(Bind::Text(owner), &mut binds);
+                            format!("SELECT * FROM (SELECT p.* FROM photos p WHERE p.owner_id = {n} AND {sql}{keyset})")
+                        })
+                        .collect();
+                    format!(
+                        "SELECT p.*, u.username AS owner_username, a.name AS album_name
+                         FROM ({}) p
+                         JOIN users u ON u.id = p.owner_id
+                         JOIN albums a ON a.id = p.album_id
+                         ORDER BY p.created_ms {order}, p.id {order} LIMIT ${limit}",
+                        branches.join(" UNION ALL ")
+                    )
+                } else {
                     sql += &format!(" AND p.owner_id IN ({owners})");
+                    let keyset = keyset_clause(direction, "p.created_ms", "p.id", limit, &mut binds);
+                    format!("{SELECT_PHOTO} WHERE {sql}{keyset}")
                 }
+            }
+            (None, _) => {
                 let keyset = keyset_clause(direction, "p.created_ms", "p.id", limit, &mut binds);
                 format!("{SELECT_PHOTO} WHERE {sql}{keyset}")
             }
         };
 
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *conn).await?;
         let photos = rows.iter().map(Photo::from_row).collect::<Result<Vec<_>>>()?;
         Ok(finish_page(photos, direction, limit))
     }
 
-    /// Records that the display rendition exists at `key` (before the
-    /// thumbnail is marked, so a ready photo has both). Idempotent.
+    /// Records that the display rendition exists at `key`. Idempotent.
     pub async fn mark_display_done(&self, id: &PhotoId, key: &str) -> Result<()> {
-        sqlx::query("UPDATE photos SET display_key = $1, updated_ms = $2 WHERE id = $3")
-            .bind(key)
-            .bind(now_ms())
-            .bind(id.as_str())
-            .execute(&mut *self.conn().await?)
-            .await?;
-        Ok(())
+        self.mark_renditions(&[RenditionMark { id: id.clone(), display_key: Some(key.to_string()), thumbnail_key: None }])
+            .await
     }
 
     /// Records that the thumbnail exists at `key`; the photo becomes `ready`
     /// if its search document exists and moderation passed it. Idempotent.
     pub async fn mark_thumbnail_done(&self, id: &PhotoId, key: &str) -> Result<()> {
+        self.mark_renditions(&[RenditionMark { id: id.clone(), display_key: None, thumbnail_key: Some(key.to_string()) }])
+            .await
+    }
+
+    /// Records the renditions of several photos in one commit (the
+    /// thumbnailer's marks for every photo it handled at once: one fsync,
+    /// not two per photo). A display key is written in the same statement
+    /// as its thumbnail, so a photo that becomes `ready` has both.
+    /// Idempotent.
+    pub async fn mark_renditions(&self, marks: &[RenditionMark]) -> Result<()> {
+        if marks.iter().all(|m| m.display_key.is_none() && m.thumbnail_key.is_none()) {
+            return Ok(());
+        }
         let now = now_ms();
-        sqlx::query(
-            "UPDATE photos SET thumbnail_key = $1, thumbnail_done = 1, updated_ms = $2,
-                ready_ms = CASE WHEN indexed = 1 AND moderated = 1 AND status = 'processing' THEN $2 ELSE ready_ms END,
-                status = CASE WHEN indexed = 1 AND moderated = 1 AND status = 'processing' THEN 'ready' ELSE status END
-             WHERE id = $3",
-        )
-        .bind(key)
-        .bind(now)
-        .bind(id.as_str())
-        .execute(&mut *self.conn().await?)
-        .await?;
+        let mut tx = self.begin().await?;
+        for m in marks {
+            match (&m.display_key, &m.thumbnail_key) {
+                (display, Some(thumbnail)) => {
+                    sqlx::query(
+                        "UPDATE photos SET display_key = COALESCE($1, display_key), thumbnail_key = $2,
+                            thumbnail_done = 1, updated_ms = $3,
+                            ready_ms = CASE WHEN indexed = 1 AND moderated = 1 AND status = 'processing' THEN $3 ELSE ready_ms END,
+                            status = CASE WHEN indexed = 1 AND moderated = 1 AND status = 'processing' THEN 'ready' ELSE status END
+                         WHERE id = $4",
+                    )
+                    .bind(display.clone())
+                    .bind(thumbnail)
+                    .bind(now)
+                    .bind(m.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                (Some(display), None) => {
+                    sqlx::query("UPDATE photos SET display_key = $1, updated_ms = $2 WHERE id = $3")
+                        .bind(display)
+                        .bind(now)
+                        .bind(m.id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                (None, None) => {}
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -86,6 +86,16 @@ pub trait Processor: Send + Sync + 'static {
         1
     }
 
+    /// Handles several records of different keys (photos) at once, each
+    /// with an outcome of its own, in the order given: the runner retries
+    /// a transient failure alone (through [`handle`](Self::handle)) and
+    /// dead-letters a permanent one alone, never its neighbours. Override it
+    /// to share work between the records (e.g. one catalog commit for all
+    /// of them). Defaults to [`handle`](Self::handle) on each, concurrently.
+    async fn handle_many(&self, envelopes: &[Envelope]) -> Vec<Result<(), ProcessError>> {
+        futures::future::join_all(envelopes.iter().map(|e| self.handle(e))).await
+    }
+
     /// Handles several records; all succeed or the batch is retried whole,
     /// so it must be idempotent as a whole. Defaults to one at a time.
     async fn handle_batch(&self, envelopes: &[Envelope]) -> Result<(), ProcessError> {
@@ -128,6 +138,9 @@ impl<P: Processor> Processor for Concurrent<P> {
     }
     async fn handle_batch(&self, envelopes: &[Envelope]) -> Result<(), ProcessError> {
         self.inner.handle_batch(envelopes).await
+    }
+    async fn handle_many(&self, envelopes: &[Envelope]) -> Vec<Result<(), ProcessError>> {
+        self.inner.handle_many(envelopes).await
     }
 }
 

@@ -20,14 +20,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use object_store::{path::Path, ObjectStore};
-use photostream_catalog::{AutoOutcome, Catalog, Photo};
+use photostream_catalog::{AutoOutcome, Catalog, Photo, UploadVerdict};
 use photostream_media::Limits;
 use photostream_moderation::policy::{Decision, Finding};
 use photostream_moderation::{summary, Checks};
 use photostream_pipeline::{Envelope, PhotoChanged, Record};
 use photostream_projections::outbox_entry;
 use tokio::sync::Mutex;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::{ProcessError, Processor};
 
@@ -74,8 +74,8 @@ impl Moderator {
         findings
     }
 
+    /// The image checks; the caller refreshes the blocklist first.
     async fn image_findings(&self, photo: &Photo) -> Result<(u64, Vec<Finding>), ProcessError> {
-        self.refresh_blocklist().await?;
         let key = Path::parse(&photo.original_key).map_err(ProcessError::permanent)?;
         let bytes = self
             .objects
@@ -127,41 +127,82 @@ impl Processor for Moderator {
     }
 
     async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError> {
+        self.handle_many(std::slice::from_ref(envelope)).await.pop().unwrap_or(Ok(()))
+    }
+
+    /// Checks every record handed over at once (each with its own outcome);
+    /// the verdicts on new uploads are recorded in one catalog commit.
+    async fn handle_many(&self, envelopes: &[Envelope]) -> Vec<Result<(), ProcessError>> {
+        // Blocklist changes are picked up once per round, before any image check.
+        if envelopes.iter().any(|e| matches!(e.record, Record::PhotoUploaded(_))) {
+            if let Err(e) = self.refresh_blocklist().await {
+                let e = format!("{e}");
+                return envelopes.iter().map(|_| Err(ProcessError::transient(anyhow::anyhow!("{e}")))).collect();
+            }
+        }
+        let assessed = futures::future::join_all(envelopes.iter().map(|e| self.assess(e))).await;
+        let verdicts: Vec<UploadVerdict> = assessed.iter().filter_map(|r| r.as_ref().ok().cloned().flatten()).collect();
+        let recorded = match verdicts.is_empty() {
+            true => Ok(Vec::new()),
+            false => self.catalog.record_upload_moderations(&verdicts).await,
+        };
+        match &recorded {
+            Ok(recorded) => {
+                for (v, _) in verdicts.iter().zip(recorded).filter(|(_, r)| **r) {
+                    Self::count(v.outcome, "photo");
+                    if v.outcome != AutoOutcome::Approve {
+                        info!(photo = %v.photo, outcome = ?v.outcome, findings = %v.summary, "upload moderated");
+                    }
+                }
+            }
+            Err(e) => warn!(error = %e, records = verdicts.len(), "recording upload verdicts failed; retrying them"),
+        }
+        assessed
+            .into_iter()
+            .map(|r| match (r, &recorded) {
+                (Ok(Some(_)), Err(e)) => Err(ProcessError::transient(anyhow::anyhow!("recording the verdict: {e}"))),
+                (r, _) => r.map(|_| ()),
+            })
+            .collect()
+    }
+}
+
+impl Moderator {
+    /// Handles `envelope`, except that a new upload's verdict is returned
+    /// for the caller to record (with its neighbours').
+    async fn assess(&self, envelope: &Envelope) -> Result<Option<UploadVerdict>, ProcessError> {
         let moderated = |photo: &Photo| {
             outbox_entry(Record::PhotoModerated(PhotoChanged { photo_id: photo.id.clone() }), envelope.request_id.clone())
         };
         match &envelope.record {
             Record::PhotoUploaded(r) => {
-                let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(()) };
+                let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(None) };
                 if photo.moderated {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let (hash, mut findings) = self.image_findings(&photo).await?;
                 findings.extend(self.text_findings(&photo));
                 let outcome = self.outcome(&findings);
                 let json = serde_json::to_value(&findings).map_err(ProcessError::permanent)?;
-                let recorded = self
-                    .catalog
-                    .record_upload_moderation(&photo.id, Some(hash), outcome, &json, &summary(&findings), &moderated(&photo))
-                    .await
-                    .map_err(ProcessError::transient)?;
-                if recorded {
-                    Self::count(outcome, "photo");
-                    if outcome != AutoOutcome::Approve {
-                        info!(photo = %photo.id, ?outcome, findings = %summary(&findings), "upload moderated");
-                    }
-                }
+                return Ok(Some(UploadVerdict {
+                    photo: photo.id.clone(),
+                    phash: Some(hash),
+                    outcome,
+                    findings: json,
+                    summary: summary(&findings),
+                    outbox: moderated(&photo),
+                }));
             }
             Record::PhotoUpdated(r) => {
-                let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(()) };
+                let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(None) };
                 let decided = self.catalog.last_decision_ms(&photo.id).await.map_err(ProcessError::transient)?;
                 if decided.is_some_and(|d| d >= envelope.at_ms) {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let findings = self.text_findings(&photo);
                 let outcome = self.outcome(&findings);
                 if outcome == AutoOutcome::Approve {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let json = serde_json::to_value(&findings).map_err(ProcessError::permanent)?;
                 let changed = self
@@ -176,13 +217,13 @@ impl Processor for Moderator {
             }
             Record::CommentAdded(r) => {
                 let Some(comment) = self.catalog.comment(&r.comment_id).await.map_err(ProcessError::transient)? else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 let findings = self.checks.check_text("comment", &comment.text);
                 let outcome = self.outcome(&findings);
                 if outcome == AutoOutcome::Approve {
                     Self::count(outcome, "comment");
-                    return Ok(());
+                    return Ok(None);
                 }
                 let json = serde_json::to_value(&findings).map_err(ProcessError::permanent)?;
                 let changed = self
@@ -197,6 +238,6 @@ impl Processor for Moderator {
             }
             _ => {}
         }
-        Ok(())
+        Ok(None)
     }
 }

@@ -12,6 +12,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 
+/// Outbox rows relayed per batch.
+const PAGE: i64 = 500;
+
 pub struct OutboxRelay {
     catalog: Catalog,
     log: Arc<dyn EventLog>,
@@ -31,24 +34,37 @@ impl OutboxRelay {
     }
 
     /// Relays everything pending once; returns how many records moved.
+    /// Each page of the outbox goes out as one batch per topic (in commit
+    /// order; one stream append, or one round trip, per batch) and is then
+    /// forgotten in one statement: a crash in between only publishes it
+    /// again, which idempotent processors absorb.
     pub async fn relay_pending(&self) -> anyhow::Result<usize> {
         let mut moved = 0;
         loop {
-            let batch = self.catalog.outbox_pending(100).await?;
-            if batch.is_empty() {
+            let page = self.catalog.outbox_pending(PAGE).await?;
+            if page.is_empty() {
                 return Ok(moved);
             }
-            for entry in batch {
+            let mut by_topic: Vec<(Topic, Vec<(String, Envelope)>)> = Vec::new();
+            for entry in &page {
                 match serde_json::from_str::<Envelope>(&entry.payload) {
                     Ok(envelope) => {
                         let topic = Topic::new(&entry.topic)?;
-                        self.log.publish(&topic, &entry.key, &envelope).await?;
+                        let record = (entry.key.clone(), envelope);
+                        match by_topic.iter_mut().find(|(t, _)| *t == topic) {
+                            Some((_, records)) => records.push(record),
+                            None => by_topic.push((topic, vec![record])),
+                        }
                     }
                     Err(e) => error!(id = %entry.id, error = %e, "dropping an undecodable outbox row"),
                 }
-                self.catalog.outbox_remove(&entry.id).await?;
-                moved += 1;
             }
+            for (topic, records) in &by_topic {
+                self.log.publish_batch(topic, records).await?;
+            }
+            let ids: Vec<_> = page.iter().map(|e| e.id.clone()).collect();
+            self.catalog.outbox_remove_many(&ids).await?;
+            moved += page.len();
         }
     }
 

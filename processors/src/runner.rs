@@ -123,6 +123,17 @@ impl Attempts<'_> {
     /// retrying transient failures with backoff, until done, given up on,
     /// or shutdown.
     async fn until_done(&self, envelopes: &[Envelope]) -> Outcome {
+        self.settle(envelopes, None, std::time::Instant::now()).await
+    }
+
+    /// [`until_done`](Self::until_done) for `envelopes` whose first attempt
+    /// (started at `started`) already ended in `first`, if given.
+    async fn settle(
+        &self,
+        envelopes: &[Envelope],
+        mut first: Option<Result<(), ProcessError>>,
+        started: std::time::Instant,
+    ) -> Outcome {
         let (name, config, stats) = (self.processor.name(), self.config, self.stats);
         if envelopes.is_empty() {
             return Outcome::Done;
@@ -136,15 +147,14 @@ impl Attempts<'_> {
             ),
             many => tracing::info_span!("batch", processor = name, records = many.len()),
         };
-        let started = std::time::Instant::now();
         let outcome = async {
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                let result = if envelopes.len() == 1 {
-                    self.processor.handle(&envelopes[0]).await
-                } else {
-                    self.processor.handle_batch(envelopes).await
+                let result = match first.take() {
+                    Some(result) => result,
+                    None if envelopes.len() == 1 => self.processor.handle(&envelopes[0]).await,
+                    None => self.processor.handle_batch(envelopes).await,
                 };
                 match result {
                     Ok(()) => {
@@ -190,6 +200,43 @@ impl Attempts<'_> {
         metrics::histogram!("photostream_processor_handle_seconds", "processor" => name)
             .record(started.elapsed().as_secs_f64());
         outcome
+    }
+
+    /// Handles records one by one in outcome: each round hands the next
+    /// record of every key to `handle_many` at once, then settles each
+    /// result (retrying transient failures alone). Returns an outcome per
+    /// record, `Stopped` for those not reached because of shutdown.
+    async fn each(&self, envelopes: &[Envelope]) -> Vec<Outcome> {
+        let mut lanes: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, e) in envelopes.iter().enumerate() {
+            let key = e.record.key();
+            match lanes.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, lane)) => lane.push(i),
+                None => lanes.push((key, vec![i])),
+            }
+        }
+        let mut outcomes: Vec<Outcome> = (0..envelopes.len()).map(|_| Outcome::Stopped).collect();
+        let rounds = lanes.iter().map(|(_, lane)| lane.len()).max().unwrap_or(0);
+        for round in 0..rounds {
+            let members: Vec<usize> = lanes.iter().filter_map(|(_, lane)| lane.get(round).copied()).collect();
+            let batch: Vec<Envelope> = members.iter().map(|&i| envelopes[i].clone()).collect();
+            let started = std::time::Instant::now();
+            let results = self.processor.handle_many(&batch).await;
+            debug_assert_eq!(results.len(), batch.len());
+            let settled = futures::future::join_all(
+                results.into_iter().zip(&batch).map(|(r, e)| self.settle(std::slice::from_ref(e), Some(r), started)),
+            )
+            .await;
+            let mut stopped = false;
+            for (i, outcome) in members.into_iter().zip(settled) {
+                stopped |= matches!(outcome, Outcome::Stopped);
+                outcomes[i] = outcome;
+            }
+            if stopped {
+                break;
+            }
+        }
+        outcomes
     }
 }
 
@@ -302,39 +349,14 @@ pub async fn run_processor_with_stats(
         // A batch succeeds or fails as a whole; otherwise every record has
         // an outcome of its own: one bad file is retried or dead-lettered
         // alone, never its neighbours. Records of different keys (photos)
-        // run concurrently; those of one key in stream order.
-        let groups: Vec<&[Envelope]> = if processor.batch_size() > 1 {
-            vec![envelopes.as_slice()]
-        } else {
-            envelopes.chunks(1).collect()
-        };
+        // are handed over together (`handle_many`); those of one key in
+        // stream order, one round after another.
         let ctx = Attempts { processor: processor.as_ref(), config: &config, shutdown: &shutdown, stats: &stats };
-        let mut lanes: Vec<(String, Vec<usize>)> = Vec::new();
-        for (i, g) in groups.iter().enumerate() {
-            let key = g.first().map(|e| e.record.key()).unwrap_or_default();
-            match lanes.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, lane)) => lane.push(i),
-                None => lanes.push((key, vec![i])),
-            }
-        }
-        let (ctx, groups) = (&ctx, &groups);
-        let lane_outcomes = futures::future::join_all(lanes.iter().map(|(_, lane)| async move {
-            let mut done = Vec::with_capacity(lane.len());
-            for &i in lane {
-                let outcome = ctx.until_done(groups[i]).await;
-                let stopped = matches!(outcome, Outcome::Stopped);
-                done.push((i, outcome));
-                if stopped {
-                    break;
-                }
-            }
-            done
-        }))
-        .await;
-        let mut outcomes: Vec<Outcome> = (0..groups.len()).map(|_| Outcome::Stopped).collect();
-        for (i, outcome) in lane_outcomes.into_iter().flatten() {
-            outcomes[i] = outcome;
-        }
+        let (groups, outcomes): (Vec<&[Envelope]>, Vec<Outcome>) = if processor.batch_size() > 1 {
+            (vec![envelopes.as_slice()], vec![ctx.until_done(&envelopes).await])
+        } else {
+            (envelopes.chunks(1).collect(), ctx.each(&envelopes).await)
+        };
         if outcomes.iter().any(|o| matches!(o, Outcome::Stopped)) {
             // Shutdown while retrying: nothing of this round is committed,
             // so it is all delivered again (processors are idempotent).

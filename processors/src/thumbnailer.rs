@@ -5,18 +5,20 @@
 //! rendition, 1024 px on the long edge (never upscaled), upright, JPEG
 //! without metadata, at `{user}/{album}/display/{stem}_display.jpg`.
 //!
-//! The display rendition is stored and marked before the thumbnail, so a
+//! Both are stored first, then marked in the catalog in one statement, so a
 //! photo that becomes `ready` through its thumbnail has both; a photo that
-//! came with a client thumbnail gets its display rendition shortly after.
+//! came with a client thumbnail gets its display rendition with the mark of
+//! that thumbnail. The photos handed over at once are rendered concurrently
+//! and marked in one commit.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use object_store::{path::Path, ObjectStore, PutPayload};
-use photostream_catalog::{Catalog, Photo};
+use photostream_catalog::{Catalog, Photo, RenditionMark};
 use photostream_media::{Limits, MediaError};
 use photostream_pipeline::{Envelope, Record};
-use tracing::info;
+use tracing::debug;
 
 use crate::{object_key, ProcessError, Processor};
 
@@ -54,38 +56,66 @@ impl Processor for Thumbnailer {
     }
 
     async fn handle(&self, envelope: &Envelope) -> Result<(), ProcessError> {
-        let Record::PhotoUploaded(rec) = &envelope.record else {
-            return Ok(());
-        };
-        let photo = self.catalog.photo(&rec.photo_id).await.map_err(ProcessError::transient)?;
-        let Some(photo) = photo.filter(|p| p.deleted_ms.is_none()) else {
-            return Ok(());
-        };
-        // A verified client thumbnail is kept (the upload marked it); the
-        // display rendition is made in any case.
-        let need_thumbnail = !photo.thumbnail_done && rec.client_thumbnail_key.is_none();
-        if photo.display_key.is_none() || need_thumbnail {
-            self.make(&photo, need_thumbnail).await?;
-        }
-        if let (false, Some(key)) = (photo.thumbnail_done, &rec.client_thumbnail_key) {
-            self.catalog.mark_thumbnail_done(&photo.id, key).await.map_err(ProcessError::transient)?;
-        }
-        Ok(())
+        self.handle_many(std::slice::from_ref(envelope)).await.pop().unwrap_or(Ok(()))
+    }
+
+    /// Renders every photo handed over at once (each with its own outcome),
+    /// then marks all that succeeded in one catalog commit.
+    async fn handle_many(&self, envelopes: &[Envelope]) -> Vec<Result<(), ProcessError>> {
+        let prepared = futures::future::join_all(envelopes.iter().map(|e| self.prepare(e))).await;
+        let marks: Vec<RenditionMark> = prepared.iter().filter_map(|r| r.as_ref().ok().cloned().flatten()).collect();
+        let marked = self.catalog.mark_renditions(&marks).await;
+        prepared
+            .into_iter()
+            .map(|r| match (r, &marked) {
+                (Ok(Some(_)), Err(e)) => Err(ProcessError::transient(anyhow::anyhow!("marking renditions: {e}"))),
+                (r, _) => r.map(|_| ()),
+            })
+            .collect()
     }
 }
 
 impl Thumbnailer {
+    /// Makes and stores what `envelope`'s photo still lacks; returns the
+    /// catalog mark to write, if any.
+    async fn prepare(&self, envelope: &Envelope) -> Result<Option<RenditionMark>, ProcessError> {
+        let Record::PhotoUploaded(rec) = &envelope.record else {
+            return Ok(None);
+        };
+        let photo = self.catalog.photo(&rec.photo_id).await.map_err(ProcessError::transient)?;
+        let Some(photo) = photo.filter(|p| p.deleted_ms.is_none()) else {
+            return Ok(None);
+        };
+        // A verified client thumbnail is kept (the upload stored it); the
+        // display rendition is made in any case.
+        let need_thumbnail = !photo.thumbnail_done && rec.client_thumbnail_key.is_none();
+        let mut mark = RenditionMark { id: photo.id.clone(), display_key: None, thumbnail_key: None };
+        if photo.display_key.is_none() || need_thumbnail {
+            let (display, thumbnail) = self.make(&photo, need_thumbnail).await?;
+            mark.display_key = Some(display);
+            mark.thumbnail_key = thumbnail;
+        }
+        if !photo.thumbnail_done && mark.thumbnail_key.is_none() {
+            mark.thumbnail_key = rec.client_thumbnail_key.clone();
+        }
+        Ok((mark.display_key.is_some() || mark.thumbnail_key.is_some()).then_some(mark))
+    }
+
     /// Makes and stores both renditions of `photo` from its original and
     /// marks the catalog row; returns the thumbnail's key. Used by
     /// `photostream rethumb`.
     pub async fn render(&self, photo: &Photo) -> Result<String, ProcessError> {
-        self.make(photo, true).await?.ok_or_else(|| ProcessError::permanent(anyhow::anyhow!("no thumbnail made")))
+        let (display, thumbnail) = self.make(photo, true).await?;
+        let thumbnail = thumbnail.ok_or_else(|| ProcessError::permanent(anyhow::anyhow!("no thumbnail made")))?;
+        let mark = RenditionMark { id: photo.id.clone(), display_key: Some(display), thumbnail_key: Some(thumbnail.clone()) };
+        self.catalog.mark_renditions(&[mark]).await.map_err(ProcessError::transient)?;
+        Ok(thumbnail)
     }
 
     /// Makes the display rendition and, if `with_thumbnail`, the thumbnail,
-    /// from one decode; stores and marks them (display first). Returns the
-    /// thumbnail's key when one was made.
-    async fn make(&self, photo: &Photo, with_thumbnail: bool) -> Result<Option<String>, ProcessError> {
+    /// from one decode, and stores them; returns their keys (the caller
+    /// marks the catalog).
+    async fn make(&self, photo: &Photo, with_thumbnail: bool) -> Result<(String, Option<String>), ProcessError> {
         let original = Path::parse(&photo.original_key).map_err(ProcessError::permanent)?;
         let bytes = self
             .objects
@@ -107,20 +137,18 @@ impl Thumbnailer {
         // Next to the original, whatever album the photo is in now.
         let unexpected = || ProcessError::permanent(anyhow::anyhow!("unexpected original key {}", photo.original_key));
         let display_key = display_key_for(&photo.original_key).ok_or_else(unexpected)?;
-        self.put(&display_key, display.bytes).await?;
-        self.catalog.mark_display_done(&photo.id, &display_key).await.map_err(ProcessError::transient)?;
-        let Some(thumb) = thumb else {
-            info!(photo = %photo.id, display_key, ms = started.elapsed().as_millis() as u64, "display rendition stored");
-            return Ok(None);
+        let thumb_key = match &thumb {
+            Some(t) => Some(thumbnail_key_for(&photo.original_key, t.ext).ok_or_else(unexpected)?),
+            None => None,
         };
-        let key = thumbnail_key_for(&photo.original_key, thumb.ext).ok_or_else(unexpected)?;
-        self.put(&key, thumb.bytes).await?;
-        self.catalog
-            .mark_thumbnail_done(&photo.id, &key)
-            .await
-            .map_err(ProcessError::transient)?;
-        info!(photo = %photo.id, key, display_key, ms = started.elapsed().as_millis() as u64, "renditions stored");
-        Ok(Some(key))
+        match (thumb, &thumb_key) {
+            (Some(thumb), Some(key)) => {
+                futures::try_join!(self.put(&display_key, display.bytes), self.put(key, thumb.bytes))?;
+            }
+            _ => self.put(&display_key, display.bytes).await?,
+        }
+        debug!(photo = %photo.id, ?thumb_key, display_key, ms = started.elapsed().as_millis() as u64, "renditions stored");
+        Ok((display_key, thumb_key))
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), ProcessError> {
