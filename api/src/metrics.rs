@@ -71,8 +71,9 @@ pub fn scrape_allowed(token: Option<&str>, client: Option<std::net::IpAddr>, aut
 }
 
 /// `GET /metrics` in the Prometheus text format. Gauges read from the
-/// catalog (the moderation queue) are refreshed on each scrape. Served to
-/// loopback clients, or with `metrics_token` to its bearers; 404 otherwise.
+/// catalog (the moderation queue, originals per storage tier) are refreshed
+/// on each scrape. Served to loopback clients, or with `metrics_token` to
+/// its bearers; 404 otherwise.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),
               (status = 404, description = "Not a loopback client and no (or a wrong) metrics token", body = crate::openapi::ErrorBody)))]
@@ -92,6 +93,10 @@ pub async fn render(
             metrics::gauge!("photostream_moderation_oldest_pending_seconds").set(age);
         }
         Err(e) => tracing::warn!(error = %e, "cannot read the moderation queue for metrics"),
+    }
+    // Originals and bytes per storage tier (also refreshed by each tiering pass).
+    if let Err(e) = photostream_tiering::report_totals(&st.catalog).await {
+        tracing::warn!(error = %e, "cannot read the per-tier totals for metrics");
     }
     render_text().into_response()
 }

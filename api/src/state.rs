@@ -42,6 +42,8 @@ pub struct ApiConfig {
     pub signups_per_address: usize,
     /// Bearer token for `/metrics` on the API port (`None`: loopback only).
     pub metrics_token: Option<String>,
+    /// A read of a cold original brings it back to the hot store.
+    pub rewarm_on_read: bool,
 }
 
 impl Default for ApiConfig {
@@ -58,6 +60,7 @@ impl Default for ApiConfig {
             max_streams_per_user: 4,
             signups_per_address: 10,
             metrics_token: None,
+            rewarm_on_read: false,
         }
     }
 }
@@ -85,6 +88,9 @@ pub struct AppState {
     pub limiter: Arc<dyn ConcurrencyLimiter>,
     /// Hot thumbnails, served after the access check.
     pub thumbnail_cache: Arc<dyn BlobCache>,
+    /// The cold store for originals and the mover that rewarms them, when
+    /// `storage.cold` is configured (`None`: every original is in `objects`).
+    pub tiering: Option<photostream_tiering::Mover>,
     pub login_limiter: LoginLimiter,
     pub signup_limiter: crate::limits::SignupLimiter,
     /// Fires when the server shuts down; long-lived responses (SSE) end on it.
@@ -117,6 +123,7 @@ impl AppState {
             signer: MediaSigner::new(secret, 300),
             limiter: Arc::new(InProcessLimiter::default()),
             thumbnail_cache: Arc::new(MemoryBlobCache::new(64 * 1024 * 1024)),
+            tiering: None,
             login_limiter: LoginLimiter::new(10, 60, std::time::Duration::from_secs(60)),
             signup_limiter,
             shutdown: tokio_util::sync::CancellationToken::new(),

@@ -12,6 +12,8 @@
 //!
 //! - [`moderation`]: the review queue, reports, decisions, audit log and
 //!   perceptual-hash blocklist.
+//! - `tiering`: which object store holds each original, last reads, and
+//!   the tiering job's work list.
 //!
 //! The upload path writes the photo row and its outbox record in one
 //! transaction ([`Catalog::insert_photo`]); the relay in `processors` moves
@@ -27,6 +29,7 @@ mod outbox;
 mod photos;
 mod sessions;
 mod social;
+mod tiering;
 mod users;
 
 use std::time::Duration;
@@ -42,6 +45,7 @@ pub use access::{ApiToken, NewApiToken};
 pub use groups::Group;
 pub use social::{Comment, Follow, NewNotification, Notification, OwnerTotals, NOTIFICATION_ROWS_PER_STATEMENT};
 pub use photos::{Direction, Keyset, ListAccess, NewPhoto, Photo, PhotoFilter, PhotoPatch, RenditionMark};
+pub use tiering::{TierTotals, READ_RECORD_GRANULARITY_MS};
 pub use users::{Album, User};
 
 #[derive(Debug, thiserror::Error)]

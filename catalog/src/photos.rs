@@ -2,7 +2,8 @@
 //! processing flags that drive `processing → ready`.
 
 use photostream_types::{
-    now_ms, AlbumId, AlbumName, PhotoId, PhotoMetadata, PhotoStatus, UserId, Username, Visibility,
+    now_ms, AlbumId, AlbumName, PhotoId, PhotoMetadata, PhotoStatus, StorageTier, UserId, Username,
+    Visibility,
 };
 use sqlx::any::AnyRow;
 
@@ -45,6 +46,10 @@ pub struct Photo {
     pub moderated: bool,
     /// The perceptual hash, once the moderation processor computed it.
     pub phash: Option<u64>,
+    /// Which object store holds the original (renditions are always hot).
+    pub storage_tier: StorageTier,
+    /// When the original was last read, to the hour (`None`: never).
+    pub original_read_ms: Option<i64>,
 }
 
 impl Photo {
@@ -89,6 +94,8 @@ impl Photo {
             acl_version: get(row, "acl_version")?,
             moderated: get::<i64>(row, "moderated")? != 0,
             phash: get::<Option<i64>>(row, "phash")?.map(|h| h as u64),
+            storage_tier: parse(get::<String>(row, "storage_tier")?)?,
+            original_read_ms: get(row, "original_read_ms")?,
         })
     }
 

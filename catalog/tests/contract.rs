@@ -293,6 +293,132 @@ async fn contract(c: Catalog) {
     assert_eq!((totals.photos, totals.favorites, totals.comments), (4, 1, 1));
 
     moderation(&c, &alice, &bob, &default.id).await;
+    tiering(&c).await;
+}
+
+/// Storage tiers: the work list, compare-and-set moves, read records,
+/// totals, and the uploader's look-up by content hash.
+async fn tiering(c: &Catalog) {
+    use photostream_types::StorageTier;
+    let dora = c
+        .create_user(&Username::parse("dora").unwrap(), "h")
+        .await
+        .unwrap();
+    let dora_album = c
+        .ensure_album(&dora.id, &AlbumName::default_album())
+        .await
+        .unwrap()
+        .id;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let mut p = new_photo(&dora.id, &dora_album, &format!("t{i}"), vec![]);
+        p.content_hash = format!("{i:064x}");
+        p.byte_size = 100 + i;
+        p.original_key = format!("dora/default/original/t{i}.png");
+        ids.push(c.insert_photo(&p, &outbox()).await.unwrap().id);
+    }
+    let fresh = c.photo(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        (fresh.storage_tier, fresh.original_read_ms),
+        (StorageTier::Hot, None)
+    );
+    let future = photostream_types::now_ms() + 1000;
+    let mine = |ws: Vec<photostream_catalog::Photo>| {
+        ws.into_iter()
+            .filter(|p| ids.contains(&p.id))
+            .map(|p| p.id)
+            .collect::<Vec<_>>()
+    };
+    // Photos still processing stay hot.
+    assert!(mine(c.tier_work_after(future, None, 100).await.unwrap()).is_empty());
+    for id in &ids {
+        c.mark_thumbnail_done(id, &format!("dora/default/thumbnail/{id}.png"))
+            .await
+            .unwrap();
+        c.mark_indexed(id).await.unwrap();
+        c.record_upload_moderation(
+            id,
+            None,
+            AutoOutcome::Approve,
+            &serde_json::json!([]),
+            "",
+            &outbox(),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        mine(c.tier_work_after(future, None, 100).await.unwrap()),
+        ids
+    );
+    assert!(
+        mine(c.tier_work_after(0, None, 100).await.unwrap()).is_empty(),
+        "uploaded after the cut-off"
+    );
+    // A read within the hour is recorded once.
+    let now = photostream_types::now_ms();
+    assert!(c.record_original_read(&ids[1], now).await.unwrap());
+    assert!(!c.record_original_read(&ids[1], now + 1000).await.unwrap());
+    assert!(c
+        .record_original_read(
+            &ids[1],
+            now + photostream_catalog::READ_RECORD_GRANULARITY_MS + 1
+        )
+        .await
+        .unwrap());
+    assert_eq!(
+        mine(c.tier_work_after(now + 10, None, 100).await.unwrap()),
+        vec![ids[0].clone(), ids[2].clone()]
+    );
+    // Compare-and-set moves; half-done moves are always work.
+    assert!(c
+        .set_storage_tier(&ids[0], StorageTier::Hot, StorageTier::ColdLeavingHot)
+        .await
+        .unwrap());
+    assert!(!c
+        .set_storage_tier(&ids[0], StorageTier::Hot, StorageTier::ColdLeavingHot)
+        .await
+        .unwrap());
+    assert_eq!(
+        mine(c.tier_work_after(0, None, 100).await.unwrap()),
+        vec![ids[0].clone()]
+    );
+    assert!(c
+        .set_storage_tier(&ids[0], StorageTier::ColdLeavingHot, StorageTier::Cold)
+        .await
+        .unwrap());
+    assert!(mine(c.tier_work_after(0, None, 100).await.unwrap()).is_empty());
+    assert_eq!(
+        mine(c.tier_work_after(future, Some(&ids[0]), 100).await.unwrap()),
+        vec![ids[2].clone()]
+    );
+    let cold = c
+        .tier_totals()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.tier == StorageTier::Cold)
+        .unwrap();
+    assert_eq!((cold.objects, cold.bytes), (1, 100));
+    // The uploader's question: is this content already mine?
+    let hash = format!("{:064x}", 2);
+    assert_eq!(
+        c.photos_with_content_hash(&dora.id, &hash)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let other = c
+        .user_by_username(&Username::parse("alice").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(c
+        .photos_with_content_hash(&other.id, &hash)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// The review queue: holds, reports collapsing, decisions, audit, blocklist.

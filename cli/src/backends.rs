@@ -23,6 +23,8 @@ pub struct Backends {
     /// The pipeline's own pool: processors, outbox relay and sweeper.
     pub pipeline_catalog: Catalog,
     pub objects: Arc<dyn ObjectStore>,
+    /// The cold store for originals (`storage.cold`), when configured.
+    pub cold_objects: Option<Arc<dyn ObjectStore>>,
     pub search: Arc<dyn SearchIndex>,
     pub stream: Arc<dyn EventLog>,
     pub analytics: Arc<dyn Analytics>,
@@ -56,6 +58,7 @@ impl Backends {
             catalog,
             pipeline_catalog,
             objects: objects(&config.objects, &config.data_dir)?,
+            cold_objects: cold_objects(config)?,
             search: search(config).await?,
             stream: stream(config).await?,
             analytics: analytics(&config.analytics, &config.data_dir).await?,
@@ -71,25 +74,38 @@ impl Backends {
     pub async fn probe(&self) -> Vec<(&'static str, bool)> {
         let marker = object_store::path::Path::from("__readyz__");
         let objects = matches!(self.objects.head(&marker).await, Ok(_) | Err(object_store::Error::NotFound { .. }));
-        vec![
+        let mut up = vec![
             ("catalog", self.catalog.ping().await.is_ok()),
             ("stream", self.stream.ping().await.is_ok()),
             ("search", self.search.ping().await.is_ok()),
             ("analytics", self.analytics.ping().await.is_ok()),
             ("cache", self.limiter.ping().await.is_ok()),
             ("objects", objects),
-        ]
+        ];
+        if let Some(cold) = &self.cold_objects {
+            up.push((
+                "cold_objects",
+                matches!(
+                    cold.head(&marker).await,
+                    Ok(_) | Err(object_store::Error::NotFound { .. })
+                ),
+            ));
+        }
+        up
     }
 
     pub fn describe(&self) -> String {
         format!(
-            "catalog={:?} stream={} search={} analytics={} cache={} objects={}",
+            "catalog={:?} stream={} search={} analytics={} cache={} objects={} cold_objects={}",
             self.catalog.dialect(),
             self.stream.kind(),
             self.search.kind(),
             self.analytics.kind(),
             self.limiter.kind(),
             self.objects,
+            self.cold_objects
+                .as_ref()
+                .map_or_else(|| "none".to_string(), |c| c.to_string()),
         )
     }
 }
@@ -97,11 +113,32 @@ impl Backends {
 /// `local`, `file:///path`, or `s3://bucket[?endpoint=…&region=…&allow_http=true]`
 /// (credentials from the usual `AWS_*` environment variables).
 pub fn objects(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    object_store_at(url, &data_dir.join("objects"))
+}
+
+/// The cold store of `storage.cold` (`local` is `{data_dir}/cold`), or
+/// `None` when tiering is off. The same URL forms as `objects`.
+pub fn cold_objects(config: &Config) -> anyhow::Result<Option<Arc<dyn ObjectStore>>> {
+    let url = config.storage.cold.trim();
+    if url.is_empty() {
+        return Ok(None);
+    }
+    anyhow::ensure!(
+        url != config.objects,
+        "storage.cold is the same store as objects ({url})"
+    );
+    object_store_at(url, &config.data_dir.join("cold"))
+        .context("storage.cold")
+        .map(Some)
+}
+
+/// An object store from its URL; `local` is the directory `local_root`.
+fn object_store_at(url: &str, local_root: &Path) -> anyhow::Result<Arc<dyn ObjectStore>> {
     if let Some(rest) = url.strip_prefix("s3://") {
         return s3(rest);
     }
     let root: PathBuf = match url {
-        "local" => data_dir.join("objects"),
+        "local" => local_root.to_path_buf(),
         u if u.starts_with("file://") => PathBuf::from(&u["file://".len()..]),
         other => bail!("unsupported objects backend {other:?}: use \"local\", file:///path or s3://bucket"),
     };

@@ -73,6 +73,8 @@ pub struct Config {
     /// `local` (files under the data dir), `file:///absolute/path` or
     /// `s3://bucket?endpoint=…&region=…&allow_http=true` (AWS_* credentials).
     pub objects: String,
+    /// Storage tiering of originals (a cold store and when to use it).
+    pub storage: StorageConfig,
     pub auth: AuthConfig,
     pub uploads: UploadConfig,
     pub limits: LimitsConfig,
@@ -84,6 +86,32 @@ pub struct Config {
     pub moderation: photostream_moderation::ModerationConfig,
 }
 
+/// Storage tiering (docs/tiering.md): originals nobody reads move to a
+/// cheaper object store; reads stay transparent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// The cold object store, a URL like `objects` (`file:///path`,
+    /// `s3://bucket?…`; `local` is `{data_dir}/cold`). Empty: no tiering.
+    pub cold: String,
+    /// Originals not read for this many days move to the cold store.
+    pub cold_after_days: u64,
+    /// How often the processors role runs a tiering pass.
+    pub tier_interval_secs: u64,
+    /// A read of a cold original brings it back to the hot store.
+    pub rewarm_on_read: bool,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            cold: String::new(),
+            cold_after_days: 30,
+            tier_interval_secs: 86_400,
+            rewarm_on_read: false,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -187,6 +215,7 @@ impl Default for Config {
             cache: "memory".into(),
             cache_max_bytes: 64 * 1024 * 1024,
             objects: "local".into(),
+            storage: StorageConfig::default(),
             auth: AuthConfig::default(),
             uploads: UploadConfig::default(),
             limits: LimitsConfig::default(),
@@ -302,6 +331,21 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/photostream.toml");
         let from_file: Config = Figment::from(Toml::file(&path)).extract().unwrap();
         assert_eq!(from_file, Config::default());
+    }
+
+    #[test]
+    fn storage_tiering_comes_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PHOTOSTREAM_STORAGE__COLD", "file:///srv/cold");
+            jail.set_env("PHOTOSTREAM_STORAGE__COLD_AFTER_DAYS", "90");
+            jail.set_env("PHOTOSTREAM_STORAGE__REWARM_ON_READ", "true");
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(c.storage.cold, "file:///srv/cold");
+            assert_eq!(c.storage.cold_after_days, 90);
+            assert!(c.storage.rewarm_on_read);
+            assert_eq!(c.storage.tier_interval_secs, 86_400);
+            Ok(())
+        });
     }
 
     #[test]

@@ -50,6 +50,45 @@ enum Command {
         #[arg(long, global = true)]
         data_dir: Option<PathBuf>,
     },
+    /// Move originals not read for a while to the cold store (storage.cold);
+    /// resumable: a re-run finishes half-done moves.
+    Tier {
+        /// Originals not read (nor uploaded) for this long: 30d, 12h, 90m, 0
+        /// (default: storage.cold_after_days).
+        #[arg(long, value_parser = crate::progress::parse_duration)]
+        older_than: Option<std::time::Duration>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Upload every image under DIR to a photostream server, one at a time;
+    /// files already there (same content) are skipped.
+    Upload {
+        dir: PathBuf,
+        /// The server's base URL, e.g. https://photos.example.org.
+        #[arg(long)]
+        server: String,
+        /// A session token or a personal API token with the read and write scopes.
+        #[arg(long, env = "PHOTOSTREAM_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The album every file goes to (default: the server's `default`).
+        #[arg(long)]
+        album: Option<String>,
+        /// Name each file's album after its folder under DIR (files directly
+        /// in DIR go to --album).
+        #[arg(long)]
+        album_from_folders: bool,
+        /// public, private or shared (default: the album's).
+        #[arg(long)]
+        visibility: Option<String>,
+        /// Ask for watermarked display renditions (sends watermark=true).
+        #[arg(long)]
+        watermark: bool,
+        /// Extra attempts per file on 429, 5xx or a dropped connection.
+        #[arg(long, default_value_t = 5)]
+        retries: u32,
+    },
     /// Administrative actions on the catalog.
     Admin {
         #[command(subcommand)]
@@ -112,6 +151,53 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Reindex(a) => rebuild(a.config, a.data_dir, a.from, false).await,
+        Command::Tier {
+            older_than,
+            config,
+            data_dir,
+        } => {
+            let overrides = Overrides {
+                data_dir,
+                ..Default::default()
+            };
+            let config =
+                Config::load(config.as_deref(), &overrides).context("loading configuration")?;
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let token = cancel.clone();
+            tokio::spawn(async move {
+                let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                eprintln!("stopping after the original in hand");
+                token.cancel();
+            });
+            crate::tier::run(&config, older_than, cancel).await
+        }
+        Command::Upload {
+            dir,
+            server,
+            token,
+            album,
+            album_from_folders,
+            visibility,
+            watermark,
+            retries,
+        } => {
+            let options = crate::upload::UploadOptions {
+                dir: dir.clone(),
+                server,
+                token,
+                album,
+                album_from_folders,
+                visibility,
+                watermark,
+                retries,
+            };
+            let summary = crate::upload::run(options).await?;
+            crate::upload::report(&summary, &dir)
+        }
         Command::Rethumb(a) => rebuild(a.config, a.data_dir, a.from, true).await,
         Command::Dlq { action, config, data_dir } => {
             let overrides = Overrides { data_dir, ..Default::default() };

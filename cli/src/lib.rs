@@ -5,15 +5,20 @@
 //! - [`config`]: defaults → reference config file → `PHOTOSTREAM_*` env →
 //!   flags, with unknown keys rejected.
 //! - [`backends`]: turns backend URLs into trait objects.
-//! - [`entry`]: the command line (`photostream serve`, `photostream config`).
+//! - [`entry`]: the command line (`photostream serve`, `photostream config`, …).
+//! - [`tier`] and [`upload`]: the storage-tiering pass and the bulk
+//!   uploader, with [`progress`] lines.
 //! - [`service`]: starts the API and/or the processors for a role and stops
 //!   them gracefully on one shutdown signal.
 
 pub mod backends;
 pub mod config;
 pub mod entry;
+pub mod progress;
 pub mod service;
 pub mod telemetry;
+pub mod tier;
+pub mod upload;
 
 pub use config::{Config, Role};
 pub use service::{start, RunningService};

@@ -150,6 +150,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             max_streams_per_user: config.limits.streams_per_user,
             signups_per_address: config.limits.signups_per_address,
             metrics_token: Some(config.metrics_token.clone()).filter(|t| !t.is_empty()),
+            rewarm_on_read: config.storage.rewarm_on_read,
         };
         let mut state = AppState::new(
             backends.catalog.clone(),
@@ -164,6 +165,12 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
         state.analytics = Some(backends.analytics.clone());
         state.limiter = backends.limiter.clone();
         state.thumbnail_cache = backends.thumbnail_cache.clone();
+        state.tiering = backends.cold_objects.clone().map(|cold| {
+            photostream_tiering::Mover::new(
+                backends.catalog.clone(),
+                photostream_tiering::Tiers::new(backends.objects.clone(), Some(cold)),
+            )
+        });
         state.shutdown = shutdown.clone();
         state.outbox_wake = outbox_wake.clone();
         let listener = match listener {
@@ -211,7 +218,11 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             )),
             Arc::new(SearchIndexer::new(backends.pipeline_catalog.clone(), backends.search.clone())),
             Arc::new(AnalyticsRecorder::new(backends.analytics.clone())),
-            Arc::new(Concurrent::new(Purger::new(backends.objects.clone(), backends.thumbnail_cache.clone()), n)),
+            Arc::new(Concurrent::new(
+                Purger::new(backends.objects.clone(), backends.thumbnail_cache.clone())
+                    .with_cold_store(backends.cold_objects.clone()),
+                n,
+            )),
             Arc::new(Notifier::new(backends.pipeline_catalog.clone())),
             Arc::new(Concurrent::new(
                 Moderator::new(backends.pipeline_catalog.clone(), backends.objects.clone(), checks, limits),
@@ -277,6 +288,22 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             relay.run(token).await;
             Ok(())
         });
+        // Storage tiering: originals not read for `cold_after_days` move to
+        // the cold store, a pass every `tier_interval_secs`.
+        if let Some(cold) = backends.cold_objects.clone() {
+            let mover = photostream_tiering::Mover::new(
+                backends.pipeline_catalog.clone(),
+                photostream_tiering::Tiers::new(backends.objects.clone(), Some(cold)),
+            );
+            let older_than =
+                Duration::from_secs(config.storage.cold_after_days.saturating_mul(86_400));
+            let every = Duration::from_secs(config.storage.tier_interval_secs.max(1));
+            let token = shutdown.clone();
+            tasks.spawn(async move {
+                mover.run(older_than, every, token).await;
+                Ok(())
+            });
+        }
         let mut sweeper = OrphanSweeper::new(backends.pipeline_catalog.clone(), backends.objects.clone());
         sweeper.grace = Duration::from_secs(config.processors.sweep_grace_secs);
         sweeper.every = Duration::from_secs(config.processors.sweep_interval_secs.max(1));

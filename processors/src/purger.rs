@@ -15,12 +15,25 @@ use crate::{ProcessError, Processor};
 
 pub struct Purger {
     objects: Arc<dyn ObjectStore>,
+    /// The cold store (`storage.cold`), where an original may have moved.
+    cold: Option<Arc<dyn ObjectStore>>,
     cache: Arc<dyn BlobCache>,
 }
 
 impl Purger {
     pub fn new(objects: Arc<dyn ObjectStore>, cache: Arc<dyn BlobCache>) -> Self {
-        Self { objects, cache }
+        Self {
+            objects,
+            cold: None,
+            cache,
+        }
+    }
+
+    /// Also deletes from the cold store (the record does not say which
+    /// store holds the original, and a move may be half done: both go).
+    pub fn with_cold_store(mut self, cold: Option<Arc<dyn ObjectStore>>) -> Self {
+        self.cold = cold;
+        self
     }
 }
 
@@ -36,9 +49,11 @@ impl Processor for Purger {
         };
         for key in &rec.object_keys {
             let path = Path::parse(key).map_err(ProcessError::permanent)?;
-            match self.objects.delete(&path).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(ProcessError::transient(e)),
+            for store in std::iter::once(&self.objects).chain(self.cold.as_ref()) {
+                match store.delete(&path).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(ProcessError::transient(e)),
+                }
             }
             self.cache.remove(key).await.map_err(ProcessError::transient)?;
         }

@@ -16,7 +16,7 @@ mod strict;
 pub use ids::{AlbumId, EventId, PhotoId, SessionId, UserId};
 pub use metadata::{check_text, normalise_tag, PhotoMetadata, LICENSES, MAX_TAGS, MAX_TAG_LEN};
 pub use names::{AlbumName, FileName, Username};
-pub use photo::{PhotoStatus, Visibility};
+pub use photo::{PhotoStatus, StorageTier, Visibility};
 pub use strict::ObjectOnly;
 
 /// A value that failed to parse; the message is safe to show to a client.

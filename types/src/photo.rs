@@ -86,3 +86,58 @@ impl fmt::Display for PhotoStatus {
         f.write_str(self.as_str())
     }
 }
+
+/// Which object store holds a photo's original, and whether a move between
+/// the stores is half done. Renditions always stay in the hot store.
+///
+/// A move copies, verifies the copy's checksum, flips the row to the
+/// `…Leaving…` state (the new copy is now the one served) and only then
+/// deletes the old copy and settles the row, so a crash at any point leaves a
+/// verified copy that the row points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageTier {
+    /// In the hot store only.
+    Hot,
+    /// In the cold store only.
+    Cold,
+    /// Served from the cold store; a stale hot copy may remain, to delete.
+    ColdLeavingHot,
+    /// Served from the hot store; a stale cold copy may remain, to delete.
+    HotLeavingCold,
+}
+
+impl StorageTier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hot => "hot",
+            Self::Cold => "cold",
+            Self::ColdLeavingHot => "cold_leaving_hot",
+            Self::HotLeavingCold => "hot_leaving_cold",
+        }
+    }
+
+    /// Whether reads are served from the cold store.
+    pub fn serves_cold(self) -> bool {
+        matches!(self, Self::Cold | Self::ColdLeavingHot)
+    }
+}
+
+impl FromStr for StorageTier {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "hot" => Ok(Self::Hot),
+            "cold" => Ok(Self::Cold),
+            "cold_leaving_hot" => Ok(Self::ColdLeavingHot),
+            "hot_leaving_cold" => Ok(Self::HotLeavingCold),
+            _ => Err(InvalidValue(format!("unknown storage tier {s:?}"))),
+        }
+    }
+}
+
+impl fmt::Display for StorageTier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -75,7 +75,7 @@ pub async fn display(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (grant, key) = rendition(&st, &caller, &id, "the display rendition is not made yet", |p| p.display_key.clone()).await?;
-    serve_object(&st, grant, &key, &headers, None).await
+    serve_object(st.objects.as_ref(), grant, &key, &headers, None).await
 }
 
 /// The key of one of a photo's renditions, if the caller may see the photo
@@ -110,10 +110,74 @@ pub async fn original(
     let photo = visible_photo(&st, &caller, &id).await?;
     crate::routes::photos::audit_review_view(&st, &caller, &photo, "original").await?;
     let grant = if AppState::is_public(&photo) { Grant::Public } else { Grant::Private };
-    let key = photo.original_key.clone();
     let slot = download_slot(&st, caller.user_id().map(|u| u.as_str()), addr).await?;
     let held = Held { slot, recheck: Recheck::new(&st, &photo, caller, None) };
-    serve_object(&st, grant, &key, &headers, Some(held)).await
+    serve_original(&st, grant, &photo, &headers, held).await
+}
+
+/// Serves an original from whichever tier holds it: the same bytes at the
+/// same URL, with `x-storage-class: cold` when they came from the cold store
+/// (which, with `storage.rewarm_on_read`, starts bringing them back hot).
+/// Records the read, at most once an hour per photo, for the tiering job.
+async fn serve_original(
+    st: &Arc<AppState>,
+    grant: Grant,
+    photo: &photostream_catalog::Photo,
+    headers: &HeaderMap,
+    held: Held,
+) -> Result<Response, ApiError> {
+    let now = photostream_types::now_ms();
+    if photo
+        .original_read_ms
+        .is_none_or(|t| now - t >= photostream_catalog::READ_RECORD_GRANULARITY_MS)
+    {
+        let (catalog, id) = (st.catalog.clone(), photo.id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = catalog.record_original_read(&id, now).await {
+                tracing::warn!(photo = %id, error = %e, "recording an original read failed");
+            }
+        });
+    }
+    let Some(mover) = &st.tiering else {
+        return serve_object(
+            st.objects.as_ref(),
+            grant,
+            &photo.original_key,
+            headers,
+            Some(held),
+        )
+        .await;
+    };
+    let path =
+        object_store::path::Path::parse(&photo.original_key).map_err(|_| ApiError::not_found())?;
+    let side = match mover.tiers().locate(photo.storage_tier, &path).await {
+        Ok((side, _)) => side,
+        Err(photostream_tiering::TierError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(ApiError::unavailable("objects", e)),
+    };
+    let store = mover
+        .tiers()
+        .store(side)
+        .map_err(|e| ApiError::unavailable("objects", e))?
+        .clone();
+    let mut response = serve_object(
+        store.as_ref(),
+        grant,
+        &photo.original_key,
+        headers,
+        Some(held),
+    )
+    .await?;
+    if side == photostream_tiering::Side::Cold {
+        response
+            .headers_mut()
+            .insert("x-storage-class", HeaderValue::from_static("cold"));
+        metrics::counter!("photostream_cold_reads_total").increment(1);
+        if st.config.rewarm_on_read {
+            mover.rewarm_in_background(photo.clone());
+        }
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -184,7 +248,7 @@ pub async fn media(
     if resolution == "thumbnail" {
         return serve_thumbnail(&st, grant, &key, &headers).await;
     }
-    let slot = if resolution == "original" {
+    if resolution == "original" {
         // A signed URL holds the slot of the user it was signed for, however
         // it is fetched (with or without that user's credential).
         let user = signed_for.as_deref().or(caller.user_id().map(|u| u.as_str()));
@@ -197,11 +261,10 @@ pub async fn media(
             }
         }
         let slot = download_slot(&st, user, addr).await?;
-        Some(Held { slot, recheck: Recheck::new(&st, &photo, caller, signed_acl) })
-    } else {
-        None
-    };
-    serve_object(&st, grant, &key, &headers, slot).await
+        let held = Held { slot, recheck: Recheck::new(&st, &photo, caller, signed_acl) };
+        return serve_original(&st, grant, &photo, &headers, held).await;
+    }
+    serve_object(st.objects.as_ref(), grant, &key, &headers, None).await
 }
 
 /// How often an original download in progress re-checks its access.
@@ -322,14 +385,14 @@ async fn serve_thumbnail(st: &AppState, grant: Grant, key: &str, headers: &Heade
 /// the body ends early (the client sees a cut-off response) when its access
 /// ends or after [`DOWNLOAD_MAX`].
 async fn serve_object(
-    st: &AppState,
+    store: &dyn object_store::ObjectStore,
     grant: Grant,
     key: &str,
     headers: &HeaderMap,
     held: Option<Held>,
 ) -> Result<Response, ApiError> {
     let path = object_store::path::Path::parse(key).map_err(|_| ApiError::not_found())?;
-    let meta = st.objects.head(&path).await?;
+    let meta = store.head(&path).await?;
     let etag = format!(
         "\"{}\"",
         meta.e_tag
@@ -372,7 +435,7 @@ async fn serve_object(
         range: range.map(|(a, b)| GetRange::Bounded(a..b + 1)),
         ..Default::default()
     };
-    let result = st.objects.get_opts(&path, options).await?;
+    let result = store.get_opts(&path, options).await?;
     let (status, len) = match range {
         Some((a, b)) => {
             resp_headers.insert(

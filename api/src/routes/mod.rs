@@ -98,6 +98,7 @@ fn described_routes(upload_limit: usize) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(accounts::logout))
         .routes(routes!(accounts::change_password))
         .routes(routes!(upload::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .routes(routes!(photos::photos_by_content))
         .routes(routes!(accounts::create_token, accounts::list_tokens))
         .routes(routes!(accounts::revoke_token))
         .routes(routes!(photos::get_photo, photos::patch_photo, photos::delete_photo))

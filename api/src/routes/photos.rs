@@ -316,3 +316,39 @@ pub async fn put_viewers(
     let names: Vec<String> = st.catalog.viewers(&photo.id).await?.into_iter().map(|(_, u)| u.to_string()).collect();
     Ok(Json(ViewerList { usernames: names }))
 }
+
+/// `GET /v1/photos?sha256=`: which of the caller's photos have this content.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContentQuery {
+    /// The SHA-256 of an original's bytes, 64 hex digits.
+    pub sha256: Option<String>,
+}
+
+/// `GET /v1/photos?sha256=<hex>`: the caller's own live photos whose original has this SHA-256 (newest first, at most 100; empty when none). How a bulk uploader skips files it already uploaded.
+#[utoipa::path(get, path = "/v1/photos", tag = "photos", params(ContentQuery),
+    responses((status = 200, description = "The caller's photos with that content (`next` and `prev` are always null)", body = crate::pagination::Page<PhotoView>),
+              (status = 400, description = "`sha256` missing or not 64 hex digits (`invalid_field`)", body = crate::openapi::ErrorBody),
+              (status = 401, description = "Not authenticated", body = crate::openapi::ErrorBody)))]
+pub async fn photos_by_content(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    crate::extract::ApiQuery(query): crate::extract::ApiQuery<ContentQuery>,
+) -> Result<Json<crate::pagination::Page<PhotoView>>, ApiError> {
+    let user = caller.require_user()?;
+    let hash = query
+        .sha256
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| ApiError::bad_request("invalid_field", "sha256 must be 64 hex digits"))?;
+    let photos = st.catalog.photos_with_content_hash(&user.id, &hash).await?;
+    let items = photos
+        .into_iter()
+        .map(|p| st.photo_view(p, caller.user_id()))
+        .collect();
+    Ok(Json(crate::pagination::Page {
+        items,
+        next: None,
+        prev: None,
+    }))
+}
