@@ -77,8 +77,8 @@ impl Catalog {
     /// the relay moved).
     pub async fn outbox_remove_many(&self, ids: &[EventId]) -> Result<()> {
         for chunk in ids.chunks(500) {
-            // `$n` placeholders spelled out: sqlx's QueryBuilder for `Any`
-            // writes `?`, which PostgreSQL rejects.
+            // Numbered placeholders: sqlx's QueryBuilder over `Any` writes
+            // `?`, which PostgreSQL refuses.
             let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!("DELETE FROM outbox WHERE id IN ({})", marks.join(", "));
             let mut q = sqlx::query(&sql);

@@ -518,6 +518,24 @@ mod tests {
         assert_eq!(stats.retries.load(Ordering::SeqCst), 6);
     }
 
+    /// Runs `p` over the photos topic until every record is committed
+    /// (at most 3 s), then stops it.
+    async fn run_until_committed<P: Processor>(log: &Arc<EmbeddedLog>, p: Arc<P>, config: RunnerConfig, stats: Arc<ProcessorStats>) {
+        let shutdown = CancellationToken::new();
+        let group = ConsumerGroup::new(p.name()).unwrap();
+        let task = tokio::spawn(run_processor_with_stats(log.clone(), Topic::photos(), p, config, shutdown.clone(), stats));
+        let end = log.end_position(&Topic::photos()).unwrap();
+        for _ in 0..300 {
+            if log.committed_position(&Topic::photos(), &group).unwrap() == end {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        shutdown.cancel();
+        task.await.unwrap().unwrap();
+        assert_eq!(log.committed_position(&Topic::photos(), &group).unwrap(), end, "all committed");
+    }
+
     /// Fails permanently on the records whose photo id is in `bad`; counts
     /// how many records it handles at the same time.
     struct Picky {
@@ -562,26 +580,7 @@ mod tests {
         log.publish_batch(&Topic::photos(), &batch).await.unwrap();
         let p = Arc::new(Picky { bad: vec![bad.clone()], in_flight: AtomicU32::new(0), most_at_once: AtomicU32::new(0) });
         let stats = Arc::new(ProcessorStats::default());
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run_processor_with_stats(
-            log.clone(),
-            Topic::photos(),
-            p.clone(),
-            RunnerConfig::default(),
-            shutdown.clone(),
-            stats.clone(),
-        ));
-        let group = ConsumerGroup::new("picky").unwrap();
-        let end = log.end_position(&Topic::photos()).unwrap();
-        for _ in 0..200 {
-            if log.committed_position(&Topic::photos(), &group).unwrap() == end {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        shutdown.cancel();
-        task.await.unwrap().unwrap();
-        assert_eq!(log.committed_position(&Topic::photos(), &group).unwrap(), end, "all committed");
+        run_until_committed(&log, p.clone(), RunnerConfig::default(), stats.clone()).await;
         assert_eq!(stats.handled.load(Ordering::SeqCst), 7);
         assert_eq!(stats.dead_lettered.load(Ordering::SeqCst), 1);
         assert!(p.most_at_once.load(Ordering::SeqCst) > 1, "records were handled concurrently");
@@ -590,6 +589,68 @@ mod tests {
         let letter = sub.next().await.unwrap().envelope().unwrap();
         let Record::DeadLettered(d) = letter.record else { panic!("not a dead letter") };
         assert!(matches!(&d.original.record, Record::PhotoUploaded(r) if r.photo_id == bad));
+    }
+
+    /// Overrides `handle_many` as the thumbnailer does: a round fails one
+    /// record transiently and another permanently.
+    struct Rounds {
+        flaky: PhotoId,
+        bad: PhotoId,
+        rounds: std::sync::Mutex<Vec<usize>>,
+        retried: std::sync::Mutex<Vec<PhotoId>>,
+    }
+
+    #[async_trait]
+    impl Processor for Rounds {
+        fn name(&self) -> &'static str {
+            "rounds"
+        }
+        fn concurrency(&self) -> usize {
+            8
+        }
+        async fn handle(&self, e: &Envelope) -> Result<(), ProcessError> {
+            let Record::PhotoUploaded(r) = &e.record else { return Ok(()) };
+            self.retried.lock().unwrap().push(r.photo_id.clone());
+            if r.photo_id == self.bad {
+                return Err(ProcessError::permanent(anyhow::anyhow!("broken file")));
+            }
+            Ok(())
+        }
+        async fn handle_many(&self, es: &[Envelope]) -> Vec<Result<(), ProcessError>> {
+            self.rounds.lock().unwrap().push(es.len());
+            es.iter()
+                .map(|e| match &e.record {
+                    Record::PhotoUploaded(r) if r.photo_id == self.flaky => Err(ProcessError::transient(anyhow::anyhow!("store busy"))),
+                    Record::PhotoUploaded(r) if r.photo_id == self.bad => Err(ProcessError::permanent(anyhow::anyhow!("broken file"))),
+                    _ => Ok(()),
+                })
+                .collect()
+        }
+    }
+
+    /// A round handed to `handle_many` settles each record alone: the
+    /// transient failure is retried by itself (through `handle`), the
+    /// permanent one is dead-lettered by itself, the rest are not redone.
+    #[tokio::test]
+    async fn a_round_settles_each_record_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(EmbeddedLog::open(dir.path()).unwrap());
+        let records: Vec<Envelope> = (0..6).map(|_| record()).collect();
+        let id = |i: usize| match &records[i].record {
+            Record::PhotoUploaded(r) => r.photo_id.clone(),
+            _ => unreachable!(),
+        };
+        let (flaky, bad) = (id(1), id(4));
+        let batch: Vec<(String, Envelope)> = records.iter().map(|r| (r.record.key(), r.clone())).collect();
+        log.publish_batch(&Topic::photos(), &batch).await.unwrap();
+        let p = Arc::new(Rounds { flaky: flaky.clone(), bad: bad.clone(), rounds: Default::default(), retried: Default::default() });
+        let stats = Arc::new(ProcessorStats::default());
+        let config = RunnerConfig { base_backoff: Duration::from_millis(1), ..RunnerConfig::default() };
+        run_until_committed(&log, p.clone(), config, stats.clone()).await;
+        assert_eq!(stats.handled.load(Ordering::SeqCst), 5);
+        assert_eq!(stats.dead_lettered.load(Ordering::SeqCst), 1);
+        assert!(p.rounds.lock().unwrap().iter().any(|&n| n > 1), "records were handed over together");
+        assert_eq!(*p.retried.lock().unwrap(), vec![flaky], "only the transient failure was redone");
     }
 
     #[test]
