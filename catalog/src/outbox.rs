@@ -77,13 +77,15 @@ impl Catalog {
     /// the relay moved).
     pub async fn outbox_remove_many(&self, ids: &[EventId]) -> Result<()> {
         for chunk in ids.chunks(500) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Any>::new("DELETE FROM outbox WHERE id IN (");
-            let mut list = q.separated(", ");
+            // `$n` spelled out: sqlx's QueryBuilder over `Any` writes `?`
+            // placeholders, which PostgreSQL refuses.
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("DELETE FROM outbox WHERE id IN ({})", marks.join(", "));
+            let mut q = sqlx::query(&sql);
             for id in chunk {
-                list.push_bind(id.as_str());
+                q = q.bind(id.as_str());
             }
-            q.push(")");
-            q.build().execute(&mut *self.conn().await?).await?;
+            q.execute(&mut *self.conn().await?).await?;
         }
         Ok(())
     }
