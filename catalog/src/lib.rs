@@ -12,6 +12,8 @@
 //!
 //! - [`moderation`]: the review queue, reports, decisions, audit log and
 //!   perceptual-hash blocklist.
+//! - `premium`: premium grants and revocations with their audit trail, and
+//!   the billing events already applied (each applied once).
 //!
 //! The upload path writes the photo row and its outbox record in one
 //! transaction ([`Catalog::insert_photo`]); the relay in `processors` moves
@@ -25,6 +27,7 @@ mod migrations;
 mod moderation;
 mod outbox;
 mod photos;
+mod premium;
 mod sessions;
 mod social;
 mod users;
@@ -42,6 +45,7 @@ pub use access::{ApiToken, NewApiToken};
 pub use groups::Group;
 pub use social::{Comment, Follow, NewNotification, Notification, OwnerTotals, NOTIFICATION_ROWS_PER_STATEMENT};
 pub use photos::{Direction, Keyset, ListAccess, NewPhoto, Photo, PhotoFilter, PhotoPatch, RenditionMark};
+pub use premium::{BillingOutcome, PremiumAuditEntry, PremiumChange, PremiumSource};
 pub use users::{Album, User};
 
 #[derive(Debug, thiserror::Error)]

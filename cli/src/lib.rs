@@ -6,12 +6,15 @@
 //!   flags, with unknown keys rejected.
 //! - [`backends`]: turns backend URLs into trait objects.
 //! - [`entry`]: the command line (`photostream serve`, `photostream config`).
+//! - [`premium_admin`]: `photostream admin grant-premium | revoke-premium |
+//!   premium-audit`.
 //! - [`service`]: starts the API and/or the processors for a role and stops
 //!   them gracefully on one shutdown signal.
 
 pub mod backends;
 pub mod config;
 pub mod entry;
+pub mod premium_admin;
 pub mod service;
 pub mod telemetry;
 

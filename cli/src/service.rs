@@ -150,6 +150,8 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             max_streams_per_user: config.limits.streams_per_user,
             signups_per_address: config.limits.signups_per_address,
             metrics_token: Some(config.metrics_token.clone()).filter(|t| !t.is_empty()),
+            free_originals: config.premium.free_originals,
+            billing_webhook_secret: Some(config.billing.webhook_secret.clone()).filter(|s| !s.is_empty()),
         };
         let mut state = AppState::new(
             backends.catalog.clone(),
@@ -206,7 +208,8 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
                     backends.objects.clone(),
                     config.thumbnails.width,
                     limits,
-                ),
+                )
+                .with_mark_style(config.watermark.style().map_err(anyhow::Error::msg)?),
                 n,
             )),
             Arc::new(SearchIndexer::new(backends.pipeline_catalog.clone(), backends.search.clone())),

@@ -13,6 +13,7 @@ mod files;
 mod hardening;
 mod moderation;
 mod pagination;
+mod premium;
 mod social;
 mod walkthrough;
 mod web;
