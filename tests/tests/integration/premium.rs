@@ -76,13 +76,8 @@ async fn originals_are_for_owners_premium_members_and_reviewing_moderators() {
         .set_role(&user("mona"), "moderator")
         .await
         .unwrap();
-    server
-        .catalog()
-        .set_premium(
-            &user("pat"),
-            PremiumChange::Grant { until_ms: None },
-            "test",
-        )
+    // What `photostream admin grant-premium pat --until … --by ops` runs.
+    photostream_cli::premium_admin::grant(server.catalog(), "pat", Some("2099-12-31"), Some("ops"))
         .await
         .unwrap();
 
@@ -146,15 +141,40 @@ async fn originals_are_for_owners_premium_members_and_reviewing_moderators() {
         r.headers()
     );
     let _ = r.bytes().await;
-    server
-        .catalog()
-        .set_premium(&user("pat"), PremiumChange::Revoke, "test")
+    photostream_cli::premium_admin::revoke(server.catalog(), "pat", Some("ops"))
         .await
         .unwrap();
     assert_eq!(
         status_of(&anon, &signed).await,
         402,
         "a revoked member's signed URL"
+    );
+    let pat_id = server
+        .catalog()
+        .user_by_username(&user("pat"))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let trail = server
+        .catalog()
+        .premium_audit(Some(&pat_id), 10)
+        .await
+        .unwrap();
+    let rows: Vec<(&str, &str, &str)> = trail
+        .iter()
+        .map(|e| (e.action.as_str(), e.source.as_str(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [("revoke", "admin", "ops"), ("grant", "admin", "ops")],
+        "the admin commands are audited"
+    );
+    assert!(trail[1].until_ms.is_some());
+    assert!(
+        photostream_cli::premium_admin::grant(server.catalog(), "nobody-here", None, None)
+            .await
+            .is_err()
     );
     assert_eq!(
         status_of(&pat, &format!("/v1/photos/{id}/original")).await,
