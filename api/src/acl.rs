@@ -5,7 +5,7 @@
 use photostream_catalog::Photo;
 use photostream_types::{PhotoStatus, UserId};
 
-pub use photostream_types::acl::{can_edit, can_view, PhotoAccess, Viewer};
+pub use photostream_types::acl::{can_edit, can_fetch_original, can_view, PhotoAccess, Viewer};
 
 /// The access facts of a catalog row and its viewer list; `pending_item`:
 /// whether the photo has a pending moderation item (only looked up for

@@ -191,6 +191,10 @@ pub struct AuthUser {
     pub id: UserId,
     pub username: Username,
     pub moderator: bool,
+    /// Premium when the request arrived (a grant in force, not expired).
+    pub premium: bool,
+    /// Whether the user's uploads are watermarked unless they say otherwise.
+    pub watermark_default: bool,
     /// What the caller authenticated with.
     pub credential: Credential,
 }
@@ -335,10 +339,13 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 .ok_or_else(|| ApiError::unauthorized("the session has ended; log in again"))?;
             (user, Credential::Session { id: sid, expires_ms: claims.exp * 1000 })
         };
+        let premium = user.is_premium_at(now_ms());
         Ok(Caller::User(AuthUser {
             id: user.id,
             username: user.username,
             moderator: user.role == "moderator",
+            premium,
+            watermark_default: user.watermark_default,
             credential,
         }))
     }

@@ -69,6 +69,27 @@ impl ApiError {
     pub fn request_timeout_body() -> String {
         json!({"error": {"code": "request_timeout", "message": REQUEST_TIMEOUT_MESSAGE}}).to_string()
     }
+    /// The original of a photo the caller may see but not download: it is
+    /// for its owner and premium users (`premium.free_originals` lifts it).
+    pub fn premium_required() -> Self {
+        Self::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "premium_required",
+            "originals are for the photo's owner and premium members; the display rendition is free",
+        )
+    }
+    /// A billing webhook whose signature is missing, wrong or stale.
+    pub fn bad_signature(message: impl Into<String>) -> Self {
+        Self::bad_request("bad_signature", message)
+    }
+    /// The billing webhook on a server without `billing.webhook_secret`.
+    pub fn webhook_disabled() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "webhook_disabled",
+            "billing webhooks are not configured on this server (billing.webhook_secret)",
+        )
+    }
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = code;
         self

@@ -13,6 +13,7 @@ use crate::limits::LoginLimiter;
 use photostream_cache::{BlobCache, ConcurrencyLimiter, InProcessLimiter, MemoryBlobCache};
 use crate::signing::MediaSigner;
 use crate::views::{PhotoUrls, PhotoView};
+use crate::auth::Caller;
 use crate::AuthKeys;
 use photostream_catalog::Photo;
 use photostream_types::{PhotoStatus, UserId, Visibility};
@@ -44,6 +45,12 @@ pub struct ApiConfig {
     pub metrics_token: Option<String>,
     /// A read of a cold original brings it back to the hot store.
     pub rewarm_on_read: bool,
+    /// Originals for everyone who may see the photo, not only its owner
+    /// and premium users (`premium.free_originals`).
+    pub free_originals: bool,
+    /// The key billing webhooks are signed with (`None`: the webhook
+    /// answers 404 `webhook_disabled`).
+    pub billing_webhook_secret: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -61,6 +68,8 @@ impl Default for ApiConfig {
             signups_per_address: 10,
             metrics_token: None,
             rewarm_on_read: false,
+            free_originals: false,
+            billing_webhook_secret: None,
         }
     }
 }
@@ -144,25 +153,53 @@ impl AppState {
         if Self::is_public(photo) {
             format!("/media/{key}")
         } else {
-            let query = self.signer.sign(
-                key,
-                photo.acl_version,
-                viewer.map(|u| u.as_str()),
-                photostream_types::now_ms() / 1000,
-            );
-            format!("/media/{key}?{query}")
+            self.signed_media_url(photo, key, viewer)
         }
     }
 
-    /// The JSON view of a photo `viewer` may see, with its file URLs.
-    pub fn photo_view(&self, photo: Photo, viewer: Option<&UserId>) -> PhotoView {
+    fn signed_media_url(&self, photo: &Photo, key: &str, viewer: Option<&UserId>) -> String {
+        let query = self.signer.sign(key, photo.acl_version, viewer.map(|u| u.as_str()), photostream_types::now_ms() / 1000);
+        format!("/media/{key}?{query}")
+    }
+
+    /// `/media/…` URL of the original, for a viewer who may fetch it. While
+    /// originals are gated it is signed even for public photos: the
+    /// signature names who may fetch it (a link followed without the bearer
+    /// token still works for them), and no shared cache keeps a copy.
+    pub fn original_url(&self, photo: &Photo, viewer: Option<&UserId>) -> String {
+        if self.config.free_originals {
+            self.media_url(photo, &photo.original_key, viewer)
+        } else {
+            self.signed_media_url(photo, &photo.original_key, viewer)
+        }
+    }
+
+    /// Whether `caller`, who may see `photo`, may fetch its original
+    /// (`acl::can_fetch_original`); `pending_review`: whether the photo has
+    /// a pending moderation item (looked up only for moderators).
+    pub fn original_allowed(&self, caller: &Caller, photo: &Photo, pending_review: bool) -> bool {
+        let access = crate::acl::access_of(photo, &[], pending_review);
+        let premium = caller.user().is_some_and(|u| u.premium);
+        crate::acl::can_fetch_original(&caller.viewer(), premium, &access, self.config.free_originals)
+    }
+
+    /// The JSON view of a photo `caller` may see, with its file URLs (the
+    /// original's only when they may fetch it).
+    pub fn photo_view(&self, photo: Photo, caller: &Caller) -> PhotoView {
+        let original = self.original_allowed(caller, &photo, false);
+        self.photo_view_as(photo, caller.user_id(), original)
+    }
+
+    /// The JSON view of a photo for `viewer`, with the original's URL when
+    /// `original` says they may fetch it.
+    pub fn photo_view_as(&self, photo: Photo, viewer: Option<&UserId>, original: bool) -> PhotoView {
         let urls = PhotoUrls {
             thumbnail: photo
                 .thumbnail_key
                 .as_ref()
                 .filter(|_| photo.thumbnail_done)
                 .map(|k| self.media_url(&photo, k, viewer)),
-            original: self.media_url(&photo, &photo.original_key, viewer),
+            original: original.then(|| self.original_url(&photo, viewer)),
             display: photo.display_key.as_ref().map(|k| self.media_url(&photo, k, viewer)),
         };
         PhotoView::of(photo, urls)

@@ -17,8 +17,11 @@ pub fn rfc3339(ms: i64) -> String {
 pub struct PhotoUrls {
     /// `/media/…` URL of the thumbnail (signed unless public); null until it exists.
     pub thumbnail: Option<String>,
-    /// `/media/…` URL of the original (signed unless public).
-    pub original: String,
+    /// `/media/…` URL of the original (signed unless public and originals
+    /// are free); null when the caller may not fetch it: originals are for
+    /// the owner and premium members (`GET /v1/photos/{id}/original` answers
+    /// 402 `premium_required` to anyone else).
+    pub original: Option<String>,
     /// `/media/…` URL of the display rendition (1024 px on the long edge;
     /// signed unless public); null until it exists.
     pub display: Option<String>,
@@ -41,6 +44,8 @@ pub struct PhotoView {
     pub bytes: i64,
     pub file_name: String,
     pub created_at: String,
+    /// Whether the display rendition carries the owner's mark (`© owner`).
+    pub watermark: bool,
     pub urls: PhotoUrls,
 }
 
@@ -63,6 +68,7 @@ impl PhotoView {
             bytes: p.byte_size,
             file_name: p.file_name,
             created_at: rfc3339(p.created_ms),
+            watermark: p.watermark,
         }
     }
 }

@@ -55,6 +55,7 @@ async fn catalog_inserts(c: &Catalog, n: usize, concurrency: usize) -> anyhow::R
                     thumbnail_key: None,
                     metadata: PhotoMetadata::default(),
                     viewers: vec![],
+                    watermark: false,
                 };
                 let outbox = OutboxEntry::new(EventId::new(), "photos", id.as_str(), "{}".into());
                 c.insert_photo(&p, &outbox).await?;

@@ -14,6 +14,8 @@
 //!   perceptual-hash blocklist.
 //! - `tiering`: which object store holds each original, last reads, and
 //!   the tiering job's work list.
+//! - `premium`: premium grants and revocations with their audit trail, and
+//!   the billing events already applied (each applied once).
 //!
 //! The upload path writes the photo row and its outbox record in one
 //! transaction ([`Catalog::insert_photo`]); the relay in `processors` moves
@@ -27,6 +29,7 @@ mod migrations;
 mod moderation;
 mod outbox;
 mod photos;
+mod premium;
 mod sessions;
 mod social;
 mod tiering;
@@ -46,6 +49,7 @@ pub use groups::Group;
 pub use social::{Comment, Follow, NewNotification, Notification, OwnerTotals, NOTIFICATION_ROWS_PER_STATEMENT};
 pub use photos::{Direction, Keyset, ListAccess, NewPhoto, Photo, PhotoFilter, PhotoPatch, RenditionMark};
 pub use tiering::{TierTotals, READ_RECORD_GRANULARITY_MS};
+pub use premium::{BillingOutcome, PremiumAuditEntry, PremiumChange, PremiumSource};
 pub use users::{Album, User};
 
 #[derive(Debug, thiserror::Error)]

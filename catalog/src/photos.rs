@@ -50,6 +50,8 @@ pub struct Photo {
     pub storage_tier: StorageTier,
     /// When the original was last read, to the hour (`None`: never).
     pub original_read_ms: Option<i64>,
+    /// Whether the display rendition carries the owner's mark.
+    pub watermark: bool,
 }
 
 impl Photo {
@@ -96,6 +98,7 @@ impl Photo {
             phash: get::<Option<i64>>(row, "phash")?.map(|h| h as u64),
             storage_tier: parse(get::<String>(row, "storage_tier")?)?,
             original_read_ms: get(row, "original_read_ms")?,
+            watermark: get::<i64>(row, "watermark")? != 0,
         })
     }
 
@@ -140,6 +143,8 @@ pub struct NewPhoto {
     pub metadata: PhotoMetadata,
     /// Who a `shared` photo is shared with.
     pub viewers: Vec<UserId>,
+    /// Whether the display rendition carries the owner's mark.
+    pub watermark: bool,
 }
 
 /// A position in a newest-first listing: `(created_ms, id)`, both
@@ -205,9 +210,9 @@ impl Catalog {
             "INSERT INTO photos (id, owner_id, album_id, title, description, visibility, status,
                 width, height, format, content_hash, byte_size, file_name, file_stem, original_key,
                 thumbnail_key, thumbnail_done, taken_at, camera, lens, location, license, tags,
-                created_ms, updated_ms, moderated)
+                created_ms, updated_ms, moderated, watermark)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18, $19, $20, $21, $22, $23, $24, $25, 0)",
+                $18, $19, $20, $21, $22, $23, $24, $25, 0, $26)",
         )
         .bind(p.id.as_str())
         .bind(p.owner_id.as_str())
@@ -234,6 +239,7 @@ impl Catalog {
         .bind(serde_json::to_string(&p.metadata.tags).expect("tags serialise"))
         .bind(now)
         .bind(now)
+        .bind(p.watermark as i64)
         .execute(&mut *tx)
         .await
         .map_err(conflict("file name"))?;
@@ -619,6 +625,9 @@ pub struct PhotoPatch {
     pub visibility: Option<Visibility>,
     pub album_id: Option<AlbumId>,
     pub metadata: Option<PhotoMetadata>,
+    /// Turns the display rendition's mark on or off (the thumbnailer
+    /// re-renders it on the photo's update record).
+    pub watermark: Option<bool>,
 }
 
 impl Catalog {
@@ -645,6 +654,9 @@ impl Catalog {
         }
         if let Some(a) = &patch.album_id {
             push("album_id", Bind::Text(a.to_string()), &mut sets);
+        }
+        if let Some(w) = patch.watermark {
+            push("watermark", Bind::Int(w as i64), &mut sets);
         }
         if let Some(m) = &patch.metadata {
             for (col, v) in [

@@ -14,6 +14,13 @@ pub struct User {
     pub created_ms: i64,
     /// When the password last changed (0: never).
     pub password_changed_ms: i64,
+    /// Granted premium (by an administrator or a billing event); see
+    /// [`User::is_premium_at`] for whether it holds now.
+    pub premium: bool,
+    /// When a premium grant ends (`None`: no end).
+    pub premium_until_ms: Option<i64>,
+    /// Whether the user's new uploads are watermarked unless they say otherwise.
+    pub watermark_default: bool,
 }
 
 impl User {
@@ -26,7 +33,16 @@ impl User {
             role: get(row, "role")?,
             created_ms: get(row, "created_ms")?,
             password_changed_ms: get(row, "password_changed_ms")?,
+            premium: get::<i64>(row, "premium")? != 0,
+            premium_until_ms: get(row, "premium_until_ms")?,
+            watermark_default: get::<i64>(row, "watermark_default")? != 0,
         })
+    }
+
+    /// Whether the user is premium at `now_ms`: granted, and the grant's end
+    /// (if any) not yet reached. Decided at read time, so expiry needs no job.
+    pub fn is_premium_at(&self, now_ms: i64) -> bool {
+        self.premium && self.premium_until_ms.is_none_or(|until| until > now_ms)
     }
 }
 
@@ -73,6 +89,9 @@ impl Catalog {
             role: "user".into(),
             created_ms: now_ms(),
             password_changed_ms: 0,
+            premium: false,
+            premium_until_ms: None,
+            watermark_default: false,
         };
         let mut tx = self.begin().await?;
         sqlx::query(

@@ -4,8 +4,8 @@
 //! PostgreSQL being unreachable is a failure, not a skip.
 
 use photostream_catalog::{
-    AutoOutcome, Catalog, CatalogError, Direction, ListAccess, NewApiToken, NewPhoto, OutboxEntry, PhotoFilter, PhotoPatch,
-    Verdict,
+    AutoOutcome, BillingOutcome, Catalog, CatalogError, Direction, ListAccess, NewApiToken, NewPhoto, OutboxEntry, PhotoFilter,
+    PhotoPatch, PremiumChange, Verdict,
 };
 use photostream_types::{AlbumName, EventId, PhotoId, PhotoMetadata, PhotoStatus, UserId, Username, Visibility};
 use sqlx::Connection;
@@ -45,6 +45,7 @@ fn new_photo(owner: &UserId, album: &photostream_types::AlbumId, stem: &str, vie
         thumbnail_key: None,
         metadata: PhotoMetadata { tags: vec!["birds".into()], ..Default::default() },
         viewers,
+        watermark: false,
     }
 }
 
@@ -294,6 +295,7 @@ async fn contract(c: Catalog) {
 
     moderation(&c, &alice, &bob, &default.id).await;
     tiering(&c).await;
+    premium(&c, &alice, &bob, &default.id).await;
 }
 
 /// Storage tiers: the work list, compare-and-set moves, read records,
@@ -419,6 +421,53 @@ async fn tiering(c: &Catalog) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// Premium grants, expiry at read time, billing events applied once, the
+/// audit trail, and the watermark flags.
+async fn premium(c: &Catalog, alice: &photostream_catalog::User, bob: &photostream_catalog::User, album: &photostream_types::AlbumId) {
+    let now = photostream_types::now_ms();
+    assert!(!alice.is_premium_at(now), "nobody starts premium");
+    let granted = c.set_premium(&alice.username, PremiumChange::Grant { until_ms: None }, "ops").await.unwrap();
+    assert!(granted.is_premium_at(now) && granted.is_premium_at(i64::MAX - 1));
+    let lapsing = c.set_premium(&alice.username, PremiumChange::Grant { until_ms: Some(now + 60_000) }, "ops").await.unwrap();
+    assert!(lapsing.is_premium_at(now) && !lapsing.is_premium_at(now + 60_000), "expiry is decided at read time");
+    let revoked = c.set_premium(&alice.username, PremiumChange::Revoke, "ops").await.unwrap();
+    assert!(!revoked.is_premium_at(now) && revoked.premium_until_ms.is_none());
+    let ghost = Username::parse("nobody-here").unwrap();
+    assert!(matches!(c.set_premium(&ghost, PremiumChange::Revoke, "ops").await, Err(CatalogError::NotFound)));
+
+    // A billing event applies once; its id is remembered with the change.
+    let until = Some(now + 30 * 86_400_000);
+    let first = c.apply_billing_event("evt_1", "subscription.activated", &bob.username, PremiumChange::Grant { until_ms: until }).await.unwrap();
+    let BillingOutcome::Applied(user) = first else { panic!("first delivery applies") };
+    assert_eq!(user.premium_until_ms, until);
+    let again = c.apply_billing_event("evt_1", "subscription.canceled", &bob.username, PremiumChange::Revoke).await.unwrap();
+    assert!(matches!(again, BillingOutcome::AlreadyApplied));
+    assert!(c.user_by_id(&bob.id).await.unwrap().unwrap().is_premium_at(now), "a replay changes nothing");
+    assert!(matches!(
+        c.apply_billing_event("evt_2", "subscription.activated", &ghost, PremiumChange::Revoke).await,
+        Err(CatalogError::NotFound)
+    ));
+    c.apply_billing_event("evt_2", "subscription.canceled", &bob.username, PremiumChange::Revoke).await.unwrap();
+    assert!(!c.user_by_id(&bob.id).await.unwrap().unwrap().is_premium_at(now));
+
+    let trail = c.premium_audit(Some(&alice.id), 10).await.unwrap();
+    let actions: Vec<(&str, &str, &str)> = trail.iter().map(|e| (e.action.as_str(), e.source.as_str(), e.actor.as_str())).collect();
+    assert_eq!(actions, [("revoke", "admin", "ops"), ("grant", "admin", "ops"), ("grant", "admin", "ops")]);
+    let everyone = c.premium_audit(None, 10).await.unwrap();
+    assert_eq!(everyone.len(), 5);
+    assert_eq!(everyone[0].event_id.as_deref(), Some("evt_2"));
+    assert_eq!((everyone[0].username.as_str(), everyone[0].action.as_str()), ("bob", "revoke"));
+
+    // Watermarks: the owner's default, and the photo's own flag.
+    assert!(c.set_watermark_default(&alice.id, true).await.unwrap().watermark_default);
+    let mut marked = new_photo(&alice.id, album, "marked", vec![]);
+    marked.watermark = true;
+    let p = c.insert_photo(&marked, &outbox()).await.unwrap();
+    assert!(p.watermark);
+    let off = c.update_photo(&p.id, &PhotoPatch { watermark: Some(false), ..Default::default() }, &outbox()).await.unwrap();
+    assert!(!off.watermark);
 }
 
 /// The review queue: holds, reports collapsing, decisions, audit, blocklist.

@@ -84,6 +84,65 @@ pub struct Config {
     pub explore: photostream_api::routes::ExploreWeights,
     /// Moderation checks, policy, report threshold and classifier.
     pub moderation: photostream_moderation::ModerationConfig,
+    /// Who may download originals.
+    pub premium: PremiumConfig,
+    /// The payment provider's webhook.
+    pub billing: BillingConfig,
+    /// How the owner's mark looks on watermarked display renditions.
+    pub watermark: WatermarkConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PremiumConfig {
+    /// `false` (default): a photo's original is for its owner and premium
+    /// members (others get 402 `premium_required`; thumbnails and display
+    /// renditions stay free). `true`: everyone who may see a photo may
+    /// download its original.
+    pub free_originals: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingConfig {
+    /// The key `POST /v1/billing/webhook` signatures are made with (HMAC-SHA256);
+    /// empty: the webhook answers 404 `webhook_disabled`. Set it from the
+    /// environment (`PHOTOSTREAM_BILLING__WEBHOOK_SECRET`), never in a committed file.
+    pub webhook_secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatermarkConfig {
+    /// `bottom-right`, `bottom-left`, `top-right`, `top-left` or `center`.
+    pub position: String,
+    /// The mark's text height, as a percentage of the picture's shorter side.
+    pub size_percent: f32,
+    /// 0 (invisible) to 1 (opaque).
+    pub opacity: f32,
+}
+
+impl Default for WatermarkConfig {
+    fn default() -> Self {
+        let style = photostream_media::MarkStyle::default();
+        Self { position: "bottom-right".into(), size_percent: style.size_percent, opacity: style.opacity }
+    }
+}
+
+impl WatermarkConfig {
+    /// The style the thumbnailer draws with, or why the settings are wrong.
+    pub fn style(&self) -> Result<photostream_media::MarkStyle, String> {
+        let position = photostream_media::MarkPosition::parse(&self.position).ok_or_else(|| {
+            format!("watermark.position {:?}: use bottom-right, bottom-left, top-right, top-left or center", self.position)
+        })?;
+        if !(self.size_percent > 0.0 && self.size_percent <= 50.0) {
+            return Err(format!("watermark.size_percent {} must be above 0 and at most 50", self.size_percent));
+        }
+        if !(0.0..=1.0).contains(&self.opacity) {
+            return Err(format!("watermark.opacity {} must be between 0 and 1", self.opacity));
+        }
+        Ok(photostream_media::MarkStyle { position, size_percent: self.size_percent, opacity: self.opacity })
+    }
 }
 
 /// Storage tiering (docs/tiering.md): originals nobody reads move to a
@@ -223,6 +282,9 @@ impl Default for Config {
             processors: ProcessorConfig::default(),
             explore: Default::default(),
             moderation: Default::default(),
+            premium: PremiumConfig::default(),
+            billing: BillingConfig::default(),
+            watermark: WatermarkConfig::default(),
         }
     }
 }
@@ -309,6 +371,7 @@ impl Config {
                 self.role
             ));
         }
+        self.watermark.style()?;
         Ok(())
     }
 

@@ -125,6 +125,29 @@ enum AdminAction {
     GrantModerator { username: String },
     /// Take the moderator role away.
     RevokeModerator { username: String },
+    /// Make a user premium (originals of every photo they may see); audited.
+    GrantPremium {
+        username: String,
+        /// Last day of premium (`YYYY-MM-DD`, through the end of that day UTC) or an RFC 3339 time; none: no end.
+        #[arg(long)]
+        until: Option<String>,
+        /// Who is making the change, for the audit trail (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// End a user's premium now; audited.
+    RevokePremium {
+        username: String,
+        /// Who is making the change, for the audit trail (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Show the premium audit trail (every grant and revocation, newest first), of one user or everyone.
+    PremiumAudit {
+        username: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
 }
 
 fn init_logging(format: &str) {
@@ -239,6 +262,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (name, role) = match &action {
                 AdminAction::GrantModerator { username } => (username, "moderator"),
                 AdminAction::RevokeModerator { username } => (username, "user"),
+                AdminAction::GrantPremium { username, until, by } => {
+                    return crate::premium_admin::grant(&catalog, username, until.as_deref(), by.as_deref()).await
+                }
+                AdminAction::RevokePremium { username, by } => {
+                    return crate::premium_admin::revoke(&catalog, username, by.as_deref()).await
+                }
+                AdminAction::PremiumAudit { username, limit } => {
+                    return crate::premium_admin::audit(&catalog, username.as_deref(), *limit).await
+                }
             };
             let username = photostream_types::Username::parse(name).map_err(|e| anyhow::anyhow!(e.0))?;
             if !catalog.set_role(&username, role).await? {

@@ -8,6 +8,8 @@
 //! - [`entry`]: the command line (`photostream serve`, `photostream config`, …).
 //! - [`tier`] and [`upload`]: the storage-tiering pass and the bulk
 //!   uploader, with [`progress`] lines.
+//! - [`premium_admin`]: `photostream admin grant-premium | revoke-premium |
+//!   premium-audit`.
 //! - [`service`]: starts the API and/or the processors for a role and stops
 //!   them gracefully on one shutdown signal.
 
@@ -15,6 +17,7 @@ pub mod backends;
 pub mod config;
 pub mod entry;
 pub mod progress;
+pub mod premium_admin;
 pub mod service;
 pub mod telemetry;
 pub mod tier;

@@ -151,6 +151,8 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             signups_per_address: config.limits.signups_per_address,
             metrics_token: Some(config.metrics_token.clone()).filter(|t| !t.is_empty()),
             rewarm_on_read: config.storage.rewarm_on_read,
+            free_originals: config.premium.free_originals,
+            billing_webhook_secret: Some(config.billing.webhook_secret.clone()).filter(|s| !s.is_empty()),
         };
         let mut state = AppState::new(
             backends.catalog.clone(),
@@ -213,7 +215,8 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
                     backends.objects.clone(),
                     config.thumbnails.width,
                     limits,
-                ),
+                )
+                .with_mark_style(config.watermark.style().map_err(anyhow::Error::msg)?),
                 n,
             )),
             Arc::new(SearchIndexer::new(backends.pipeline_catalog.clone(), backends.search.clone())),

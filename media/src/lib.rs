@@ -9,6 +9,8 @@
 //! - [`thumbnail`]: the upright, shrink-on-load thumbnail (JPEG decoded at
 //!   1/2, 1/4 or 1/8 scale in the DCT domain, then a SIMD resize).
 //! - [`heif`]: HEIC and AVIF through libheif, loaded at run time.
+//! - [`watermark`]: the owner's visible mark on display renditions (text
+//!   drawn with a bundled font).
 //!
 //! All functions are synchronous and CPU-bound: async callers run them on a
 //! blocking thread.
@@ -22,13 +24,15 @@ pub mod probe;
 pub mod thumbnail;
 mod tiff_ycbcr;
 pub mod verify;
+pub mod watermark;
 
 pub use format::Format;
 pub use probe::{probe, Limits, Probe};
 pub use thumbnail::{
-    check_client_thumbnail, decode_upright, display_size, renditions, shows_the_same_picture, thumbnail, thumbnail_size,
-    Thumbnail,
+    check_client_thumbnail, decode_upright, display_size, renditions, renditions_marked, shows_the_same_picture, thumbnail,
+    thumbnail_size, Thumbnail,
 };
+pub use watermark::{MarkPosition, MarkStyle, Watermark};
 pub use verify::verify;
 
 /// Why an image was refused or could not be processed. Every variant is the

@@ -87,6 +87,19 @@ pub fn renditions(
     thumbnail_width: Option<u32>,
     limits: &Limits,
 ) -> Result<(Thumbnail, Option<Thumbnail>), MediaError> {
+    renditions_marked(bytes, probe, long_edge, thumbnail_width, limits, None)
+}
+
+/// [`renditions`], with `mark` drawn on the display rendition (the
+/// thumbnail, made from the same pixels before the mark, never carries it).
+pub fn renditions_marked(
+    bytes: &[u8],
+    probe: &Probe,
+    long_edge: u32,
+    thumbnail_width: Option<u32>,
+    limits: &Limits,
+    mark: Option<&crate::watermark::Watermark>,
+) -> Result<(Thumbnail, Option<Thumbnail>), MediaError> {
     let (dw, dh) = display_size(probe.display_size(), long_edge);
     let img = decode_upright(bytes, probe, dw, limits)?;
     let display = resize(&img, dw, dh)?;
@@ -101,6 +114,14 @@ pub fn renditions(
         None => None,
     };
     let flat = if display.color().has_alpha() { flatten_on_white(&display) } else { display };
+    let flat = match mark {
+        None => flat,
+        Some(mark) => {
+            let mut rgb = flat.into_rgb8();
+            crate::watermark::draw(&mut rgb, mark);
+            DynamicImage::ImageRgb8(rgb)
+        }
+    };
     let (bytes, ext) = encode(&flat, true)?;
     Ok((Thumbnail { bytes, ext, width: dw, height: dh }, thumb))
 }

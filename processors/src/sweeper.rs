@@ -102,6 +102,7 @@ mod tests {
             thumbnail_key: None,
             metadata: PhotoMetadata::default(),
             viewers: vec![],
+            watermark: false,
         };
         let outbox = || OutboxEntry::new(EventId::new(), "photos", "k", "{}".into());
         let live = photo("live");

@@ -5,6 +5,14 @@
 //! rendition, 1024 px on the long edge (never upscaled), upright, JPEG
 //! without metadata, at `{user}/{album}/display/{stem}_display.jpg`.
 //!
+//! A photo with `watermark` on gets the owner's mark (`© owner`) on its
+//! display rendition, stored under its own name
+//! (`{stem}_display_wm.jpg`), so a URL always shows one version and a CDN
+//! never serves the unmarked picture under the marked one's name. Turning
+//! the mark on or off re-renders the display rendition when the photo's
+//! update record arrives; the version no longer referenced is left to the
+//! orphan sweeper.
+//!
 //! Both are stored first, then marked in the catalog in one statement, so a
 //! photo that becomes `ready` through its thumbnail has both; a photo that
 //! came with a client thumbnail gets its display rendition with the mark of
@@ -16,7 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use object_store::{path::Path, ObjectStore, PutPayload};
 use photostream_catalog::{Catalog, Photo, RenditionMark};
-use photostream_media::{Limits, MediaError};
+use photostream_media::{Limits, MarkStyle, MediaError, Watermark};
 use photostream_pipeline::{Envelope, Record};
 use tracing::debug;
 
@@ -27,6 +35,7 @@ pub struct Thumbnailer {
     objects: Arc<dyn ObjectStore>,
     width: u32,
     limits: Limits,
+    mark_style: MarkStyle,
 }
 
 /// The display rendition's long edge, in pixels (API.md).
@@ -39,7 +48,14 @@ impl Thumbnailer {
             objects,
             width,
             limits,
+            mark_style: MarkStyle::default(),
         }
+    }
+
+    /// How watermarks look (config `watermark.*`).
+    pub fn with_mark_style(mut self, style: MarkStyle) -> Self {
+        self.mark_style = style;
+        self
     }
 }
 
@@ -79,8 +95,10 @@ impl Thumbnailer {
     /// Makes and stores what `envelope`'s photo still lacks; returns the
     /// catalog mark to write, if any.
     async fn prepare(&self, envelope: &Envelope) -> Result<Option<RenditionMark>, ProcessError> {
-        let Record::PhotoUploaded(rec) = &envelope.record else {
-            return Ok(None);
+        let rec = match &envelope.record {
+            Record::PhotoUploaded(rec) => rec,
+            Record::PhotoUpdated(changed) => return self.prepare_update(&changed.photo_id).await,
+            _ => return Ok(None),
         };
         let photo = self.catalog.photo(&rec.photo_id).await.map_err(ProcessError::transient)?;
         let Some(photo) = photo.filter(|p| p.deleted_ms.is_none()) else {
@@ -90,7 +108,7 @@ impl Thumbnailer {
         // display rendition is made in any case.
         let need_thumbnail = !photo.thumbnail_done && rec.client_thumbnail_key.is_none();
         let mut mark = RenditionMark { id: photo.id.clone(), display_key: None, thumbnail_key: None };
-        if photo.display_key.is_none() || need_thumbnail {
+        if display_stale(&photo) || need_thumbnail {
             let (display, thumbnail) = self.make(&photo, need_thumbnail).await?;
             mark.display_key = Some(display);
             mark.thumbnail_key = thumbnail;
@@ -99,6 +117,22 @@ impl Thumbnailer {
             mark.thumbnail_key = rec.client_thumbnail_key.clone();
         }
         Ok((mark.display_key.is_some() || mark.thumbnail_key.is_some()).then_some(mark))
+    }
+
+    /// An edit may have turned the mark on or off: re-renders the display
+    /// rendition if it no longer matches. A photo whose renditions are not
+    /// made yet is left to its upload record (handled before this one).
+    async fn prepare_update(&self, id: &photostream_types::PhotoId) -> Result<Option<RenditionMark>, ProcessError> {
+        let photo = self.catalog.photo(id).await.map_err(ProcessError::transient)?;
+        let Some(photo) = photo.filter(|p| p.deleted_ms.is_none() && p.display_key.is_some()) else {
+            return Ok(None);
+        };
+        if !display_stale(&photo) {
+            return Ok(None);
+        }
+        let (display, _) = self.make(&photo, false).await?;
+        debug!(photo = %photo.id, watermark = photo.watermark, "display rendition re-rendered");
+        Ok(Some(RenditionMark { id: photo.id.clone(), display_key: Some(display), thumbnail_key: None }))
     }
 
     /// Makes and stores both renditions of `photo` from its original and
@@ -126,17 +160,19 @@ impl Thumbnailer {
             .await
             .map_err(ProcessError::transient)?;
         let (width, limits) = (self.width, self.limits);
+        let mark = photo.watermark.then(|| Watermark::for_owner(photo.owner.as_str(), self.mark_style));
         let started = std::time::Instant::now();
         let (display, thumb) = tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
             let probe = photostream_media::probe(&bytes, &limits)?;
-            photostream_media::renditions(&bytes, &probe, DISPLAY_LONG_EDGE, with_thumbnail.then_some(width), &limits)
+            let thumbnail_width = with_thumbnail.then_some(width);
+            photostream_media::renditions_marked(&bytes, &probe, DISPLAY_LONG_EDGE, thumbnail_width, &limits, mark.as_ref())
         })
         .await
         .map_err(ProcessError::transient)?
         .map_err(ProcessError::permanent)?;
         // Next to the original, whatever album the photo is in now.
         let unexpected = || ProcessError::permanent(anyhow::anyhow!("unexpected original key {}", photo.original_key));
-        let display_key = display_key_for(&photo.original_key).ok_or_else(unexpected)?;
+        let display_key = display_key_for(&photo.original_key, photo.watermark).ok_or_else(unexpected)?;
         let thumb_key = match &thumb {
             Some(t) => Some(thumbnail_key_for(&photo.original_key, t.ext).ok_or_else(unexpected)?),
             None => None,
@@ -158,12 +194,23 @@ impl Thumbnailer {
     }
 }
 
-/// `alice/summer/original/swans.png` → `alice/summer/display/swans_display.jpg`.
-pub fn display_key_for(original_key: &str) -> Option<String> {
+/// The suffix of a watermarked display rendition's file name.
+const MARKED_DISPLAY_SUFFIX: &str = "_display_wm.jpg";
+
+/// `alice/summer/original/swans.png` → `alice/summer/display/swans_display.jpg`
+/// (`swans_display_wm.jpg` when `watermarked`).
+pub fn display_key_for(original_key: &str, watermarked: bool) -> Option<String> {
     let mut parts = original_key.splitn(4, '/');
     let (user, album, resolution, file) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
-    (resolution == "original").then(|| object_key(user, album, "display", &format!("{stem}_display.jpg")))
+    let suffix = if watermarked { MARKED_DISPLAY_SUFFIX } else { "_display.jpg" };
+    (resolution == "original").then(|| object_key(user, album, "display", &format!("{stem}{suffix}")))
+}
+
+/// Whether the photo lacks a display rendition, or has one whose mark does
+/// not match its `watermark` flag.
+fn display_stale(photo: &Photo) -> bool {
+    photo.display_key.as_deref().is_none_or(|k| k.ends_with(MARKED_DISPLAY_SUFFIX) != photo.watermark)
 }
 
 /// `alice/summer/original/swans.png` → `alice/summer/thumbnail/swans_thumbnail.{ext}`.
@@ -187,9 +234,13 @@ mod tests {
         );
         assert_eq!(thumbnail_key_for("nonsense", "png"), None);
         assert_eq!(
-            display_key_for("alice/summer/original/swans.png").as_deref(),
+            display_key_for("alice/summer/original/swans.png", false).as_deref(),
             Some("alice/summer/display/swans_display.jpg")
         );
-        assert_eq!(display_key_for("alice/summer/thumbnail/x.png"), None);
+        assert_eq!(
+            display_key_for("alice/summer/original/swans.png", true).as_deref(),
+            Some("alice/summer/display/swans_display_wm.jpg")
+        );
+        assert_eq!(display_key_for("alice/summer/thumbnail/x.png", false), None);
     }
 }

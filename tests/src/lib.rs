@@ -103,6 +103,10 @@ impl TestServer {
         // Every test user signs up from 127.0.0.1; the sign-up limit has
         // its own test.
         config.limits.signups_per_address = 100_000;
+        // Originals are gated behind premium by default; the suites written
+        // before the paywall download them as any viewer. The premium suite
+        // turns the gate back on.
+        config.premium.free_originals = true;
         adjust(&mut config);
         Self::start_config(config, data).await
     }
@@ -190,6 +194,8 @@ pub struct Upload {
     pub visibility: Option<String>,
     pub metadata: Option<String>,
     pub thumbnail: Option<Vec<u8>>,
+    /// `true` / `false`; absent: the owner's `watermark_default`.
+    pub watermark: Option<bool>,
 }
 
 impl Api {
@@ -266,6 +272,7 @@ impl Api {
             ("album", opts.album),
             ("visibility", opts.visibility),
             ("metadata", opts.metadata),
+            ("watermark", opts.watermark.map(|w| w.to_string())),
         ] {
             if let Some(v) = v {
                 form = form.text(k, v);

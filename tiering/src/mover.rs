@@ -340,6 +340,7 @@ mod tests {
             thumbnail_key: None,
             metadata: Default::default(),
             viewers: vec![],
+            watermark: false,
         };
         let outbox = photostream_catalog::OutboxEntry::new(
             photostream_types::EventId::new(),

@@ -69,6 +69,23 @@ pub fn can_edit(viewer: &Viewer, photo: &PhotoAccess<'_>) -> bool {
     !photo.deleted && viewer.user_id() == Some(photo.owner)
 }
 
+/// Whether `viewer`, who may see the photo ([`can_view`]), may also fetch
+/// its original. Originals are a premium feature: the owner always may,
+/// premium users may, and a moderator may while the photo is in front of
+/// them for review (judging a report can need full resolution; those looks
+/// are audited). Anyone else gets the thumbnail and the display rendition
+/// only. `free_originals` (config `premium.free_originals`) lifts the gate.
+/// Asked only after `can_view` said yes.
+pub fn can_fetch_original(viewer: &Viewer, premium: bool, photo: &PhotoAccess<'_>, free_originals: bool) -> bool {
+    if free_originals {
+        return true;
+    }
+    match viewer {
+        Viewer::Anonymous => false,
+        Viewer::User { id, moderator } => id == photo.owner || premium || (*moderator && photo.in_review),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +143,36 @@ mod tests {
         assert!(!can_edit(&as_user(&friend), &photo(Shared, Ready, false)));
         assert!(!can_edit(&moderator, &photo(Public, Ready, false)));
         assert!(!can_edit(&as_user(&owner), &photo(Public, Ready, true)));
+    }
+
+    #[test]
+    fn the_original_paywall() {
+        let owner = UserId::new();
+        let other = UserId::new();
+        let access = |in_review| PhotoAccess {
+            owner: &owner,
+            visibility: Visibility::Public,
+            status: PhotoStatus::Ready,
+            deleted: false,
+            viewers: &[],
+            in_review,
+        };
+        let user = |id: &UserId, moderator| Viewer::User { id: id.clone(), moderator };
+        // (viewer, premium, in_review) → gated answer; with free originals, always yes.
+        let table = [
+            (Viewer::Anonymous, false, false, false),
+            (user(&owner, false), false, false, true),
+            (user(&other, false), false, false, false),
+            (user(&other, false), true, false, true),
+            (user(&other, false), false, true, false),
+            (user(&other, true), false, false, false),
+            (user(&other, true), false, true, true),
+            (user(&other, true), true, false, true),
+        ];
+        for (viewer, premium, in_review, expected) in table {
+            let a = access(in_review);
+            assert_eq!(can_fetch_original(&viewer, premium, &a, false), expected, "{viewer:?} premium={premium} in_review={in_review}");
+            assert!(can_fetch_original(&viewer, premium, &a, true));
+        }
     }
 }

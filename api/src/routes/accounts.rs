@@ -279,3 +279,61 @@ pub async fn revoke_token(
         Err(ApiError::not_found())
     }
 }
+
+/// The calling account: premium standing and preferences.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MeView {
+    username: String,
+    /// Whether the account is premium now (originals of every photo it may see).
+    premium: bool,
+    /// When premium ends (RFC 3339); null when it has no end or the account is not premium.
+    premium_until: Option<String>,
+    /// Whether new uploads are watermarked unless the upload says otherwise.
+    watermark_default: bool,
+}
+
+impl MeView {
+    fn of(user: &photostream_catalog::User) -> Self {
+        let premium = user.is_premium_at(photostream_types::now_ms());
+        Self {
+            username: user.username.to_string(),
+            premium,
+            premium_until: user.premium_until_ms.filter(|_| premium).map(rfc3339),
+            watermark_default: user.watermark_default,
+        }
+    }
+}
+
+/// Account preferences the user may change.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeEdit {
+    watermark_default: Option<bool>,
+}
+
+/// `GET /v1/me`: the calling account, with its premium standing.
+#[utoipa::path(get, path = "/v1/me", tag = "accounts",
+    responses((status = 200, description = "The calling account", body = MeView),
+              (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody)))]
+pub async fn me(State(st): State<Arc<AppState>>, caller: Caller) -> Result<Json<MeView>, ApiError> {
+    let user = caller.require_user()?;
+    let user = st.catalog.user_by_id(&user.id).await?.ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+    Ok(Json(MeView::of(&user)))
+}
+
+/// `PATCH /v1/me`: change account preferences (`watermark_default`).
+#[utoipa::path(patch, path = "/v1/me", tag = "accounts", request_body = MeEdit,
+    responses((status = 200, description = "The account as changed", body = MeView),
+              (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody)))]
+pub async fn patch_me(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(edit): ApiJson<MeEdit>,
+) -> Result<Json<MeView>, ApiError> {
+    let user = caller.require_user()?;
+    let user = match edit.watermark_default {
+        Some(on) => st.catalog.set_watermark_default(&user.id, on).await?,
+        None => st.catalog.user_by_id(&user.id).await?.ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?,
+    };
+    Ok(Json(MeView::of(&user)))
+}

@@ -152,7 +152,7 @@ pub async fn explore(
         .into_iter()
         .skip(offset)
         .take(limit)
-        .map(|(score, p, reason)| ExploreItem { photo: st.photo_view(p, caller.user_id()), score: (score * 1000.0).round() / 1000.0, reason })
+        .map(|(score, p, reason)| ExploreItem { photo: st.photo_view(p, &caller), score: (score * 1000.0).round() / 1000.0, reason })
         .collect();
     Ok(Json(Page {
         items,

@@ -94,10 +94,11 @@ async fn rendition(
     Ok((grant, key))
 }
 
-/// `GET /v1/photos/{id}/original`: the original bytes; `Range` supported; one download in flight per caller.
+/// `GET /v1/photos/{id}/original`: the original bytes, for the owner and premium members (402 `premium_required` for anyone else who may see the photo, unless `premium.free_originals`); `Range` supported; one download in flight per caller.
 #[utoipa::path(get, path = "/v1/photos/{id}/original", tag = "photos", params(("id" = String, Path, description = "The photo's id")),
     responses((status = 200, description = "The original bytes", content_type = "image/*", body = [u8]),
               (status = 206, description = "The requested range", content_type = "image/*", body = [u8]),
+              (status = 402, description = "Originals are for the owner and premium members (`premium_required`)", body = crate::openapi::ErrorBody),
               (status = 416, description = "The range is not satisfiable", body = crate::openapi::ErrorBody),
               (status = 429, description = "Another download of the caller's is in flight", body = crate::openapi::ErrorBody)))]
 pub async fn original(
@@ -108,8 +109,11 @@ pub async fn original(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let photo = visible_photo(&st, &caller, &id).await?;
-    crate::routes::photos::audit_review_view(&st, &caller, &photo, "original").await?;
-    let grant = if AppState::is_public(&photo) { Grant::Public } else { Grant::Private };
+    let reviewing = crate::routes::photos::audit_review_view(&st, &caller, &photo, "original").await?;
+    if !reviewing && !crate::routes::photos::original_allowed(&st, &caller, &photo).await? {
+        return Err(ApiError::premium_required());
+    }
+    let grant = original_grant(&st, &photo);
     let slot = download_slot(&st, caller.user_id().map(|u| u.as_str()), addr).await?;
     let held = Held { slot, recheck: Recheck::new(&st, &photo, caller, None) };
     serve_original(&st, grant, &photo, &headers, held).await
@@ -180,6 +184,17 @@ async fn serve_original(
     Ok(response)
 }
 
+/// How an original may be cached: while originals are gated, never by a
+/// shared cache, whatever the photo's visibility (a CDN would hand one
+/// premium user's download to everyone).
+fn original_grant(st: &AppState, photo: &photostream_catalog::Photo) -> Grant {
+    if AppState::is_public(photo) && st.config.free_originals {
+        Grant::Public
+    } else {
+        Grant::Private
+    }
+}
+
 #[derive(Deserialize)]
 pub struct Signature {
     exp: Option<i64>,
@@ -198,6 +213,7 @@ pub struct Signature {
     responses((status = 200, description = "The file", content_type = "image/*", body = [u8]),
               (status = 206, description = "The requested range", content_type = "image/*", body = [u8]),
               (status = 304, description = "Not modified"),
+              (status = 402, description = "An original, for someone other than the owner or a premium member (`premium_required`)", body = crate::openapi::ErrorBody),
               (status = 404, description = "No such file, or not visible (missing, expired or revoked signature)", body = crate::openapi::ErrorBody)))]
 pub async fn media(
     State(st): State<Arc<AppState>>,
@@ -226,10 +242,23 @@ pub async fn media(
     // deleted or revoked photo's URLs stop working the moment it commits.
     let mut signed_for = None;
     let mut signed_acl = None;
+    let gated_original = resolution == "original" && !st.config.free_originals;
     let grant = if photo.deleted_ms.is_some() {
         return Err(ApiError::not_found());
-    } else if AppState::is_public(&photo) {
+    } else if AppState::is_public(&photo) && !gated_original {
         Grant::Public
+    } else if AppState::is_public(&photo) {
+        // Anyone may see it; the signature (if any) only says who fetches
+        // the original, which decides the paywall below.
+        let now = photostream_types::now_ms() / 1000;
+        let subject = signature.u.as_deref();
+        if let (Some(exp), Some(sig)) = (signature.exp, signature.sig.as_deref()) {
+            if st.signer.verify(&key, photo.acl_version, exp, subject, sig, now) {
+                signed_for = subject.map(str::to_owned);
+                signed_acl = Some(photo.acl_version);
+            }
+        }
+        Grant::Private
     } else {
         let now = photostream_types::now_ms() / 1000;
         let subject = signature.u.as_deref();
@@ -252,19 +281,44 @@ pub async fn media(
         // A signed URL holds the slot of the user it was signed for, however
         // it is fetched (with or without that user's credential).
         let user = signed_for.as_deref().or(caller.user_id().map(|u| u.as_str()));
-        match &signed_for {
+        let allowed = match &signed_for {
             // A signed URL was handed out to whoever it names: audit a
-            // moderator's download through review under their name.
-            Some(subject) => crate::routes::photos::audit_signed_review_view(&st, subject, &photo, "original").await?,
-            None => {
-                crate::routes::photos::audit_review_view(&st, &caller, &photo, "original").await?;
+            // moderator's download through review under their name, and
+            // ask the paywall about them (as they are now).
+            Some(subject) => {
+                let reviewing = crate::routes::photos::audit_signed_review_view(&st, subject, &photo, "original").await?;
+                reviewing || !gated_original || subject_may_fetch_original(&st, subject, &photo).await?
             }
+            None => {
+                let reviewing = crate::routes::photos::audit_review_view(&st, &caller, &photo, "original").await?;
+                reviewing || crate::routes::photos::original_allowed(&st, &caller, &photo).await?
+            }
+        };
+        if !allowed {
+            return Err(ApiError::premium_required());
         }
         let slot = download_slot(&st, user, addr).await?;
         let held = Held { slot, recheck: Recheck::new(&st, &photo, caller, signed_acl) };
         return serve_original(&st, grant, &photo, &headers, held).await;
     }
     serve_object(st.objects.as_ref(), grant, &key, &headers, None).await
+}
+
+/// Whether the user a signed original URL names may fetch it now (a
+/// premium grant may have lapsed since it was signed).
+async fn subject_may_fetch_original(st: &AppState, subject: &str, photo: &photostream_catalog::Photo) -> Result<bool, ApiError> {
+    let Ok(id) = subject.parse::<photostream_types::UserId>() else {
+        return Ok(false);
+    };
+    let Some(user) = st.catalog.user_by_id(&id).await? else {
+        return Ok(false);
+    };
+    let moderator = user.role == "moderator";
+    let pending = moderator && user.id != photo.owner_id && st.catalog.pending_item_of(&photo.id).await?.is_some();
+    let viewer = crate::acl::Viewer::User { id: user.id.clone(), moderator };
+    let access = crate::acl::access_of(photo, &[], pending);
+    let premium = user.is_premium_at(photostream_types::now_ms());
+    Ok(crate::acl::can_fetch_original(&viewer, premium, &access, st.config.free_originals))
 }
 
 /// How often an original download in progress re-checks its access.

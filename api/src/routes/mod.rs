@@ -2,6 +2,7 @@
 
 mod accounts;
 mod albums;
+mod billing;
 mod files;
 mod health;
 pub(crate) mod photos;
@@ -97,6 +98,8 @@ fn described_routes(upload_limit: usize) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(accounts::login))
         .routes(routes!(accounts::logout))
         .routes(routes!(accounts::change_password))
+        .routes(routes!(accounts::me, accounts::patch_me))
+        .routes(routes!(billing::webhook).layer(DefaultBodyLimit::max(billing::WEBHOOK_BODY_LIMIT)))
         .routes(routes!(upload::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .routes(routes!(photos::photos_by_content))
         .routes(routes!(accounts::create_token, accounts::list_tokens))

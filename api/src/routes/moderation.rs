@@ -149,7 +149,7 @@ async fn item_view(st: &AppState, moderator: &UserId, item: ModerationItem) -> R
     Ok(ItemView {
         id: item.id,
         subject: item.subject,
-        photo: photo.map(|p| st.photo_view(p, Some(moderator))),
+        photo: photo.map(|p| st.photo_view_as(p, Some(moderator), true)),
         thumbnail_url,
         comment,
         reasons,

@@ -66,18 +66,20 @@ async fn moderator_sees_only_in_review(st: &AppState, moderator: &UserId, photo:
 }
 
 /// [`audit_review_view`] for a signed URL, by the user it was signed for.
-pub async fn audit_signed_review_view(st: &AppState, subject: &str, photo: &Photo, what: &str) -> Result<(), ApiError> {
+/// True if it was such a look.
+pub async fn audit_signed_review_view(st: &AppState, subject: &str, photo: &Photo, what: &str) -> Result<bool, ApiError> {
     let Ok(id) = subject.parse::<UserId>() else {
-        return Ok(());
+        return Ok(false);
     };
     let Some(user) = st.catalog.user_by_id(&id).await? else {
-        return Ok(());
+        return Ok(false);
     };
     if user.role == "moderator" && moderator_sees_only_in_review(st, &id, photo).await? {
         st.catalog.audit_view(&photo.id, &id, what).await?;
         metrics::counter!("photostream_moderator_views_total", "what" => what.to_string()).increment(1);
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Records in the moderation audit log that a moderator saw `photo` (`what`:
@@ -91,6 +93,17 @@ pub async fn audit_review_view(st: &AppState, caller: &Caller, photo: &Photo, wh
     st.catalog.audit_view(&photo.id, moderator, what).await?;
     metrics::counter!("photostream_moderator_views_total", "what" => what.to_string()).increment(1);
     Ok(true)
+}
+
+/// Whether the caller, who may see `photo`, may fetch its original: the
+/// owner, premium users, and moderators while it is in front of them for
+/// review (`acl::can_fetch_original`); 402 `premium_required` for others.
+pub async fn original_allowed(st: &AppState, caller: &Caller, photo: &Photo) -> Result<bool, ApiError> {
+    if st.original_allowed(caller, photo, false) {
+        return Ok(true);
+    }
+    let pending = pending_item_for_moderator(st, caller, photo).await?;
+    Ok(pending && st.original_allowed(caller, photo, true))
 }
 
 /// 404 unless the caller may see `photo`.
@@ -145,7 +158,8 @@ pub async fn get_photo(
     if !audited && caller.user().map(|u| &u.id) != Some(&photo.owner_id) {
         record_view(&st, &photo, caller.user().map(|u| u.id.clone()), request_id);
     }
-    Ok(Json(st.photo_view(photo, caller.user_id())))
+    let original = audited || original_allowed(&st, &caller, &photo).await?;
+    Ok(Json(st.photo_view_as(photo, caller.user_id(), original)))
 }
 
 /// A view by someone other than the owner becomes an analytics event, on
@@ -169,6 +183,9 @@ pub struct PhotoEdit {
     visibility: Option<Visibility>,
     album: Option<String>,
     metadata: Option<PhotoMetadata>,
+    /// Whether the display rendition carries your mark (`© you`); it is
+    /// re-rendered shortly after a change.
+    watermark: Option<bool>,
 }
 
 /// `PATCH /v1/photos/{id}`: the owner edits; takes effect on every read path at once.
@@ -210,6 +227,7 @@ pub async fn patch_photo(
         visibility: edit.visibility,
         album_id,
         metadata: edit.metadata.map(PhotoMetadata::validated).transpose()?,
+        watermark: edit.watermark,
     };
     let outbox = outbox_for(Record::PhotoUpdated(PhotoChanged { photo_id: photo.id.clone() }), request_id);
     let updated = st.catalog.update_photo(&photo.id, &patch, &outbox).await.map_err(|e| match e {
@@ -221,7 +239,7 @@ pub async fn patch_photo(
     })?;
     st.outbox_wake.notify_one();
     reindex_now(&st, &photo.id).await;
-    Ok(Json(st.photo_view(updated, caller.user_id())))
+    Ok(Json(st.photo_view(updated, &caller)))
 }
 
 /// `DELETE /v1/photos/{id}`: owner or moderator; 404 everywhere from then on.
@@ -344,7 +362,7 @@ pub async fn photos_by_content(
     let photos = st.catalog.photos_with_content_hash(&user.id, &hash).await?;
     let items = photos
         .into_iter()
-        .map(|p| st.photo_view(p, caller.user_id()))
+        .map(|p| st.photo_view(p, &caller))
         .collect();
     Ok(Json(crate::pagination::Page {
         items,

@@ -105,7 +105,7 @@ pub async fn search(
     // honoured before the index catches up.
     for photo in st.catalog.photos_by_ids(&hits.ids).await? {
         if let Some(photo) = if_visible(&st, &caller, photo).await? {
-            items.push(st.photo_view(photo, caller.user_id()));
+            items.push(st.photo_view(photo, &caller));
         }
     }
     Ok(Json(Page {

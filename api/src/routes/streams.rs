@@ -82,7 +82,7 @@ pub async fn list_visible(
             visible.push(p);
         }
     }
-    Ok(keyset_page(visible, more, direction, |p| p.keyset(), |p| st.photo_view(p, caller.user_id())))
+    Ok(keyset_page(visible, more, direction, |p| p.keyset(), |p| st.photo_view(p, &caller)))
 }
 
 /// A page of photos listed under their own keysets (time favorited, time
@@ -100,5 +100,5 @@ pub async fn keyed_page(
             visible.push((k, p));
         }
     }
-    Ok(keyset_page(visible, more, direction, |(k, _)| k.clone(), |(_, p)| st.photo_view(p, caller.user_id())))
+    Ok(keyset_page(visible, more, direction, |(k, _)| k.clone(), |(_, p)| st.photo_view(p, &caller)))
 }

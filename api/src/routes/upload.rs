@@ -59,6 +59,9 @@ struct UploadForm {
     /// A JSON object of the predefined fields: taken_at, camera, lens, location, license, tags.
     #[schema(value_type = Option<PhotoMetadata>)]
     metadata: Option<String>,
+    /// `true` or `false`: whether the display rendition carries your mark
+    /// (`© you`); default your `watermark_default` (`GET /v1/me`).
+    watermark: Option<String>,
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
@@ -108,7 +111,7 @@ async fn read_form(mut multipart: Multipart, max_file: usize) -> Result<UploadFo
                 }
                 form.thumbnail = Some(read_part(&mut field, MAX_THUMBNAIL_BYTES, "the thumbnail").await?);
             }
-            "title" | "description" | "album" | "visibility" | "viewers" | "metadata" => {
+            "title" | "description" | "album" | "visibility" | "viewers" | "metadata" | "watermark" => {
                 let bytes = read_part(&mut field, MAX_TEXT_PART, &name).await?;
                 let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
                     ApiError::bad_request("invalid_field", format!("{name} is not valid UTF-8"))
@@ -119,6 +122,7 @@ async fn read_form(mut multipart: Multipart, max_file: usize) -> Result<UploadFo
                     "album" => &mut form.album,
                     "visibility" => &mut form.visibility,
                     "viewers" => &mut form.viewers,
+                    "watermark" => &mut form.watermark,
                     _ => &mut form.metadata,
                 };
                 if slot.is_some() {
@@ -188,6 +192,7 @@ async fn inspect(
         ("album" = (content_type = "text/plain; charset=utf-8")),
         ("visibility" = (content_type = "text/plain; charset=utf-8")),
         ("viewers" = (content_type = "text/plain; charset=utf-8")),
+        ("watermark" = (content_type = "text/plain; charset=utf-8")),
     )))),
     responses((status = 202, description = "Accepted, `status: processing`", body = PhotoView),
               (status = 413, description = "Larger than the upload limit", body = crate::openapi::ErrorBody),
@@ -266,6 +271,12 @@ async fn accept_upload(
             "viewers are only meaningful with visibility=shared",
         ));
     }
+    let watermark = match form.watermark.as_deref().map(str::trim) {
+        None | Some("") => user.watermark_default,
+        Some("true") => true,
+        Some("false") => false,
+        Some(_) => return Err(ApiError::bad_request("invalid_field", "watermark must be true or false")),
+    };
     let metadata = match form.metadata.as_deref().map(str::trim) {
         None | Some("") => PhotoMetadata::default(),
         Some(json) => serde_json::from_str::<PhotoMetadata>(json)
@@ -359,12 +370,13 @@ async fn accept_upload(
             thumbnail_key,
             metadata: metadata.clone(),
             viewers: viewers.clone(),
+            watermark,
         };
         match st.catalog.insert_photo(&new, &outbox).await {
             Ok(photo) => {
                 st.outbox_wake.notify_one();
                 tracing::info!(photo = %photo.id, key = %photo.original_key, bytes = byte_size, "upload accepted");
-                return Ok((StatusCode::ACCEPTED, Json(st.photo_view(photo, Some(&user.id)))));
+                return Ok((StatusCode::ACCEPTED, Json(st.photo_view_as(photo, Some(&user.id), true))));
             }
             Err(CatalogError::Conflict(_)) if attempt == 0 => {
                 for path in &stored {

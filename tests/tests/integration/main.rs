@@ -14,6 +14,7 @@ mod files;
 mod hardening;
 mod moderation;
 mod pagination;
+mod premium;
 mod social;
 mod tiering;
 mod walkthrough;
