@@ -115,7 +115,8 @@ pub async fn original(
     }
     let grant = original_grant(&st, &photo);
     let slot = download_slot(&st, caller.user_id().map(|u| u.as_str()), addr).await?;
-    let held = Held { slot, recheck: Recheck::new(&st, &photo, caller, None) };
+    let paywall = if reviewing { Paywall::Open } else { Paywall::Caller };
+    let held = Held { slot, recheck: Recheck::new(&st, &photo, caller, None).paywall(paywall) };
     serve_original(&st, grant, &photo, &headers, held).await
 }
 
@@ -281,24 +282,32 @@ pub async fn media(
         // A signed URL holds the slot of the user it was signed for, however
         // it is fetched (with or without that user's credential).
         let user = signed_for.as_deref().or(caller.user_id().map(|u| u.as_str()));
-        let allowed = match &signed_for {
+        let paywall = match &signed_for {
             // A signed URL was handed out to whoever it names: audit a
             // moderator's download through review under their name, and
             // ask the paywall about them (as they are now).
             Some(subject) => {
                 let reviewing = crate::routes::photos::audit_signed_review_view(&st, subject, &photo, "original").await?;
-                reviewing || !gated_original || subject_may_fetch_original(&st, subject, &photo).await?
+                if reviewing || !gated_original {
+                    Paywall::Open
+                } else {
+                    Paywall::Subject(subject.clone())
+                }
             }
             None => {
                 let reviewing = crate::routes::photos::audit_review_view(&st, &caller, &photo, "original").await?;
-                reviewing || crate::routes::photos::original_allowed(&st, &caller, &photo).await?
+                if reviewing {
+                    Paywall::Open
+                } else {
+                    Paywall::Caller
+                }
             }
         };
-        if !allowed {
+        if !paywall.allows(&st, &caller, &photo).await? {
             return Err(ApiError::premium_required());
         }
         let slot = download_slot(&st, user, addr).await?;
-        let held = Held { slot, recheck: Recheck::new(&st, &photo, caller, signed_acl) };
+        let held = Held { slot, recheck: Recheck::new(&st, &photo, caller, signed_acl).paywall(paywall) };
         return serve_original(&st, grant, &photo, &headers, held).await;
     }
     serve_object(st.objects.as_ref(), grant, &key, &headers, None).await
@@ -343,11 +352,46 @@ struct Recheck {
     caller: Caller,
     signed_acl: Option<i64>,
     opened_ms: i64,
+    paywall: Paywall,
+}
+
+/// Who an original's paywall asks about, when the download opens and again
+/// while it runs (a revoked or lapsed premium ends a download in flight).
+#[derive(Clone)]
+enum Paywall {
+    /// Not gated: a moderator's review, `premium.free_originals`, or not an
+    /// original.
+    Open,
+    /// The caller of the request.
+    Caller,
+    /// The user a signed URL was issued to.
+    Subject(String),
+}
+
+impl Paywall {
+    async fn allows(&self, st: &AppState, caller: &Caller, photo: &photostream_catalog::Photo) -> Result<bool, ApiError> {
+        match self {
+            Paywall::Open => Ok(true),
+            Paywall::Caller => crate::routes::photos::original_allowed(st, caller, photo).await,
+            Paywall::Subject(subject) => subject_may_fetch_original(st, subject, photo).await,
+        }
+    }
 }
 
 impl Recheck {
     fn new(st: &Arc<AppState>, photo: &photostream_catalog::Photo, caller: Caller, signed_acl: Option<i64>) -> Self {
-        Self { st: st.clone(), photo: photo.id.clone(), caller, signed_acl, opened_ms: photostream_types::now_ms() }
+        Self {
+            st: st.clone(),
+            photo: photo.id.clone(),
+            caller,
+            signed_acl,
+            opened_ms: photostream_types::now_ms(),
+            paywall: Paywall::Open,
+        }
+    }
+
+    fn paywall(self, paywall: Paywall) -> Self {
+        Self { paywall, ..self }
     }
 
     async fn still_allowed(&self) -> bool {
@@ -355,6 +399,9 @@ impl Recheck {
             return false;
         };
         if photo.deleted_ms.is_some() {
+            return false;
+        }
+        if !self.paywall.allows(&self.st, &self.caller, &photo).await.unwrap_or(false) {
             return false;
         }
         if let Some(v) = self.signed_acl {

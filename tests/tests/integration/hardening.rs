@@ -239,6 +239,31 @@ async fn downloads_in_progress_end_when_their_access_ends() {
     server.stop().await;
 }
 
+/// A premium member's download of someone else's original ends when the
+/// membership is revoked: the paywall is asked again while it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_premium_download_ends_when_premium_is_revoked() {
+    let server = TestServer::start_with(|c| c.premium.free_originals = false).await;
+    let anon = server.api();
+    let alice = anon.signed_up("alice").await;
+    let pat = anon.signed_up("pat").await;
+    photostream_cli::premium_admin::grant(server.catalog(), "pat", None, Some("ops")).await.unwrap();
+    let big = big_png();
+    let p = alice.upload_ok(big.clone(), "big.png", Upload::default()).await;
+    let id = p["id"].as_str().unwrap().to_string();
+    alice.wait_ready(&id, Duration::from_secs(120)).await;
+
+    let mut dl = pat.get(&format!("/v1/photos/{id}/original")).send().await.unwrap();
+    assert_eq!(dl.status(), 200);
+    dl.chunk().await.unwrap().unwrap();
+    photostream_cli::premium_admin::revoke(server.catalog(), "pat", Some("ops")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    cut_short(dl, big.len(), "a premium download after the membership was revoked").await;
+    let r = pat.get(&format!("/v1/photos/{id}/original")).send().await.unwrap();
+    assert_eq!(assert_client_error(r, 402, "original after revoke").await, "premium_required");
+    server.stop().await;
+}
+
 /// A 10,000 × 10,000 16-bit RGBA PNG of one colour: 800 MB of pixels in a
 /// file of about a megabyte (written row by row, never held whole).
 fn sixteen_bit_bomb() -> Vec<u8> {
