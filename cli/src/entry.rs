@@ -64,31 +64,7 @@ enum Command {
     },
     /// Upload every image under DIR to a photostream server, one at a time;
     /// files already there (same content) are skipped.
-    Upload {
-        dir: PathBuf,
-        /// The server's base URL, e.g. https://photos.example.org.
-        #[arg(long)]
-        server: String,
-        /// A session token or a personal API token with the read and write scopes.
-        #[arg(long, env = "PHOTOSTREAM_TOKEN", hide_env_values = true)]
-        token: String,
-        /// The album every file goes to (default: the server's `default`).
-        #[arg(long)]
-        album: Option<String>,
-        /// Name each file's album after its folder under DIR (files directly
-        /// in DIR go to --album).
-        #[arg(long)]
-        album_from_folders: bool,
-        /// public, private or shared (default: the album's).
-        #[arg(long)]
-        visibility: Option<String>,
-        /// Ask for watermarked display renditions (sends watermark=true).
-        #[arg(long)]
-        watermark: bool,
-        /// Extra attempts per file on 429, 5xx or a dropped connection.
-        #[arg(long, default_value_t = 5)]
-        retries: u32,
-    },
+    Upload(crate::upload::UploadOptions),
     /// Administrative actions on the catalog.
     Admin {
         #[command(subcommand)]
@@ -198,26 +174,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             });
             crate::tier::run(&config, older_than, cancel).await
         }
-        Command::Upload {
-            dir,
-            server,
-            token,
-            album,
-            album_from_folders,
-            visibility,
-            watermark,
-            retries,
-        } => {
-            let options = crate::upload::UploadOptions {
-                dir: dir.clone(),
-                server,
-                token,
-                album,
-                album_from_folders,
-                visibility,
-                watermark,
-                retries,
-            };
+        Command::Upload(options) => {
+            let dir = options.dir.clone();
             let summary = crate::upload::run(options).await?;
             crate::upload::report(&summary, &dir)
         }

@@ -20,18 +20,31 @@ const IMAGE_EXTENSIONS: [&str; 12] = [
 /// The longest wait between attempts when the server names none.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone)]
+/// `photostream upload`'s options (its command-line arguments).
+#[derive(Debug, Clone, clap::Args)]
 pub struct UploadOptions {
     pub dir: PathBuf,
+    /// The server's base URL, e.g. https://photos.example.org.
+    #[arg(long)]
     pub server: String,
+    /// A session token or a personal API token with the read and write scopes.
+    #[arg(long, env = "PHOTOSTREAM_TOKEN", hide_env_values = true)]
     pub token: String,
+    /// The album every file goes to (default: the server's `default`).
+    #[arg(long)]
     pub album: Option<String>,
-    /// Each file goes to the album named after its folder (relative to `dir`).
+    /// Name each file's album after its folder under DIR (files directly
+    /// in DIR go to --album).
+    #[arg(long)]
     pub album_from_folders: bool,
+    /// public, private or shared (default: the album's).
+    #[arg(long)]
     pub visibility: Option<String>,
-    /// Sends `watermark=true` with every file.
+    /// Ask for watermarked display renditions (sends watermark=true).
+    #[arg(long)]
     pub watermark: bool,
-    /// Extra attempts per request on 429, 5xx or a broken connection.
+    /// Extra attempts per file on 429, 5xx or a dropped connection.
+    #[arg(long, default_value_t = 5)]
     pub retries: u32,
 }
 
