@@ -7,7 +7,7 @@
 //! one scrape sees everything.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
@@ -71,8 +71,8 @@ pub fn scrape_allowed(token: Option<&str>, client: Option<std::net::IpAddr>, aut
 }
 
 /// `GET /metrics` in the Prometheus text format. Gauges read from the
-/// catalog (the moderation queue, originals per storage tier) are refreshed
-/// on each scrape. Served to loopback clients, or with `metrics_token` to
+/// catalog are refreshed by a scrape: the moderation queue each time,
+/// originals per storage tier at most once a minute. Served to loopback clients, or with `metrics_token` to
 /// its bearers; 404 otherwise.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),
@@ -94,16 +94,44 @@ pub async fn render(
         }
         Err(e) => tracing::warn!(error = %e, "cannot read the moderation queue for metrics"),
     }
-    // Originals and bytes per storage tier (also refreshed by each tiering pass).
-    if let Err(e) = photostream_tiering::report_totals(&st.catalog).await {
-        tracing::warn!(error = %e, "cannot read the per-tier totals for metrics");
+    // Originals and bytes per storage tier (also refreshed by each tiering
+    // pass). Counting them reads every live photo row, so a scrape does it
+    // at most once a minute: at 1,000,000 photos each count took PostgreSQL
+    // ~1 s, and a scraper every 500 ms kept one scan running all the time.
+    if tier_totals_due(&st.tier_totals_counted) {
+        if let Err(e) = photostream_tiering::report_totals(&st.catalog).await {
+            tracing::warn!(error = %e, "cannot read the per-tier totals for metrics");
+        }
     }
     render_text().into_response()
+}
+
+/// How often a scrape may count originals per tier.
+pub const TIER_TOTALS_EVERY: Duration = Duration::from_secs(60);
+
+/// Whether this scrape counts (and so the next one within
+/// [`TIER_TOTALS_EVERY`] does not): one count at a time per instance.
+fn tier_totals_due(last: &std::sync::Mutex<Option<Instant>>) -> bool {
+    let mut last = last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if last.is_some_and(|at| at.elapsed() < TIER_TOTALS_EVERY) {
+        return false;
+    }
+    *last = Some(Instant::now());
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::scrape_allowed;
+
+    #[test]
+    fn tier_totals_are_counted_at_most_once_a_minute() {
+        let last = std::sync::Mutex::new(None);
+        assert!(super::tier_totals_due(&last), "the first scrape counts");
+        assert!(!super::tier_totals_due(&last), "the next one within a minute does not");
+        *last.lock().unwrap() = Some(std::time::Instant::now() - super::TIER_TOTALS_EVERY);
+        assert!(super::tier_totals_due(&last), "a minute later it counts again");
+    }
 
     #[test]
     fn metrics_go_to_loopback_or_to_token_bearers() {

@@ -104,6 +104,9 @@ pub struct AppState {
     pub signup_limiter: crate::limits::SignupLimiter,
     /// Fires when the server shuts down; long-lived responses (SSE) end on it.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// When `/metrics` last counted originals per tier (a scan of every live
+    /// photo row, so at most once per `metrics::TIER_TOTALS_EVERY`).
+    pub tier_totals_counted: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl AppState {
@@ -136,6 +139,7 @@ impl AppState {
             login_limiter: LoginLimiter::new(10, 60, std::time::Duration::from_secs(60)),
             signup_limiter,
             shutdown: tokio_util::sync::CancellationToken::new(),
+            tier_totals_counted: std::sync::Mutex::new(None),
         }
     }
 
