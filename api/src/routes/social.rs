@@ -84,6 +84,7 @@ pub async fn add_comment(
         return Err(ApiError::bad_request("invalid_field", "a comment needs text"));
     }
     check_text("text", text, MAX_COMMENT)?;
+    crate::signals::check_rate(&st, &user.id, photostream_signals::Action::Comment).await?;
     let comment_id = PhotoId::new().to_string();
     let record = Record::CommentAdded(CommentAdded {
         comment_id: comment_id.clone(),
@@ -95,6 +96,7 @@ pub async fn add_comment(
         .add_comment(&comment_id, &photo.id, &user.id, text, &outbox_for(record, request_id))
         .await?;
     st.outbox_wake.notify_one();
+    crate::signals::record_action(&st, &user.id, photostream_signals::Action::Comment).await;
     Ok((StatusCode::CREATED, Json(comment_view(c))))
 }
 
@@ -146,6 +148,8 @@ pub async fn favorite(
     let record = Record::Favorited(Favorited { photo_id: photo.id.clone(), user_id: user.id.clone() });
     if st.catalog.add_favorite(&user.id, &photo.id, &outbox_for(record, request_id)).await? {
         st.outbox_wake.notify_one();
+        let event = photostream_signals::SignalEvent::favorite(photo.id.clone(), user.id.clone(), photostream_types::now_ms());
+        crate::signals::record(&st, event).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }
