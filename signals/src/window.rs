@@ -126,7 +126,7 @@ impl<K: Clone + Eq + Hash> BucketedSums<K> {
         );
     }
 
-    fn in_window(&self, end_ms: i64) -> impl Iterator<Item = (&i64, &HashMap<K, Sums>)> {
+    fn in_window(&self, end_ms: i64) -> impl Iterator<Item = (&i64, &HashMap<K, Sums>)> + '_ {
         self.buckets.range(end_ms - self.spec.size_ms..end_ms)
     }
 

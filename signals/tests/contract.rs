@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use photostream_pipeline::EventLog as _;
 use photostream_signals::{
     Action, ArroyoSignals, At, EmbeddedSignals, SignalEvent, Signals, SignalsConfig, ViewScope,
 };
@@ -165,11 +166,11 @@ async fn embedded_windows_match_the_hand_computed_values() {
         .iter()
         .map(|(n, e, m, h)| ((n.clone(), *e), (*m, *h)))
         .collect();
-    assert_eq!(live[&("photo a".into(), base + 3 * MIN)], (1, 2));
-    assert_eq!(live[&("photo a".into(), base + 2 * MIN)], (1, 1));
-    assert_eq!(live[&("photo b".into(), base + 51 * MIN)], (3, 3));
-    assert_eq!(live[&("owner 1".into(), base + 60 * MIN)], (1, 7));
-    assert_eq!(live[&("owner 2".into(), base + 60 * MIN)], (0, 1));
+    assert_eq!(live[&("photo a".to_string(), base + 3 * MIN)], (1, 2));
+    assert_eq!(live[&("photo a".to_string(), base + 2 * MIN)], (1, 1));
+    assert_eq!(live[&("photo b".to_string(), base + 51 * MIN)], (3, 3));
+    assert_eq!(live[&("owner 1".to_string(), base + 60 * MIN)], (1, 7));
+    assert_eq!(live[&("owner 2".to_string(), base + 60 * MIN)], (0, 1));
 
     // Rates over ten minutes, hop one minute.
     let rates: HashMap<(String, i64), u64> = o
@@ -177,10 +178,10 @@ async fn embedded_windows_match_the_hand_computed_values() {
         .iter()
         .map(|(n, e, c)| ((n.clone(), *e), *c))
         .collect();
-    assert_eq!(rates[&("u1 uploads".into(), base + 10 * MIN)], 3);
-    assert_eq!(rates[&("u1 uploads".into(), base + 12 * MIN)], 2);
-    assert_eq!(rates[&("u1 uploads".into(), base + 20 * MIN)], 0);
-    assert_eq!(rates[&("u2 comments".into(), base + 13 * MIN)], 2);
+    assert_eq!(rates[&("u1 uploads".to_string(), base + 10 * MIN)], 3);
+    assert_eq!(rates[&("u1 uploads".to_string(), base + 12 * MIN)], 2);
+    assert_eq!(rates[&("u1 uploads".to_string(), base + 20 * MIN)], 0);
+    assert_eq!(rates[&("u2 comments".to_string(), base + 13 * MIN)], 2);
 }
 
 /// Publishes the recording as the API and the outbox relay would: views on
