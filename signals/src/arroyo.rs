@@ -200,9 +200,8 @@ impl Signals for ArroyoSignals {
 
     async fn ping(&self) -> Result<()> {
         let mut r = self.redis.clone();
-        bounded(redis::cmd("PING").query_async::<String>(&mut r))
-            .await
-            .map(|_| ())
+        let _: String = bounded(redis::cmd("PING").query_async(&mut r)).await?;
+        Ok(())
     }
 
     fn kind(&self) -> &'static str {
