@@ -53,7 +53,8 @@ pub struct Received {
 #[utoipa::path(post, path = "/v1/photos/{id}/reports", tag = "moderation", params(("id" = String, Path, description = "The photo's id")), request_body = ReportBody,
     responses((status = 202, description = "Received; goes to the review queue", body = Received),
               (status = 400, description = "No reason given", body = crate::openapi::ErrorBody),
-              (status = 403, description = "The caller's own photo (`own_photo`)", body = crate::openapi::ErrorBody)))]
+              (status = 403, description = "The caller's own photo (`own_photo`)", body = crate::openapi::ErrorBody),
+              (status = 429, description = "Over the caller's report rate (`rate_limited`)", body = crate::openapi::ErrorBody)))]
 pub async fn report(
     State(st): State<Arc<AppState>>,
     caller: Caller,

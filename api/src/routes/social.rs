@@ -69,7 +69,8 @@ async fn social_photo(st: &AppState, caller: &Caller, id: &str) -> Result<photos
 
 /// `POST /v1/photos/{id}/comments`: comment on a photo the caller can see.
 #[utoipa::path(post, path = "/v1/photos/{id}/comments", tag = "social", params(("id" = String, Path, description = "The photo's id")), request_body = NewComment,
-    responses((status = 201, description = "The comment", body = CommentView)))]
+    responses((status = 201, description = "The comment", body = CommentView),
+              (status = 429, description = "Over the caller's comment rate (`rate_limited`)", body = crate::openapi::ErrorBody)))]
 pub async fn add_comment(
     State(st): State<Arc<AppState>>,
     caller: Caller,
