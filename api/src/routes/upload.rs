@@ -198,7 +198,7 @@ async fn inspect(
               (status = 413, description = "Larger than the upload limit", body = crate::openapi::ErrorBody),
               (status = 415, description = "Not a supported image format", body = crate::openapi::ErrorBody),
               (status = 422, description = "Claims to be an image but does not decode, or exceeds the pixel limits", body = crate::openapi::ErrorBody),
-              (status = 429, description = "Another upload of the caller's is in flight, or over the caller's upload rate (`rate_limited`)", body = crate::openapi::ErrorBody)))]
+              (status = 429, description = "Another upload of the caller's is in flight", body = crate::openapi::ErrorBody)))]
 pub async fn upload(
     State(st): State<Arc<AppState>>,
     caller: Caller,
