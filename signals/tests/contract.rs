@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use photostream_pipeline::EventLog as _;
 use photostream_signals::{
     Action, ArroyoSignals, At, EmbeddedSignals, SignalEvent, Signals, SignalsConfig, ViewScope,
 };
