@@ -14,6 +14,8 @@
 //! - [`limits`]: one download and one upload in flight per user; login
 //!   rate limits.
 //! - [`metrics`]: Prometheus metrics at `GET /metrics`.
+//! - [`signals`]: feeds the windowed signals (trending, live view counters,
+//!   abuse rates) and throttles users over their rate.
 //! - [`routes`]: handlers, one module per area.
 //!
 //! The API never talks to processors: it commits to the catalog (with an
@@ -29,6 +31,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod routes;
 pub mod server;
+pub mod signals;
 pub mod signing;
 pub mod state;
 pub mod view_events;

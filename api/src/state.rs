@@ -51,6 +51,8 @@ pub struct ApiConfig {
     /// The key billing webhooks are signed with (`None`: the webhook
     /// answers 404 `webhook_disabled`).
     pub billing_webhook_secret: Option<String>,
+    /// Windows and abuse limits of the signals (`[signals]`).
+    pub signals: photostream_signals::SignalsConfig,
 }
 
 impl Default for ApiConfig {
@@ -70,6 +72,7 @@ impl Default for ApiConfig {
             rewarm_on_read: false,
             free_originals: false,
             billing_webhook_secret: None,
+            signals: Default::default(),
         }
     }
 }
@@ -107,6 +110,8 @@ pub struct AppState {
     /// When `/metrics` last counted originals per tier (a scan of every live
     /// photo row, so at most once per `metrics::TIER_TOTALS_EVERY`).
     pub tier_totals_counted: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Trending, live view counters and abuse rates (`crate::signals`).
+    pub signals: Arc<dyn photostream_signals::Signals>,
 }
 
 impl AppState {
@@ -121,6 +126,7 @@ impl AppState {
     ) -> Self {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         let signup_limiter = crate::limits::SignupLimiter::new(config.signups_per_address, std::time::Duration::from_secs(3600));
+        let signals = Arc::new(photostream_signals::EmbeddedSignals::new(config.signals.clone()));
         Self {
             catalog,
             objects,
@@ -140,6 +146,7 @@ impl AppState {
             signup_limiter,
             shutdown: tokio_util::sync::CancellationToken::new(),
             tier_totals_counted: std::sync::Mutex::new(None),
+            signals,
         }
     }
 

@@ -11,6 +11,7 @@ use photostream_cache::{BlobCache, ConcurrencyLimiter, InProcessLimiter, MemoryB
 use photostream_catalog::{Catalog, PoolSettings};
 use photostream_pipeline::{EmbeddedLog, EventLog, FluvioLog, NatsLog};
 use photostream_search::{MeiliIndex, SearchIndex, TantivyIndex};
+use photostream_signals::{ArroyoSignals, EmbeddedSignals, Signals};
 use std::time::Duration;
 
 use crate::{Config, Role};
@@ -30,6 +31,8 @@ pub struct Backends {
     pub analytics: Arc<dyn Analytics>,
     pub limiter: Arc<dyn ConcurrencyLimiter>,
     pub thumbnail_cache: Arc<dyn BlobCache>,
+    /// Trending, live view counters, abuse rates.
+    pub signals: Arc<dyn Signals>,
 }
 
 impl Backends {
@@ -64,6 +67,7 @@ impl Backends {
             analytics: analytics(&config.analytics, &config.data_dir).await?,
             limiter,
             thumbnail_cache,
+            signals: signals(config).await?,
         })
     }
 
@@ -80,6 +84,7 @@ impl Backends {
             ("search", self.search.ping().await.is_ok()),
             ("analytics", self.analytics.ping().await.is_ok()),
             ("cache", self.limiter.ping().await.is_ok()),
+            ("signals", self.signals.ping().await.is_ok()),
             ("objects", objects),
         ];
         if let Some(cold) = &self.cold_objects {
@@ -96,12 +101,13 @@ impl Backends {
 
     pub fn describe(&self) -> String {
         format!(
-            "catalog={:?} stream={} search={} analytics={} cache={} objects={} cold_objects={}",
+            "catalog={:?} stream={} search={} analytics={} cache={} signals={} objects={} cold_objects={}",
             self.catalog.dialect(),
             self.stream.kind(),
             self.search.kind(),
             self.analytics.kind(),
             self.limiter.kind(),
+            self.signals.kind(),
             self.objects,
             self.cold_objects
                 .as_ref()
@@ -207,6 +213,19 @@ async fn cache(config: &Config) -> anyhow::Result<(Arc<dyn ConcurrencyLimiter>, 
             Ok((Arc::new(limiter), Arc::new(blobs)))
         }
         other => bail!("unsupported cache backend {other:?}: use \"memory\" or redis://host:6379"),
+    }
+}
+
+/// `embedded` (in-process windows) or `arroyo+redis://host:6379` (what the
+/// Arroyo pipelines of `deploy/arroyo` wrote there).
+async fn signals(config: &Config) -> anyhow::Result<Arc<dyn Signals>> {
+    let s = &config.signals;
+    match s.backend.as_str() {
+        "embedded" => Ok(Arc::new(EmbeddedSignals::new(s.clone()))),
+        u if u.starts_with("arroyo+redis://") || u.starts_with("arroyo+rediss://") => Ok(Arc::new(
+            ArroyoSignals::connect(u, s.clone()).await.context("connecting to the Redis the Arroyo pipelines write")?,
+        )),
+        other => bail!("unsupported signals backend {other:?}: use \"embedded\" or arroyo+redis://host:6379"),
     }
 }
 

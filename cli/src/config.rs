@@ -90,6 +90,9 @@ pub struct Config {
     pub billing: BillingConfig,
     /// How the owner's mark looks on watermarked display renditions.
     pub watermark: WatermarkConfig,
+    /// Windowed signals: trending, live view counters, abuse rates
+    /// (`docs/streaming-sql.md`).
+    pub signals: photostream_signals::SignalsConfig,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -285,6 +288,7 @@ impl Default for Config {
             premium: PremiumConfig::default(),
             billing: BillingConfig::default(),
             watermark: WatermarkConfig::default(),
+            signals: Default::default(),
         }
     }
 }
@@ -372,6 +376,10 @@ impl Config {
             ));
         }
         self.watermark.style()?;
+        let s = &self.signals;
+        if s.trending_window_secs % s.trending_hop_secs.max(1) != 0 || s.abuse_window_secs % s.abuse_hop_secs.max(1) != 0 {
+            return Err("signals: a window's size must be a whole number of hops".into());
+        }
         Ok(())
     }
 

@@ -153,6 +153,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             rewarm_on_read: config.storage.rewarm_on_read,
             free_originals: config.premium.free_originals,
             billing_webhook_secret: Some(config.billing.webhook_secret.clone()).filter(|s| !s.is_empty()),
+            signals: config.signals.clone(),
         };
         let mut state = AppState::new(
             backends.catalog.clone(),
@@ -167,6 +168,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
         state.analytics = Some(backends.analytics.clone());
         state.limiter = backends.limiter.clone();
         state.thumbnail_cache = backends.thumbnail_cache.clone();
+        state.signals = backends.signals.clone();
         state.tiering = backends.cold_objects.clone().map(|cold| {
             photostream_tiering::Mover::new(
                 backends.catalog.clone(),

@@ -1,18 +1,23 @@
 //! `GET /v1/explore`: public photos ranked for the caller, each with the
 //! reason it was picked.
 //!
-//! Candidates are the newest public, ready photos (bounded), minus the
-//! caller's own and those already favorited. Each candidate scores
+//! Candidates are the newest public, ready photos (bounded) and the
+//! trending ones (the top of the signals' latest window, through the same
+//! public-and-ready rule: trending never shows what the viewer can't see),
+//! minus the caller's own and those already favorited. Each candidate scores
 //!
 //! ```text
 //! follow          × [owner is followed]
 //! favorite_owner  × [caller favorited other photos of this owner]
 //! tag             × min(3, tags shared with photos the caller favorited)
-//! trending        × ln(1 + favorites + views/10 in the last 7 days)
+//! trending        × ln(1 + trending score)
 //! recency         × 0.5 ^ (age / recency_half_life)
 //! ```
 //!
-//! with the weights from config (`[explore]`), and the reason is the signal
+//! with the weights from config (`[explore]`). The trending score is the
+//! windowed signal of `photostream-signals` (`docs/streaming-sql.md`):
+//! favorites and views (a tenth each) over a sliding hour, hop one minute,
+//! each decayed linearly with its age. The reason is the signal
 //! that contributed most. Anonymous callers and new users have no personal
 //! signals, so the ranking falls back to trending and recency (cold start).
 
@@ -22,6 +27,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 use photostream_catalog::Direction;
+use photostream_types::PhotoId;
 use serde::Serialize;
 
 use crate::auth::Caller;
@@ -32,7 +38,8 @@ use crate::views::PhotoView;
 use crate::AppState;
 
 const CANDIDATES: i64 = 500;
-const TRENDING_WINDOW_MS: i64 = 7 * 86_400_000;
+/// Trending photos considered beyond the newest candidates.
+const TRENDING: usize = 100;
 
 /// Explore ranking weights (config section `[explore]`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
@@ -95,20 +102,20 @@ pub async fn explore(
             liked_tags.extend(p.metadata.tags.iter().cloned());
         }
     }
-    let trending = st.catalog.recent_favorite_counts(now - TRENDING_WINDOW_MS).await?;
-    // Views count too, at a tenth of a favorite each (from analytics; an
-    // analytics outage only loses this part of the signal).
-    let mut viewed: HashMap<photostream_types::PhotoId, u64> = HashMap::new();
-    if let Some(analytics) = &st.analytics {
-        match analytics
-            .top(photostream_analytics::EventKind::View, now - TRENDING_WINDOW_MS, CANDIDATES as u64)
-            .await
-        {
-            Ok(top) => viewed.extend(top),
-            Err(e) => tracing::warn!(error = %e, "explore: view counts unavailable"),
+    // From the signals' latest window; an outage only loses this part of the ranking.
+    let trending: HashMap<PhotoId, f64> = match st.signals.trending(photostream_signals::At::Latest, TRENDING).await {
+        Ok(t) => t.photos.into_iter().collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "explore: trending unavailable");
+            HashMap::new()
         }
-    }
-    let candidates = st.catalog.recent_public_photos(CANDIDATES).await?;
+    };
+    let mut candidates = st.catalog.recent_public_photos(CANDIDATES).await?;
+    // Trending photos older than the newest candidates join them, under the
+    // same rule as the candidates: public, ready and not deleted.
+    let known: HashSet<PhotoId> = candidates.iter().map(|p| p.id.clone()).collect();
+    let missing: Vec<PhotoId> = trending.keys().filter(|id| !known.contains(*id)).cloned().collect();
+    candidates.extend(st.catalog.photos_by_ids(&missing).await?.into_iter().filter(AppState::is_public));
 
     let mut scored = Vec::new();
     for p in candidates {
@@ -116,7 +123,7 @@ pub async fn explore(
             continue;
         }
         let shared_tags: Vec<&String> = p.metadata.tags.iter().filter(|t| liked_tags.contains(*t)).collect();
-        let favs = *trending.get(&p.id).unwrap_or(&0) as f64 + *viewed.get(&p.id).unwrap_or(&0) as f64 / 10.0;
+        let favs = trending.get(&p.id).copied().unwrap_or(0.0);
         let age_h = ((now - p.created_ms).max(0) as f64) / 3_600_000.0;
         let signals = [
             (w.follow * followed.contains(&p.owner_id) as u8 as f64, format!("because you follow {}", p.owner)),

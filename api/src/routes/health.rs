@@ -73,6 +73,7 @@ pub async fn readyz(State(st): State<Arc<AppState>>) -> (StatusCode, Json<Readin
         record("analytics", analytics.kind(), analytics.ping().await.map_err(|e| e.to_string()));
     }
     record("cache", st.limiter.kind(), st.limiter.ping().await.map_err(|e| e.to_string()));
+    record("signals", st.signals.kind(), st.signals.ping().await.map_err(|e| e.to_string()));
     let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (
         status,

@@ -53,7 +53,8 @@ pub struct Received {
 #[utoipa::path(post, path = "/v1/photos/{id}/reports", tag = "moderation", params(("id" = String, Path, description = "The photo's id")), request_body = ReportBody,
     responses((status = 202, description = "Received; goes to the review queue", body = Received),
               (status = 400, description = "No reason given", body = crate::openapi::ErrorBody),
-              (status = 403, description = "The caller's own photo (`own_photo`)", body = crate::openapi::ErrorBody)))]
+              (status = 403, description = "The caller's own photo (`own_photo`)", body = crate::openapi::ErrorBody),
+              (status = 429, description = "Over the caller's report rate (`rate_limited`)", body = crate::openapi::ErrorBody)))]
 pub async fn report(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -71,6 +72,7 @@ pub async fn report(
     if photo.owner_id == user.id {
         return Err(ApiError::forbidden("you cannot report your own photo; delete or edit it").with_code("own_photo"));
     }
+    crate::signals::check_rate(&st, &user.id, photostream_signals::Action::Report).await?;
     let outbox = outbox_for(Record::PhotoModerated(PhotoChanged { photo_id: photo.id.clone() }), request_id);
     let (created_ms, upheld, dismissed) = st.catalog.reporter_record(&user.id).await?;
     let standing = photostream_moderation::ReporterStanding {
@@ -84,6 +86,7 @@ pub async fn report(
         .report_photo(&photo.id, &user.id, reason, weight, st.config.report_threshold, &outbox)
         .await?;
     metrics::counter!("photostream_reports_total").increment(1);
+    crate::signals::record_action(&st, &user.id, photostream_signals::Action::Report).await;
     if outcome.hid {
         metrics::counter!("photostream_moderation_decisions_total", "action" => "hold", "by" => "reports", "subject" => "photo")
             .increment(1);

@@ -157,6 +157,8 @@ pub async fn get_photo(
     let audited = audit_review_view(&st, &caller, &photo, "photo").await?;
     if !audited && caller.user().map(|u| &u.id) != Some(&photo.owner_id) {
         record_view(&st, &photo, caller.user().map(|u| u.id.clone()), request_id);
+        let view = photostream_signals::SignalEvent::view(photo.id.clone(), photo.owner_id.clone(), photostream_types::now_ms());
+        crate::signals::record(&st, view).await;
     }
     let original = audited || original_allowed(&st, &caller, &photo).await?;
     Ok(Json(st.photo_view_as(photo, caller.user_id(), original)))

@@ -69,7 +69,8 @@ async fn social_photo(st: &AppState, caller: &Caller, id: &str) -> Result<photos
 
 /// `POST /v1/photos/{id}/comments`: comment on a photo the caller can see.
 #[utoipa::path(post, path = "/v1/photos/{id}/comments", tag = "social", params(("id" = String, Path, description = "The photo's id")), request_body = NewComment,
-    responses((status = 201, description = "The comment", body = CommentView)))]
+    responses((status = 201, description = "The comment", body = CommentView),
+              (status = 429, description = "Over the caller's comment rate (`rate_limited`)", body = crate::openapi::ErrorBody)))]
 pub async fn add_comment(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -84,6 +85,7 @@ pub async fn add_comment(
         return Err(ApiError::bad_request("invalid_field", "a comment needs text"));
     }
     check_text("text", text, MAX_COMMENT)?;
+    crate::signals::check_rate(&st, &user.id, photostream_signals::Action::Comment).await?;
     let comment_id = PhotoId::new().to_string();
     let record = Record::CommentAdded(CommentAdded {
         comment_id: comment_id.clone(),
@@ -95,6 +97,7 @@ pub async fn add_comment(
         .add_comment(&comment_id, &photo.id, &user.id, text, &outbox_for(record, request_id))
         .await?;
     st.outbox_wake.notify_one();
+    crate::signals::record_action(&st, &user.id, photostream_signals::Action::Comment).await;
     Ok((StatusCode::CREATED, Json(comment_view(c))))
 }
 
@@ -146,6 +149,8 @@ pub async fn favorite(
     let record = Record::Favorited(Favorited { photo_id: photo.id.clone(), user_id: user.id.clone() });
     if st.catalog.add_favorite(&user.id, &photo.id, &outbox_for(record, request_id)).await? {
         st.outbox_wake.notify_one();
+        let event = photostream_signals::SignalEvent::favorite(photo.id.clone(), user.id.clone(), photostream_types::now_ms());
+        crate::signals::record(&st, event).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

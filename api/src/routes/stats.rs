@@ -1,5 +1,6 @@
 //! Statistics for owners: views (from analytics), favorites and comments
-//! (from the catalog), with a per-day view series.
+//! (from the catalog), with a per-day view series, and live view counters
+//! (the signals' tumbling one-minute windows: no analytics query).
 
 use std::sync::Arc;
 
@@ -22,6 +23,16 @@ pub struct Day {
     views: u64,
 }
 
+/// Views in the newest one-minute window and the hour ending with it
+/// (`photostream-signals`; the embedded backend counts the minute still open).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LiveViews {
+    /// When the minute counted ends (RFC 3339).
+    minute_ends_at: String,
+    last_minute: u64,
+    last_hour: u64,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PhotoStats {
     photo: String,
@@ -29,6 +40,7 @@ pub struct PhotoStats {
     favorites: i64,
     comments: i64,
     daily: Vec<Day>,
+    live: LiveViews,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -39,6 +51,21 @@ pub struct UserStats {
     favorites: i64,
     comments: i64,
     daily: Vec<Day>,
+    live: LiveViews,
+}
+
+async fn live(st: &AppState, scope: photostream_signals::ViewScope) -> Result<LiveViews, ApiError> {
+    let v = st
+        .signals
+        .live_views(&scope, photostream_signals::At::Latest)
+        .await
+        .map_err(|e| ApiError::unavailable("signals", e))?;
+    let ends = chrono::DateTime::from_timestamp_millis(v.window_end_ms).unwrap_or_default();
+    Ok(LiveViews {
+        minute_ends_at: ends.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        last_minute: v.last_minute,
+        last_hour: v.last_hour,
+    })
 }
 
 async fn series(st: &AppState, scope: &Scope) -> Result<Vec<Day>, ApiError> {
@@ -82,6 +109,7 @@ pub async fn photo_stats(
         favorites: st.catalog.favorite_count(&photo.id).await?,
         comments: st.catalog.comment_count(&photo.id).await?,
         daily: series(&st, &scope).await?,
+        live: live(&st, photostream_signals::ViewScope::Photo(photo.id.clone())).await?,
     }))
 }
 
@@ -101,6 +129,7 @@ pub async fn user_stats(
     }
     let totals = st.catalog.owner_totals(&owner.id).await?;
     let scope = Scope::Owner(owner.id.clone());
+    let live = live(&st, photostream_signals::ViewScope::Owner(owner.id.clone())).await?;
     Ok(Json(UserStats {
         username: owner.username.to_string(),
         photos: totals.photos,
@@ -108,5 +137,6 @@ pub async fn user_stats(
         favorites: totals.favorites,
         comments: totals.comments,
         daily: series(&st, &scope).await?,
+        live,
     }))
 }

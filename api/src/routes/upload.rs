@@ -208,6 +208,7 @@ pub async fn upload(
     // Authenticate first: an anonymous caller learns nothing about the body.
     let user = caller.require_user()?.clone();
     let ApiMultipart(multipart) = multipart?;
+    crate::signals::check_rate(&st, &user.id, photostream_signals::Action::Upload).await?;
     // One upload in flight per user, released before the answer goes out so
     // the client's next upload never races the release.
     let slot = st
@@ -216,10 +217,12 @@ pub async fn upload(
         .await
         .map_err(|e| ApiError::unavailable("limiter", e))?
         .ok_or_else(|| ApiError::too_many("one upload at a time; retry when the first finishes", 1))?;
+    let uploader = user.id.clone();
     let result = accept_upload(&st, user, request_id, multipart).await;
     slot.release().await;
     match &result {
         Ok((_, photo)) => {
+            crate::signals::record_action(&st, &uploader, photostream_signals::Action::Upload).await;
             metrics::counter!("photostream_uploads_total", "outcome" => "accepted").increment(1);
             metrics::counter!("photostream_upload_bytes_total").increment(photo.0.bytes.max(0) as u64);
         }

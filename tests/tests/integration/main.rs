@@ -14,6 +14,7 @@ mod files;
 mod hardening;
 mod moderation;
 mod pagination;
+mod signals;
 mod premium;
 mod social;
 mod tiering;

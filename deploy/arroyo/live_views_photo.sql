@@ -1,0 +1,48 @@
+-- Live view counters per photo (photo_id): views in tumbling 1-minute
+-- windows, written to the Redis hash ${SIGNALS_PREFIX}:views:photo:{photo_id}
+-- (field: the window's end in ms, value: this row as JSON), which
+-- ArroyoSignals sums into "last minute" and "last hour" for owner
+-- statistics. One sink per pipeline (a shared VIEW feeding two sinks
+-- crashed Arroyo's worker), hence one file per scope.
+-- ${…} placeholders are filled in by deploy/arroyo/register.sh.
+
+CREATE TABLE views (
+    value TEXT NOT NULL,
+    ts TIMESTAMP NOT NULL GENERATED ALWAYS AS (
+        to_timestamp_millis(CAST(get_first_json_object(value, '$.at_ms') AS BIGINT))),
+    WATERMARK FOR ts AS ts - INTERVAL '1 minute'
+) WITH (
+    connector = 'nats',
+    servers = '${NATS_SERVERS}',
+    type = 'source',
+    format = 'raw_string',
+    stream = '${STREAM_PREFIX}_views',
+    'consumer.description' = 'photostream signals: live views per photo'
+);
+
+CREATE TABLE live_views_sink (
+    photo_id TEXT NOT NULL,
+    window_end TEXT NOT NULL,
+    views BIGINT NOT NULL
+) WITH (
+    connector = 'redis',
+    type = 'sink',
+    format = 'json',
+    address = '${REDIS_URL}',
+    target = 'hash',
+    'target.key_prefix' = '${SIGNALS_PREFIX}:views:photo:',
+    'target.key_column' = 'photo_id',
+    'target.field_column' = 'window_end'
+);
+
+INSERT INTO live_views_sink
+SELECT photo_id, CAST(to_unixtime(window.end) * 1000 AS TEXT) AS window_end, views FROM (
+    SELECT tumble(INTERVAL '1 minute') AS window, photo_id, COUNT(*) AS views
+    FROM (
+        SELECT extract_json_string(value, '$.record.photo_id') AS photo_id
+        FROM views
+        WHERE extract_json_string(value, '$.record.type') = 'photo_viewed'
+    )
+    WHERE photo_id IS NOT NULL
+    GROUP BY window, photo_id
+);

@@ -1,0 +1,364 @@
+//! The same recorded events through both implementations, compared window
+//! by window: trending (hop 1 min over 1 h, decayed), live view counters
+//! (tumbling 1 min) and abuse rates (hop 1 min over 10 min).
+//!
+//! The embedded side always runs (with an injected clock) and is checked
+//! against hand-computed values. The Arroyo side runs when `ARROYO_URL` is
+//! set (the Arroyo API, e.g. `http://127.0.0.1:5115`): it registers the
+//! pipelines of `deploy/arroyo/*.sql` under a random prefix, publishes the
+//! events to NATS JetStream (`NATS_URL`, default `nats://127.0.0.1:4222`)
+//! as the API and outbox relay would, waits for the windows in Redis
+//! (`REDIS_URL`, default `redis://127.0.0.1:6379`) and compares what
+//! `ArroyoSignals` reads with the embedded answers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use photostream_signals::{
+    Action, ArroyoSignals, At, EmbeddedSignals, SignalEvent, Signals, SignalsConfig, ViewScope,
+};
+use photostream_types::{PhotoId, UserId};
+
+const MIN: i64 = 60_000;
+
+/// The recorded events: ids and times relative to `base` (an hour boundary).
+struct Recording {
+    base: i64,
+    photos: [PhotoId; 3],
+    owners: [UserId; 2],
+    users: [UserId; 2],
+    events: Vec<SignalEvent>,
+}
+
+fn recording(base: i64) -> Recording {
+    let photos = [PhotoId::new(), PhotoId::new(), PhotoId::new()];
+    let owners = [UserId::new(), UserId::new()];
+    let users = [UserId::new(), UserId::new()];
+    let [a, b, c] = photos.clone();
+    let [o1, o2] = owners.clone();
+    let [u1, u2] = users.clone();
+    let at = |m: f64| base + (m * MIN as f64) as i64;
+    let mut events = vec![
+        SignalEvent::view(a.clone(), o1.clone(), at(1.0)),
+        SignalEvent::view(a.clone(), o1.clone(), at(2.5)),
+        SignalEvent::view(a.clone(), o1.clone(), at(30.0)),
+        SignalEvent::view(a.clone(), o1.clone(), at(59.0)),
+        SignalEvent::favorite(a.clone(), u1.clone(), at(10.0)),
+        SignalEvent::favorite(a.clone(), u2.clone(), at(45.0)),
+        SignalEvent::view(b.clone(), o1.clone(), at(50.0)),
+        SignalEvent::view(b.clone(), o1.clone(), at(50.2)),
+        SignalEvent::view(b.clone(), o1.clone(), at(50.4)),
+        SignalEvent::favorite(b.clone(), u1.clone(), at(58.0)),
+        SignalEvent::view(c.clone(), o2.clone(), at(5.0)),
+        SignalEvent::favorite(c.clone(), u2.clone(), at(70.0)),
+        SignalEvent::action(Action::Upload, u1.clone(), at(1.0)),
+        SignalEvent::action(Action::Upload, u1.clone(), at(3.0)),
+        SignalEvent::action(Action::Upload, u1.clone(), at(9.0)),
+        SignalEvent::action(Action::Comment, u2.clone(), at(2.0)),
+        SignalEvent::action(Action::Comment, u2.clone(), at(4.0)),
+        SignalEvent::action(Action::Comment, u2.clone(), at(12.0)),
+    ];
+    events.sort_by_key(|e| e.at_ms);
+    Recording {
+        base,
+        photos,
+        owners,
+        users,
+        events,
+    }
+}
+
+/// Everything compared, in a stable order.
+#[derive(Debug, PartialEq)]
+struct Observed {
+    trending: Vec<(i64, Vec<(PhotoId, f64)>)>,
+    live: Vec<(String, i64, u64, u64)>,
+    rates: Vec<(String, i64, u64)>,
+}
+
+async fn observe(s: &dyn Signals, r: &Recording) -> Observed {
+    let end = |m: i64| r.base + m * MIN;
+    let mut trending = Vec::new();
+    for e in [end(60), end(71)] {
+        let t = s.trending(At::WindowEnd(e), 10).await.unwrap();
+        // Scores to 1e-6: Arroyo sums in seconds as doubles.
+        let rounded = t
+            .photos
+            .into_iter()
+            .map(|(p, x)| (p, (x * 1e6).round() / 1e6))
+            .collect();
+        trending.push((e, rounded));
+    }
+    let mut live = Vec::new();
+    let scopes = [
+        ("photo a", ViewScope::Photo(r.photos[0].clone())),
+        ("photo b", ViewScope::Photo(r.photos[1].clone())),
+        ("owner 1", ViewScope::Owner(r.owners[0].clone())),
+        ("owner 2", ViewScope::Owner(r.owners[1].clone())),
+    ];
+    for (name, scope) in &scopes {
+        for e in [end(2), end(3), end(31), end(51), end(60)] {
+            let v = s.live_views(scope, At::WindowEnd(e)).await.unwrap();
+            live.push((name.to_string(), e, v.last_minute, v.last_hour));
+        }
+    }
+    let mut rates = Vec::new();
+    for (name, user, action) in [
+        ("u1 uploads", &r.users[0], Action::Upload),
+        ("u2 comments", &r.users[1], Action::Comment),
+    ] {
+        for e in [end(10), end(12), end(13), end(20)] {
+            rates.push((
+                name.to_string(),
+                e,
+                s.rate(user, action, At::WindowEnd(e)).await.unwrap(),
+            ));
+        }
+    }
+    Observed {
+        trending,
+        live,
+        rates,
+    }
+}
+
+fn embedded(base: i64) -> EmbeddedSignals {
+    // The clock is past every window asked about.
+    EmbeddedSignals::with_clock(
+        SignalsConfig::default(),
+        Arc::new(move || base + 3 * 60 * MIN),
+    )
+}
+
+#[tokio::test]
+async fn embedded_windows_match_the_hand_computed_values() {
+    let base = 1_790_000_000_000 / (60 * MIN) * (60 * MIN);
+    let r = recording(base);
+    let s = embedded(base);
+    s.record(&r.events).await.unwrap();
+    let o = observe(&s, &r).await;
+
+    // Trending at base+60 min: b (3 views at 10 min old, a favorite at 2),
+    // then a, then c; at base+71 the window [11, 71) min holds c's favorite.
+    let (end, top) = &o.trending[0];
+    assert_eq!(*end, base + 60 * MIN);
+    let ids: Vec<&PhotoId> = top.iter().map(|(p, _)| p).collect();
+    assert_eq!(ids, vec![&r.photos[1], &r.photos[0], &r.photos[2]]);
+    let b = 0.1 * (1.0 - 9.8 / 60.0)
+        + 0.1 * (1.0 - 9.6 / 60.0)
+        + 0.1 * (1.0 - 10.0 / 60.0)
+        + (1.0 - 2.0 / 60.0);
+    assert!((top[0].1 - b).abs() < 1e-6, "{top:?}");
+    let a = 0.1 * (1.0 + 2.5 + 30.0 + 59.0) / 60.0 + 10.0 / 60.0 + 45.0 / 60.0;
+    assert!((top[1].1 - a).abs() < 1e-6, "{top:?}");
+    let (_, later) = &o.trending[1];
+    assert_eq!(
+        later[0].0, r.photos[2],
+        "the newest favorite leads an hour on: {later:?}"
+    );
+
+    // Live counters: photo a had one view in [2, 3) min; owner 1 four views
+    // of a and three of b in the hour to base+60.
+    let live: HashMap<(String, i64), (u64, u64)> = o
+        .live
+        .iter()
+        .map(|(n, e, m, h)| ((n.clone(), *e), (*m, *h)))
+        .collect();
+    assert_eq!(live[&("photo a".to_string(), base + 3 * MIN)], (1, 2));
+    assert_eq!(live[&("photo a".to_string(), base + 2 * MIN)], (1, 1));
+    assert_eq!(live[&("photo b".to_string(), base + 51 * MIN)], (3, 3));
+    assert_eq!(live[&("owner 1".to_string(), base + 60 * MIN)], (1, 7));
+    assert_eq!(live[&("owner 2".to_string(), base + 60 * MIN)], (0, 1));
+
+    // Rates over ten minutes, hop one minute.
+    let rates: HashMap<(String, i64), u64> = o
+        .rates
+        .iter()
+        .map(|(n, e, c)| ((n.clone(), *e), *c))
+        .collect();
+    assert_eq!(rates[&("u1 uploads".to_string(), base + 10 * MIN)], 3);
+    assert_eq!(rates[&("u1 uploads".to_string(), base + 12 * MIN)], 2);
+    assert_eq!(rates[&("u1 uploads".to_string(), base + 20 * MIN)], 0);
+    assert_eq!(rates[&("u2 comments".to_string(), base + 13 * MIN)], 2);
+}
+
+/// Publishes the recording as the API and the outbox relay would: views on
+/// `views`, favorites, uploads and comments on `photos`, stamped with the
+/// recorded times.
+async fn publish(log: &dyn photostream_pipeline::EventLog, events: &[SignalEvent]) {
+    use photostream_pipeline::{
+        CommentAdded, Envelope, Favorited, PhotoUploaded, PhotoViewed, Record, Topic,
+    };
+    use photostream_signals::SignalKind;
+    for e in events {
+        let (topic, record) = match e.kind {
+            SignalKind::View => (
+                Topic::views(),
+                Record::PhotoViewed(PhotoViewed {
+                    photo_id: e.photo.clone().unwrap(),
+                    owner_id: e.owner.clone().unwrap(),
+                    viewer_id: None,
+                }),
+            ),
+            SignalKind::Favorite => (
+                Topic::photos(),
+                Record::Favorited(Favorited {
+                    photo_id: e.photo.clone().unwrap(),
+                    user_id: e.actor.clone().unwrap(),
+                }),
+            ),
+            SignalKind::Upload => (
+                Topic::photos(),
+                Record::PhotoUploaded(PhotoUploaded {
+                    photo_id: PhotoId::new(),
+                    owner_id: e.actor.clone().unwrap(),
+                    original_key: "contract/default/original/x.png".into(),
+                    format: "png".into(),
+                    bytes: 1,
+                    client_thumbnail_key: None,
+                    tags: Vec::new(),
+                }),
+            ),
+            SignalKind::Comment => (
+                Topic::photos(),
+                Record::CommentAdded(CommentAdded {
+                    comment_id: PhotoId::new().to_string(),
+                    photo_id: PhotoId::new(),
+                    author_id: e.actor.clone().unwrap(),
+                }),
+            ),
+            SignalKind::Report => continue, // not on the stream
+        };
+        let envelope = Envelope {
+            at_ms: e.at_ms,
+            ..Envelope::new(record, None)
+        };
+        log.publish(&topic, &envelope.record.key(), &envelope)
+            .await
+            .unwrap();
+    }
+}
+
+async fn register(
+    http: &reqwest::Client,
+    arroyo: &str,
+    vars: &[(&str, String)],
+    suffix: &str,
+) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/arroyo");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    let mut ids = Vec::new();
+    for f in files {
+        let mut query = std::fs::read_to_string(&f).unwrap();
+        for (k, v) in vars {
+            query = query.replace(&format!("${{{k}}}"), v);
+        }
+        let name = format!(
+            "contract-{}-{suffix}",
+            f.file_stem().unwrap().to_string_lossy()
+        );
+        let r = http
+            .post(format!("{arroyo}/api/v1/pipelines"))
+            .json(&serde_json::json!({"name": name, "query": query, "parallelism": 1}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        assert!(
+            status.is_success(),
+            "registering {}: {status} {body}",
+            f.display()
+        );
+        ids.push(body["id"].as_str().unwrap_or_default().to_string());
+    }
+    ids
+}
+
+#[tokio::test]
+async fn arroyo_pipelines_agree_with_the_embedded_windows() {
+    let Ok(arroyo) = std::env::var("ARROYO_URL") else {
+        println!(
+            "NOT RUN: Arroyo signals contract (ARROYO_URL is not set; no Arroyo cluster here)"
+        );
+        return;
+    };
+    let nats = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let suffix = format!("{:08x}", rand_suffix());
+    let stream_prefix = format!("signals_contract_{suffix}");
+    let config = SignalsConfig {
+        redis_prefix: format!("signals-contract-{suffix}"),
+        ..SignalsConfig::default()
+    };
+
+    // Two hours back, so every window asked about is long closed once the
+    // flush events (three hours on) move the watermark past them.
+    let base = (photostream_types::now_ms() - 2 * 60 * MIN) / (60 * MIN) * (60 * MIN);
+    let r = recording(base);
+    let log =
+        photostream_pipeline::NatsLog::connect(&nats, &stream_prefix, Duration::from_secs(30))
+            .await
+            .unwrap();
+    publish(&log, &r.events).await; // creates the streams the pipelines read
+    let http = reqwest::Client::new();
+    let servers = nats.trim_start_matches("nats://").to_string();
+    let vars = [
+        ("NATS_SERVERS", servers),
+        ("STREAM_PREFIX", stream_prefix.clone()),
+        ("REDIS_URL", redis.clone()),
+        ("SIGNALS_PREFIX", config.redis_prefix.clone()),
+    ];
+    let pipelines = register(&http, &arroyo, &vars, &suffix).await;
+    let flush_at = base + 3 * 60 * MIN;
+    let flush = vec![
+        SignalEvent::view(PhotoId::new(), UserId::new(), flush_at),
+        SignalEvent::favorite(PhotoId::new(), UserId::new(), flush_at),
+    ];
+    publish(&log, &flush).await;
+
+    let arroyo_signals = ArroyoSignals::connect(&redis, config.clone())
+        .await
+        .unwrap();
+    let expected = {
+        let s = embedded(base);
+        s.record(&r.events).await.unwrap();
+        observe(&s, &r).await
+    };
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let got = loop {
+        let got = observe(&arroyo_signals, &r).await;
+        if got == expected || Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    for id in pipelines.iter().filter(|id| !id.is_empty()) {
+        let _ = http
+            .patch(format!("{arroyo}/api/v1/pipelines/{id}"))
+            .json(&serde_json::json!({"stop": "immediate"}))
+            .send()
+            .await;
+        let _ = http
+            .delete(format!("{arroyo}/api/v1/pipelines/{id}"))
+            .send()
+            .await;
+    }
+    assert_eq!(
+        got, expected,
+        "Arroyo's windows differ from the embedded ones"
+    );
+}
+
+fn rand_suffix() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i64(photostream_types::now_ms());
+    h.finish() as u32
+}
