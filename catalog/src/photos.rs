@@ -12,8 +12,9 @@ mod upload;
 pub use edits::PhotoPatch;
 pub use upload::NewPhoto;
 
-use photostream_types::{AlbumId, AlbumName, PhotoId, PhotoMetadata, StorageTier, UserId, Username, Visibility};
-use photostream_types::PhotoStatus;
+use photostream_types::{
+    AlbumId, AlbumName, PhotoId, PhotoMetadata, PhotoStatus, StorageTier, UserId, Username, Visibility,
+};
 use sqlx::any::AnyRow;
 
 use crate::pagination::{bind_all, finish_page, keyset_clause, Bind, Direction, Keyset};
