@@ -1,12 +1,10 @@
-//! Groups (pools of photos shared by members), and the candidate queries of
-//! the explore page.
-
-use std::collections::HashMap;
+//! Groups: pools of photos shared by their members.
 
 use photostream_types::{now_ms, PhotoId, UserId};
 
-use crate::photos::{bind_all, finish_page, keyset_clause, Bind, Direction, Keyset, Photo, SELECT_PHOTO};
-use crate::users::parse;
+use crate::pagination::{bind_all, finish_page, keyset_clause, Bind, Direction, Keyset};
+use crate::photos::{Photo, SELECT_PHOTO};
+use crate::parse;
 use crate::{get, Catalog, CatalogError, Result};
 
 #[derive(Debug, Clone)]
@@ -142,41 +140,5 @@ impl Catalog {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(finish_page(items, direction, limit))
-    }
-
-    // ---- explore candidates ----
-
-    /// The newest public, ready photos: the explore page's candidates.
-    pub async fn recent_public_photos(&self, limit: i64) -> Result<Vec<Photo>> {
-        let rows = sqlx::query(&format!(
-            "{SELECT_PHOTO} WHERE p.deleted_ms IS NULL AND p.status = 'ready' AND p.visibility = 'public'
-             ORDER BY p.created_ms DESC, p.id DESC LIMIT $1"
-        ))
-        .bind(limit)
-        .fetch_all(&mut *self.conn().await?)
-        .await?;
-        rows.iter().map(Photo::from_row).collect()
-    }
-
-    /// Favorites per photo since `since_ms` (the trending signal).
-    pub async fn recent_favorite_counts(&self, since_ms: i64) -> Result<HashMap<PhotoId, i64>> {
-        let rows = sqlx::query(
-            "SELECT photo_id, COUNT(*) AS n FROM favorites WHERE created_ms >= $1 GROUP BY photo_id",
-        )
-        .bind(since_ms)
-        .fetch_all(&mut *self.conn().await?)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((parse(get::<String>(r, "photo_id")?)?, get::<i64>(r, "n")?)))
-            .collect()
-    }
-
-    /// Everyone `user` follows.
-    pub async fn following_ids(&self, user: &UserId) -> Result<Vec<UserId>> {
-        let rows = sqlx::query("SELECT followee_id FROM follows WHERE follower_id = $1")
-            .bind(user.as_str())
-            .fetch_all(&mut *self.conn().await?)
-            .await?;
-        rows.iter().map(|r| parse(get::<String>(r, "followee_id")?)).collect()
     }
 }

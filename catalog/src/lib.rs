@@ -7,33 +7,62 @@
 //! `ON CONFLICT … DO NOTHING`, no backend-specific types. Times are
 //! milliseconds since the epoch, ids are text, booleans are 0/1.
 //!
-//! - [`migrations`]: the schema, applied in order and recorded.
-//! - [`Catalog`]: the queries, grouped by table in submodules.
+//! [`Catalog`] is one type; its methods are spread over one module per area:
 //!
-//! - [`moderation`]: the review queue, reports, decisions, audit log and
-//!   perceptual-hash blocklist.
+//! - `migrations`: the schema, applied in order and recorded.
+//! - `pagination`: keyset pages on `(created_ms, id)`, used by every listing.
+//! - `users`, `albums`, `sessions`, `api_tokens`: accounts, roles, albums
+//!   and credentials.
+//! - `photos`: the photo row and its reads and listings; `photos::upload`
+//!   inserts a photo with its outbox record, `photos::edits` edits and
+//!   deletes.
+//! - `lifecycle`: every change of a photo's status, one atomic `UPDATE` per
+//!   event of [`photostream_types::Lifecycle`] (tested against that pure
+//!   function over every state), and the processors' readiness marks
+//!   (thumbnail done, indexed).
+//! - `viewers`: who a `shared` photo is shared with.
+//! - `moderation`: the checks' verdicts, users' reports, moderators'
+//!   decisions, the review queue, the audit log and the perceptual-hash
+//!   blocklist (a submodule each).
+//! - `social`, `notifications`: comments, favorites, follows; notifications.
+//! - `groups`, `explore`: group pools; the explore page's candidates.
 //! - `tiering`: which object store holds each original, last reads, and
 //!   the tiering job's work list.
 //! - `premium`: premium grants and revocations with their audit trail, and
 //!   the billing events already applied (each applied once).
+//! - `outbox`: the records the relay moves onto the stream.
+//! - `maintenance`: planner statistics, kept current as the catalog grows.
 //!
 //! The upload path writes the photo row and its outbox record in one
 //! transaction ([`Catalog::insert_photo`]); the relay in `processors` moves
 //! outbox records onto the stream. That is what makes "acknowledged" mean
 //! "will be processed".
+//!
+//! Rows are mapped by hand (`from_row` next to each row type) rather than
+//! with `#[derive(sqlx::FromRow)]`: the `Any` driver decodes only
+//! primitives, while the rows hold newtypes parsed from text (ids,
+//! usernames, statuses) and 0/1 `BIGINT` booleans (the `Any` driver decodes
+//! `BIGINT` into `i64` only, never `bool`). Rows of primitives only derive it
+//! (`QueueStats`).
 
-mod access;
+mod albums;
+mod api_tokens;
+mod explore;
 mod groups;
+mod lifecycle;
 mod maintenance;
 mod migrations;
 mod moderation;
+mod notifications;
 mod outbox;
+mod pagination;
 mod photos;
 mod premium;
 mod sessions;
 mod social;
 mod tiering;
 mod users;
+mod viewers;
 
 use std::time::Duration;
 
@@ -44,13 +73,17 @@ use sqlx::AnyPool;
 pub use moderation::{AuditEntry, AutoOutcome, BlocklistChange, ModerationItem, QueueStats, ReportOutcome, Subject, UploadVerdict, Verdict};
 pub use outbox::OutboxEntry;
 
-pub use access::{ApiToken, NewApiToken};
+pub use api_tokens::{ApiToken, NewApiToken};
 pub use groups::Group;
-pub use social::{Comment, Follow, NewNotification, Notification, OwnerTotals, NOTIFICATION_ROWS_PER_STATEMENT};
-pub use photos::{Direction, Keyset, ListAccess, NewPhoto, Photo, PhotoFilter, PhotoPatch, RenditionMark};
+pub use notifications::{NewNotification, Notification, NOTIFICATION_ROWS_PER_STATEMENT};
+pub use social::{Comment, Follow, OwnerTotals};
+pub use lifecycle::RenditionMark;
+pub use pagination::{Direction, Keyset};
+pub use photos::{ListAccess, NewPhoto, Photo, PhotoFilter, PhotoPatch};
 pub use tiering::{TierTotals, READ_RECORD_GRANULARITY_MS};
 pub use premium::{BillingOutcome, PremiumAuditEntry, PremiumChange, PremiumSource};
-pub use users::{Album, User};
+pub use albums::Album;
+pub use users::User;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -247,4 +280,13 @@ where
 {
     use sqlx::Row;
     row.try_get(col).map_err(CatalogError::Db)
+}
+
+/// Parses a stored text column into its newtype; a value that does not
+/// parse is a corrupt row.
+pub(crate) fn parse<T: std::str::FromStr>(s: String) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse().map_err(|e: T::Err| CatalogError::Corrupt(e.to_string()))
 }

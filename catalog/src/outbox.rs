@@ -52,7 +52,7 @@ impl Catalog {
         rows.iter()
             .map(|r| {
                 Ok(OutboxEntry {
-                    id: crate::users::parse(get::<String>(r, "id")?)?,
+                    id: crate::parse(get::<String>(r, "id")?)?,
                     created_ms: get(r, "created_ms")?,
                     topic: get(r, "topic")?,
                     key: get(r, "msg_key")?,

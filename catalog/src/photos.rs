@@ -1,15 +1,25 @@
-//! Photos: insertion with the outbox record, reads, keyset listing, and the
-//! processing flags that drive `processing → ready`.
+//! Photos: the row and its reads, by id, by object key and in keyset
+//! listings (by owner, album, tag, feed, filtered by access).
+//!
+//! - `upload`: a new photo with its outbox record.
+//! - `edits`: an owner's edits and deletion.
+//!
+//! The marks that make a photo `ready` are in [`crate::lifecycle`].
+
+mod edits;
+mod upload;
+
+pub use edits::PhotoPatch;
+pub use upload::NewPhoto;
 
 use photostream_types::{
-    now_ms, AlbumId, AlbumName, PhotoId, PhotoMetadata, PhotoStatus, StorageTier, UserId, Username,
-    Visibility,
+    AlbumId, AlbumName, PhotoId, PhotoMetadata, PhotoStatus, StorageTier, UserId, Username, Visibility,
 };
 use sqlx::any::AnyRow;
 
-use crate::outbox::OutboxEntry;
-use crate::users::parse;
-use crate::{conflict, get, Catalog, CatalogError, Result};
+use crate::pagination::{bind_all, finish_page, keyset_clause, Bind, Direction, Keyset};
+use crate::parse;
+use crate::{get, Catalog, CatalogError, Result};
 
 /// A photo row with its owner's username and album name joined in.
 #[derive(Debug, Clone)]
@@ -119,53 +129,6 @@ pub(crate) const SELECT_PHOTO: &str = "SELECT p.*, u.username AS owner_username,
 /// Followed owners up to which SQLite's feed is one index range per owner.
 const FEED_BRANCHES: usize = 200;
 
-/// Everything the upload path knows about a new photo.
-#[derive(Debug, Clone)]
-pub struct NewPhoto {
-    pub id: PhotoId,
-    pub owner_id: UserId,
-    pub album_id: AlbumId,
-    pub title: String,
-    pub description: String,
-    pub visibility: Visibility,
-    pub width: i64,
-    pub height: i64,
-    pub format: String,
-    pub content_hash: String,
-    pub byte_size: i64,
-    pub file_name: String,
-    /// `file_name` without its extension: unique within an album, so every
-    /// rendition name derived from it is unique too.
-    pub file_stem: String,
-    pub original_key: String,
-    /// Set when a verified client thumbnail was stored with the upload.
-    pub thumbnail_key: Option<String>,
-    pub metadata: PhotoMetadata,
-    /// Who a `shared` photo is shared with.
-    pub viewers: Vec<UserId>,
-    /// Whether the display rendition carries the owner's mark.
-    pub watermark: bool,
-}
-
-/// A position in a newest-first listing: `(created_ms, id)`, both
-/// descending. `id` is the listed row's id (a photo, comment, user…).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Keyset {
-    pub created_ms: i64,
-    pub id: String,
-}
-
-/// Which side of a keyset a page lies on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Direction {
-    /// The first (newest) page.
-    First,
-    /// Items older than the keyset (`previous_last`).
-    After(Keyset),
-    /// Items newer than the keyset (`previous_first`).
-    Before(Keyset),
-}
-
 /// Which photos a listing may return, by access. This mirrors the API's
 /// ACL function in SQL so pages are filtered in the database and stay full;
 /// the API still checks each row against the ACL function itself.
@@ -191,80 +154,7 @@ pub struct PhotoFilter {
     pub access: ListAccess,
 }
 
-/// The renditions the thumbnailer made for one photo
-/// ([`Catalog::mark_renditions`]).
-#[derive(Debug, Clone)]
-pub struct RenditionMark {
-    pub id: PhotoId,
-    pub display_key: Option<String>,
-    pub thumbnail_key: Option<String>,
-}
-
 impl Catalog {
-    /// Inserts the photo and its outbox record in one transaction: once this
-    /// returns `Ok`, the photo will be processed even if the process dies now.
-    pub async fn insert_photo(&self, p: &NewPhoto, outbox: &OutboxEntry) -> Result<Photo> {
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO photos (id, owner_id, album_id, title, description, visibility, status,
-                width, height, format, content_hash, byte_size, file_name, file_stem, original_key,
-                thumbnail_key, thumbnail_done, taken_at, camera, lens, location, license, tags,
-                created_ms, updated_ms, moderated, watermark)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18, $19, $20, $21, $22, $23, $24, $25, 0, $26)",
-        )
-        .bind(p.id.as_str())
-        .bind(p.owner_id.as_str())
-        .bind(p.album_id.as_str())
-        .bind(&p.title)
-        .bind(&p.description)
-        .bind(p.visibility.as_str())
-        .bind(PhotoStatus::Processing.as_str())
-        .bind(p.width)
-        .bind(p.height)
-        .bind(&p.format)
-        .bind(&p.content_hash)
-        .bind(p.byte_size)
-        .bind(&p.file_name)
-        .bind(&p.file_stem)
-        .bind(&p.original_key)
-        .bind(p.thumbnail_key.as_deref())
-        .bind(p.thumbnail_key.is_some() as i64)
-        .bind(p.metadata.taken_at.as_deref())
-        .bind(p.metadata.camera.as_deref())
-        .bind(p.metadata.lens.as_deref())
-        .bind(p.metadata.location.as_deref())
-        .bind(p.metadata.license.as_deref())
-        .bind(serde_json::to_string(&p.metadata.tags).expect("tags serialise"))
-        .bind(now)
-        .bind(now)
-        .bind(p.watermark as i64)
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict("file name"))?;
-        for tag in &p.metadata.tags {
-            sqlx::query("INSERT INTO photo_tags (photo_id, tag) VALUES ($1, $2)")
-                .bind(p.id.as_str())
-                .bind(tag)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for viewer in &p.viewers {
-            sqlx::query(
-                "INSERT INTO photo_viewers (photo_id, user_id) VALUES ($1, $2)
-                 ON CONFLICT (photo_id, user_id) DO NOTHING",
-            )
-            .bind(p.id.as_str())
-            .bind(viewer.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        outbox.insert(&mut tx).await?;
-        tx.commit().await?;
-        self.photo(&p.id).await?.ok_or(CatalogError::NotFound)
-    }
-
     /// The photo with this id, deleted or not: callers decide visibility.
     pub async fn photo(&self, id: &PhotoId) -> Result<Option<Photo>> {
         sqlx::query(&format!("{SELECT_PHOTO} WHERE p.id = $1"))
@@ -452,91 +342,6 @@ impl Catalog {
         Ok(finish_page(photos, direction, limit))
     }
 
-    /// Records that the display rendition exists at `key`. Idempotent.
-    pub async fn mark_display_done(&self, id: &PhotoId, key: &str) -> Result<()> {
-        self.mark_renditions(&[RenditionMark { id: id.clone(), display_key: Some(key.to_string()), thumbnail_key: None }])
-            .await
-    }
-
-    /// Records that the thumbnail exists at `key`; the photo becomes `ready`
-    /// if its search document exists and moderation passed it. Idempotent.
-    pub async fn mark_thumbnail_done(&self, id: &PhotoId, key: &str) -> Result<()> {
-        self.mark_renditions(&[RenditionMark { id: id.clone(), display_key: None, thumbnail_key: Some(key.to_string()) }])
-            .await
-    }
-
-    /// Records the renditions of several photos in one commit (the
-    /// thumbnailer's marks for every photo it handled at once: one fsync,
-    /// not two per photo). A display key is written in the same statement
-    /// as its thumbnail, so a photo that becomes `ready` has both.
-    /// Idempotent.
-    pub async fn mark_renditions(&self, marks: &[RenditionMark]) -> Result<()> {
-        if marks.iter().all(|m| m.display_key.is_none() && m.thumbnail_key.is_none()) {
-            return Ok(());
-        }
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        for m in marks {
-            match (&m.display_key, &m.thumbnail_key) {
-                (display, Some(thumbnail)) => {
-                    sqlx::query(
-                        "UPDATE photos SET display_key = COALESCE($1, display_key), thumbnail_key = $2,
-                            thumbnail_done = 1, updated_ms = $3,
-                            ready_ms = CASE WHEN indexed = 1 AND moderated = 1 AND status = 'processing' THEN $3 ELSE ready_ms END,
-                            status = CASE WHEN indexed = 1 AND moderated = 1 AND status = 'processing' THEN 'ready' ELSE status END
-                         WHERE id = $4",
-                    )
-                    .bind(display.clone())
-                    .bind(thumbnail)
-                    .bind(now)
-                    .bind(m.id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                (Some(display), None) => {
-                    sqlx::query("UPDATE photos SET display_key = $1, updated_ms = $2 WHERE id = $3")
-                        .bind(display)
-                        .bind(now)
-                        .bind(m.id.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                (None, None) => {}
-            }
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Records that the search document exists; the photo becomes `ready` if
-    /// its thumbnail exists and moderation passed it. Idempotent.
-    pub async fn mark_indexed(&self, id: &PhotoId) -> Result<()> {
-        self.mark_indexed_many(std::slice::from_ref(id)).await
-    }
-
-    /// [`Self::mark_indexed`] for several photos in one transaction.
-    pub async fn mark_indexed_many(&self, ids: &[PhotoId]) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let now = now_ms();
-        let mut tx = self.begin().await?;
-        for id in ids {
-            sqlx::query(
-                "UPDATE photos SET indexed = 1, updated_ms = $1,
-                    ready_ms = CASE WHEN thumbnail_done = 1 AND moderated = 1 AND status = 'processing' THEN $1 ELSE ready_ms END,
-                    status = CASE WHEN thumbnail_done = 1 AND moderated = 1 AND status = 'processing' THEN 'ready' ELSE status END
-                 WHERE id = $2",
-            )
-            .bind(now)
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Live photos with ids after `after`, in id order, for resumable
     /// rebuilds (`photostream reindex` / `rethumb`).
     pub async fn photos_after(&self, after: Option<&PhotoId>, limit: i64) -> Result<Vec<Photo>> {
@@ -559,182 +364,3 @@ impl Catalog {
     }
 }
 
-pub(crate) enum Bind {
-    Text(String),
-    Int(i64),
-    Null,
-}
-
-/// Appends the keyset condition, order and limit (`limit + 1` rows, to learn
-/// whether more exist) for a newest-first listing on `(created, id)`.
-pub(crate) fn keyset_clause(
-    direction: &Direction,
-    created: &str,
-    id: &str,
-    limit: i64,
-    binds: &mut Vec<Bind>,
-) -> String {
-    keyset_clause_ordered(direction, created, id, limit, binds, false)
-}
-
-/// [`keyset_clause`] for either order: `oldest_first` turns the listing
-/// around (queues), with `After` still meaning "further down the list".
-pub(crate) fn keyset_clause_ordered(
-    direction: &Direction,
-    created: &str,
-    id: &str,
-    limit: i64,
-    binds: &mut Vec<Bind>,
-    oldest_first: bool,
-) -> String {
-    let mut sql = String::new();
-    let (down, up, down_order, up_order) = if oldest_first { (">", "<", "ASC", "DESC") } else { ("<", ">", "DESC", "ASC") };
-    let (cmp, order) = match direction {
-        Direction::First => (None, down_order),
-        Direction::After(k) => (Some((down, k)), down_order),
-        Direction::Before(k) => (Some((up, k)), up_order),
-    };
-    if let Some((op, k)) = cmp {
-        binds.push(Bind::Int(k.created_ms));
-        let a = binds.len();
-        binds.push(Bind::Text(k.id.clone()));
-        let b = binds.len();
-        // A row comparison is one index range on (created, id) in both engines.
-        sql += &format!(" AND ({created}, {id}) {op} (${a}, ${b})");
-    }
-    binds.push(Bind::Int(limit + 1));
-    sql += &format!(" ORDER BY {created} {order}, {id} {order} LIMIT ${}", binds.len());
-    sql
-}
-
-/// Trims the extra row, restores newest-first order, reports whether more exist.
-pub(crate) fn finish_page<T>(mut rows: Vec<T>, direction: &Direction, limit: i64) -> (Vec<T>, bool) {
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    if matches!(direction, Direction::Before(_)) {
-        rows.reverse();
-    }
-    (rows, more)
-}
-
-/// An owner's edit of a photo; `None` leaves a field unchanged.
-#[derive(Debug, Clone, Default)]
-pub struct PhotoPatch {
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub visibility: Option<Visibility>,
-    pub album_id: Option<AlbumId>,
-    pub metadata: Option<PhotoMetadata>,
-    /// Turns the display rendition's mark on or off (the thumbnailer
-    /// re-renders it on the photo's update record).
-    pub watermark: Option<bool>,
-}
-
-impl Catalog {
-    /// Applies `patch` and queues `outbox` in one transaction. A visibility
-    /// change bumps `acl_version`, revoking previously signed URLs.
-    pub async fn update_photo(&self, id: &PhotoId, patch: &PhotoPatch, outbox: &OutboxEntry) -> Result<Photo> {
-        let mut tx = self.begin().await?;
-        let now = now_ms();
-        let mut sets = vec!["updated_ms = $1".to_string()];
-        let mut binds: Vec<Bind> = vec![Bind::Int(now)];
-        let mut push = |col: &str, b: Bind, sets: &mut Vec<String>| {
-            binds.push(b);
-            sets.push(format!("{col} = ${}", binds.len()));
-        };
-        if let Some(t) = &patch.title {
-            push("title", Bind::Text(t.clone()), &mut sets);
-        }
-        if let Some(d) = &patch.description {
-            push("description", Bind::Text(d.clone()), &mut sets);
-        }
-        if let Some(v) = patch.visibility {
-            push("visibility", Bind::Text(v.as_str().into()), &mut sets);
-            sets.push("acl_version = acl_version + 1".into());
-        }
-        if let Some(a) = &patch.album_id {
-            push("album_id", Bind::Text(a.to_string()), &mut sets);
-        }
-        if let Some(w) = patch.watermark {
-            push("watermark", Bind::Int(w as i64), &mut sets);
-        }
-        if let Some(m) = &patch.metadata {
-            for (col, v) in [
-                ("taken_at", &m.taken_at),
-                ("camera", &m.camera),
-                ("lens", &m.lens),
-                ("location", &m.location),
-                ("license", &m.license),
-            ] {
-                push(col, v.clone().map_or(Bind::Null, Bind::Text), &mut sets);
-            }
-            push("tags", Bind::Text(serde_json::to_string(&m.tags).expect("tags serialise")), &mut sets);
-        }
-        binds.push(Bind::Text(id.to_string()));
-        let sql = format!(
-            "UPDATE photos SET {} WHERE id = ${} AND deleted_ms IS NULL",
-            sets.join(", "),
-            binds.len()
-        );
-        let updated = bind_all(sqlx::query(&sql), &binds)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict("file name"))?
-            .rows_affected();
-        if updated == 0 {
-            return Err(CatalogError::NotFound);
-        }
-        if let Some(m) = &patch.metadata {
-            sqlx::query("DELETE FROM photo_tags WHERE photo_id = $1")
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            for tag in &m.tags {
-                sqlx::query("INSERT INTO photo_tags (photo_id, tag) VALUES ($1, $2)")
-                    .bind(id.as_str())
-                    .bind(tag)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        outbox.insert(&mut tx).await?;
-        tx.commit().await?;
-        self.photo(id).await?.ok_or(CatalogError::NotFound)
-    }
-
-    /// Marks the photo deleted (it is invisible from this commit on) and
-    /// queues `outbox` (the purge record). `NotFound` if already deleted.
-    pub async fn delete_photo(&self, id: &PhotoId, outbox: &OutboxEntry) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let now = now_ms();
-        let n = sqlx::query(
-            "UPDATE photos SET deleted_ms = $1, updated_ms = $1, acl_version = acl_version + 1
-             WHERE id = $2 AND deleted_ms IS NULL",
-        )
-        .bind(now)
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Err(CatalogError::NotFound);
-        }
-        outbox.insert(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-pub(crate) fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    binds: &'q [Bind],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for b in binds {
-        q = match b {
-            Bind::Text(s) => q.bind(s.as_str()),
-            Bind::Int(i) => q.bind(*i),
-            Bind::Null => q.bind(None::<String>),
-        };
-    }
-    q
-}

@@ -9,7 +9,8 @@
 use photostream_types::{now_ms, EventId, UserId, Username};
 use sqlx::any::AnyRow;
 
-use crate::users::{parse, User};
+use crate::parse;
+use crate::users::User;
 use crate::{get, Catalog, CatalogError, Result};
 
 /// What happens to a user's premium.

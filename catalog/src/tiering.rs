@@ -95,7 +95,7 @@ impl Catalog {
         rows.iter()
             .map(|r| {
                 Ok(TierTotals {
-                    tier: crate::users::parse(get::<String>(r, "storage_tier")?)?,
+                    tier: crate::parse(get::<String>(r, "storage_tier")?)?,
                     objects: get(r, "objects")?,
                     bytes: get(r, "bytes")?,
                 })

@@ -8,6 +8,7 @@
 
 pub mod acl;
 mod ids;
+mod lifecycle;
 mod metadata;
 mod names;
 mod photo;
@@ -15,6 +16,7 @@ mod strict;
 
 pub use ids::{AlbumId, EventId, PhotoId, SessionId, UserId};
 pub use metadata::{check_text, normalise_tag, PhotoMetadata, LICENSES, MAX_TAGS, MAX_TAG_LEN};
+pub use lifecycle::{Lifecycle, LifecycleEvent, Transition};
 pub use names::{AlbumName, FileName, Username};
 pub use photo::{PhotoStatus, StorageTier, Visibility};
 pub use strict::ObjectOnly;

@@ -53,7 +53,7 @@ pub enum PhotoStatus {
     Ready,
     /// Held by moderation: visible to its owner and moderators only.
     UnderReview,
-    /// Rejected by a moderator: visible to its owner only.
+    /// Rejected by the checks or a moderator: visible to its owner only.
     Rejected,
 }
 
