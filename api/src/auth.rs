@@ -17,8 +17,9 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use photostream_types::{now_ms, SessionId, UserId, Username};
 use serde::{Deserialize, Serialize};
 
-use crate::acl::Viewer;
+use crate::access::Viewer;
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 use crate::AppState;
 
 /// Allowed clock difference between token issuer and verifier: small, so
@@ -176,7 +177,10 @@ impl Scope {
     /// that no route can forget to ask.
     pub fn required_for(method: &Method, path: &str) -> Scope {
         let is_original = path.ends_with("/original")
-            || (path.starts_with("/media/") && path.split('/').nth(4) == Some("original"));
+            || path
+                .strip_prefix("/media/")
+                .and_then(photostream_types::ObjectKey::parse)
+                .is_some_and(|k| k.resolution() == photostream_types::Resolution::Original);
         match *method {
             Method::GET | Method::HEAD if is_original => Scope::Download,
             Method::GET | Method::HEAD => Scope::Read,
@@ -214,7 +218,7 @@ impl AuthUser {
         match &self.credential {
             Credential::Session { id, .. } => Ok(id),
             Credential::Token { .. } => Err(ApiError::forbidden(format!("{what} needs a login session, not an API token"))
-                .with_code("session_required")),
+                .with_code(ErrorCode::SessionRequired)),
         }
     }
 
@@ -319,7 +323,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                     "this token lacks the {} scope",
                     needed.as_str()
                 ))
-                .with_code("insufficient_scope"));
+                .with_code(ErrorCode::InsufficientScope));
             }
             let user = state
                 .catalog

@@ -28,7 +28,7 @@ pub struct ApiConfig {
     /// Thumbnail width in pixels (50 by design).
     pub thumbnail_width: u32,
     /// Explore ranking weights.
-    pub explore: crate::routes::ExploreWeights,
+    pub explore: ExploreWeights,
     /// Summed report weight that hides a photo pending review (0: never).
     pub report_threshold: i64,
     /// Account age from which a report counts fully.
@@ -70,6 +70,32 @@ impl Default for ApiConfig {
             rewarm_on_read: false,
             free_originals: false,
             billing_webhook_secret: None,
+        }
+    }
+}
+
+/// Explore ranking weights (config section `[explore]`; the ranking is
+/// `routes/explore.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExploreWeights {
+    pub follow: f64,
+    pub favorite_owner: f64,
+    pub tag: f64,
+    pub trending: f64,
+    pub recency: f64,
+    pub recency_half_life_hours: f64,
+}
+
+impl Default for ExploreWeights {
+    fn default() -> Self {
+        Self {
+            follow: 3.0,
+            favorite_owner: 2.0,
+            tag: 1.5,
+            trending: 1.0,
+            recency: 0.5,
+            recency_half_life_hours: 48.0,
         }
     }
 }
@@ -178,9 +204,9 @@ impl AppState {
     /// (`acl::can_fetch_original`); `pending_review`: whether the photo has
     /// a pending moderation item (looked up only for moderators).
     pub fn original_allowed(&self, caller: &Caller, photo: &Photo, pending_review: bool) -> bool {
-        let access = crate::acl::access_of(photo, &[], pending_review);
+        let access = crate::access::access_of(photo, &[], pending_review);
         let premium = caller.user().is_some_and(|u| u.premium);
-        crate::acl::can_fetch_original(&caller.viewer(), premium, &access, self.config.free_originals)
+        crate::access::can_fetch_original(&caller.viewer(), premium, &access, self.config.free_originals)
     }
 
     /// The JSON view of a photo `caller` may see, with its file URLs (the

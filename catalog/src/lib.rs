@@ -9,6 +9,8 @@
 //!
 //! - [`migrations`]: the schema, applied in order and recorded.
 //! - [`Catalog`]: the queries, grouped by table in submodules.
+//! - [`acl`]: a photo row's access facts ([`access_of`]) for the pure
+//!   decision in `photostream_types::acl`.
 //!
 //! - [`moderation`]: the review queue, reports, decisions, audit log and
 //!   perceptual-hash blocklist.
@@ -23,6 +25,7 @@
 //! "will be processed".
 
 mod access;
+pub mod acl;
 mod groups;
 mod maintenance;
 mod migrations;
@@ -40,9 +43,11 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::pool::PoolConnection;
 use sqlx::AnyPool;
+use photostream_types::metric;
 
 pub use moderation::{AuditEntry, AutoOutcome, BlocklistChange, ModerationItem, QueueStats, ReportOutcome, Subject, UploadVerdict, Verdict};
 pub use outbox::OutboxEntry;
+pub use acl::access_of;
 
 pub use access::{ApiToken, NewApiToken};
 pub use groups::Group;
@@ -203,9 +208,9 @@ impl Catalog {
         let size = self.pool.size() as f64;
         let idle = self.pool.num_idle() as f64;
         let max = self.pool.options().get_max_connections() as f64;
-        metrics::gauge!("photostream_catalog_pool_connections", "pool" => self.name, "state" => "open").set(size);
-        metrics::gauge!("photostream_catalog_pool_connections", "pool" => self.name, "state" => "in_use").set(size - idle);
-        metrics::gauge!("photostream_catalog_pool_connections", "pool" => self.name, "state" => "max").set(max);
+        metric::CATALOG_POOL_CONNECTIONS.with([self.name, "open"]).set(size);
+        metric::CATALOG_POOL_CONNECTIONS.with([self.name, "in_use"]).set(size - idle);
+        metric::CATALOG_POOL_CONNECTIONS.with([self.name, "max"]).set(max);
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -218,7 +223,7 @@ impl Catalog {
     pub(crate) async fn conn(&self) -> Result<PoolConnection<sqlx::Any>> {
         let started = std::time::Instant::now();
         let conn = self.pool.acquire().await;
-        metrics::histogram!("photostream_catalog_acquire_seconds", "pool" => self.name)
+        metric::CATALOG_ACQUIRE_SECONDS.with([self.name])
             .record(started.elapsed().as_secs_f64());
         Ok(conn?)
     }
@@ -227,7 +232,7 @@ impl Catalog {
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         let started = std::time::Instant::now();
         let tx = self.pool.begin().await;
-        metrics::histogram!("photostream_catalog_acquire_seconds", "pool" => self.name)
+        metric::CATALOG_ACQUIRE_SECONDS.with([self.name])
             .record(started.elapsed().as_secs_f64());
         Ok(tx?)
     }

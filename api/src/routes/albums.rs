@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::pagination::{Page, PageParams};
-use crate::routes::streams::list_visible;
+use crate::listing::list_visible;
 use crate::views::{rfc3339, PhotoView};
 use crate::AppState;
 
@@ -76,7 +77,7 @@ pub async fn create_album(
         .await
         .map_err(|e| match e {
             photostream_catalog::CatalogError::Conflict(_) => {
-                ApiError::conflict("album_exists", "you already have an album with that name")
+                ApiError::conflict(ErrorCode::AlbumExists, "you already have an album with that name")
             }
             other => other.into(),
         })?;
@@ -133,7 +134,7 @@ pub async fn user_albums(
     caller: Caller,
     Path(username): Path<String>,
 ) -> Result<Json<Page<AlbumView>>, ApiError> {
-    let owner = crate::routes::user_named(&st, &username).await?;
+    let owner = crate::access::user_named(&st, &username).await?;
     let albums = st.catalog.albums(&owner.id).await?;
     let mut items = Vec::with_capacity(albums.len());
     for album in albums {

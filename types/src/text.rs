@@ -1,0 +1,69 @@
+//! Free-text fields with their limits: a photo's title and description.
+//! Parsed at the API edge, so the limits are stated once, here.
+
+use crate::{check_text, InvalidValue};
+
+/// A photo's title: at most [`Title::MAX_CHARS`] characters, no control
+/// characters other than newline and tab; may be empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(raw: String) -> Result<Self, InvalidValue> {
+        check_text("title", &raw, Self::MAX_CHARS)?;
+        Ok(Self(raw))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A photo's description: at most [`Description::MAX_CHARS`] characters,
+/// no control characters other than newline and tab; may be empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Description(String);
+
+impl Description {
+    pub const MAX_CHARS: usize = 5000;
+
+    pub fn parse(raw: String) -> Result<Self, InvalidValue> {
+        check_text("description", &raw, Self::MAX_CHARS)?;
+        Ok(Self(raw))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_in_characters() {
+        assert!(Title::parse("é".repeat(Title::MAX_CHARS)).is_ok());
+        let err = Title::parse("a".repeat(Title::MAX_CHARS + 1)).unwrap_err();
+        assert_eq!(err.0, "title is longer than 200 characters");
+        assert!(Description::parse("d".repeat(Description::MAX_CHARS)).is_ok());
+        let err = Description::parse("d".repeat(Description::MAX_CHARS + 1)).unwrap_err();
+        assert_eq!(err.0, "description is longer than 5000 characters");
+    }
+
+    #[test]
+    fn control_characters_are_refused_but_newlines_kept() {
+        assert!(Title::parse("a\u{7}b".into()).is_err());
+        assert_eq!(
+            Description::parse("a\nb\tc".into()).unwrap().as_str(),
+            "a\nb\tc"
+        );
+        assert_eq!(Title::parse(String::new()).unwrap(), Title::default());
+    }
+}
