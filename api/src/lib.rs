@@ -6,8 +6,8 @@
 //! - [`error::ApiError`]: the one error type, with a status and a stable
 //!   `code` from [`error_code::ErrorCode`]; client errors are 4xx, backend outages 503, and nothing a
 //!   client sends can produce a 500.
-//! - [`auth`]: password hashing, session JWTs, and the [`auth::Caller`]
-//!   extractor.
+//! - [`credentials`]: password hashing, session JWTs, API token hashes;
+//!   [`auth`]: the [`auth::Caller`] extractor and scopes.
 //! - [`access`]: the one gate of who may see or edit what, over the pure
 //!   decision in `photostream_types::acl`. Every read path (photo JSON,
 //!   thumbnail, original, `/media/…`, photostreams, search) asks it.
@@ -28,6 +28,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod credentials;
 pub mod download;
 pub mod error;
 pub mod error_code;
@@ -53,7 +54,7 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
-pub use auth::AuthKeys;
+pub use credentials::AuthKeys;
 pub use state::{ApiConfig, AppState, ExploreWeights};
 
 /// The whole API as a router.

@@ -3,45 +3,44 @@
 
 use crate::{check_text, InvalidValue};
 
-/// A photo's title: at most [`Title::MAX_CHARS`] characters, no control
-/// characters other than newline and tab; may be empty.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Title(String);
+macro_rules! bounded_text {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $max:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct $name(String);
 
-impl Title {
-    pub const MAX_CHARS: usize = 200;
+        impl $name {
+            pub const MAX_CHARS: usize = $max;
 
-    pub fn parse(raw: String) -> Result<Self, InvalidValue> {
-        check_text("title", &raw, Self::MAX_CHARS)?;
-        Ok(Self(raw))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    pub fn into_inner(self) -> String {
-        self.0
-    }
+            /// Checks the limits; the error names the field (`title`, …).
+            pub fn parse(raw: String) -> Result<Self, InvalidValue> {
+                Self::check(&raw)?;
+                Ok(Self(raw))
+            }
+            /// [`Self::parse`] for a value the caller keeps as it is.
+            pub fn check(raw: &str) -> Result<(), InvalidValue> {
+                check_text($field, raw, Self::MAX_CHARS)
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+    };
 }
 
-/// A photo's description: at most [`Description::MAX_CHARS`] characters,
-/// no control characters other than newline and tab; may be empty.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Description(String);
-
-impl Description {
-    pub const MAX_CHARS: usize = 5000;
-
-    pub fn parse(raw: String) -> Result<Self, InvalidValue> {
-        check_text("description", &raw, Self::MAX_CHARS)?;
-        Ok(Self(raw))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    pub fn into_inner(self) -> String {
-        self.0
-    }
-}
+bounded_text!(
+    /// A photo's title: at most 200 characters, no control characters
+    /// other than newline and tab; may be empty.
+    Title, "title", 200
+);
+bounded_text!(
+    /// A photo's description: at most 5,000 characters, no control
+    /// characters other than newline and tab; may be empty.
+    Description, "description", 5000
+);
 
 #[cfg(test)]
 mod tests {

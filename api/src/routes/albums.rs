@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use photostream_catalog::{Album, PhotoFilter};
-use photostream_types::{check_text, AlbumId, AlbumName, Username, Visibility};
+use photostream_types::{AlbumId, AlbumName, Description, Title, Username, Visibility};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
@@ -63,8 +63,8 @@ pub async fn create_album(
     let user = caller.require_user()?;
     let name = AlbumName::parse(&body.name)?;
     let title = body.title.unwrap_or_else(|| body.name.trim().to_string());
-    check_text("title", &title, 200)?;
-    check_text("description", &body.description, 5000)?;
+    Title::check(&title)?;
+    Description::check(&body.description)?;
     let album = st
         .catalog
         .create_album(
@@ -110,10 +110,10 @@ pub async fn patch_album(
         return Err(ApiError::forbidden("only the album's owner may change it"));
     }
     if let Some(t) = &body.title {
-        check_text("title", t, 200)?;
+        Title::check(t)?;
     }
     if let Some(d) = &body.description {
-        check_text("description", d, 5000)?;
+        Description::check(d)?;
     }
     let album = st
         .catalog
