@@ -6,8 +6,7 @@
 //! (audited), and the paywall of originals.
 
 use photostream_catalog::{Photo, User};
-use photostream_types::{PhotoId, UserId, Username};
-use photostream_types::metric;
+use photostream_types::{metric, PhotoId, UserId, Username};
 
 pub use photostream_catalog::access_of;
 pub use photostream_types::acl::{can_edit, can_fetch_original, can_view, PhotoAccess, Viewer};
@@ -56,7 +55,7 @@ async fn moderator_sees_only_in_review(st: &AppState, moderator: &UserId, photo:
         return Ok(false);
     }
     let viewers = st.catalog.viewer_ids(photo).await?;
-    let as_member = photostream_types::acl::Viewer::User { id: moderator.clone(), moderator: false };
+    let as_member = Viewer::User { id: moderator.clone(), moderator: false };
     Ok(!can_view(&as_member, &access_of(photo, &viewers, false)))
 }
 
@@ -126,7 +125,6 @@ pub async fn editable_photo(st: &AppState, caller: &Caller, id: &str) -> Result<
     Ok(photo)
 }
 
-
 /// Resolves usernames to ids; unknown names are a 400 naming them.
 pub async fn resolve_usernames(st: &AppState, names: &[String]) -> Result<Vec<UserId>, ApiError> {
     if names.len() > MAX_VIEWERS {
@@ -150,7 +148,7 @@ pub async fn resolve_usernames(st: &AppState, names: &[String]) -> Result<Vec<Us
 
 /// Whether the user a signed original URL names may fetch it now (a
 /// premium grant may have lapsed since it was signed).
-pub async fn subject_may_fetch_original(st: &AppState, subject: &str, photo: &photostream_catalog::Photo) -> Result<bool, ApiError> {
+pub async fn subject_may_fetch_original(st: &AppState, subject: &str, photo: &Photo) -> Result<bool, ApiError> {
     let Ok(id) = subject.parse::<UserId>() else {
         return Ok(false);
     };

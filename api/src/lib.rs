@@ -17,8 +17,8 @@
 //!   caching, `Range`); [`download`]: an original download's slot and its
 //!   re-checks while it streams.
 //! - [`signing`]: signed `/media/…` URLs for files that are not public.
-//! - [`limits`]: one download and one upload in flight per user; login
-//!   rate limits.
+//! - [`limits`]: login and sign-up rate limits, counted in the cache crate's
+//!   `RateLimiter` (Redis when the cache is, so they hold across instances).
 //! - [`metrics`]: Prometheus metrics at `GET /metrics`.
 //! - [`routes`]: handlers, one module per area; a route file imports only
 //!   the shared modules above, never another route file.

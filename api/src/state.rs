@@ -160,4 +160,11 @@ impl AppState {
             shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }
+
+    /// Counts the login and sign-up limits in `store` (Redis, when the
+    /// cache is), so they hold across API instances.
+    pub fn share_rate_limits(&mut self, store: Arc<dyn photostream_cache::RateLimiter>) {
+        self.login_limiter.count_in(store.clone());
+        self.signup_limiter.count_in(store);
+    }
 }

@@ -167,6 +167,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
         state.views = Some(photostream_api::view_events::ViewSink::start(backends.stream.clone(), shutdown.clone()));
         state.analytics = Some(backends.analytics.clone());
         state.limiter = backends.limiter.clone();
+        state.share_rate_limits(backends.rate_limits.clone());
         state.thumbnail_cache = backends.thumbnail_cache.clone();
         state.tiering = backends.cold_objects.clone().map(|cold| {
             photostream_tiering::Mover::new(

@@ -417,7 +417,7 @@ pub async fn run_processor_with_stats(
 mod tests {
     use super::*;
     use async_trait::async_trait;
-    use photostream_pipeline::{EmbeddedLog, Envelope, PhotoUploaded, Record};
+    use photostream_pipeline::{EmbeddedLog, Envelope, Record};
     use photostream_types::{PhotoId, UserId};
     use std::sync::atomic::AtomicU32;
 
@@ -443,18 +443,7 @@ mod tests {
     }
 
     fn record() -> Envelope {
-        Envelope::new(
-            Record::PhotoUploaded(PhotoUploaded {
-                photo_id: PhotoId::new(),
-                owner_id: UserId::new(),
-                original_key: "a/default/original/x.jpg".into(),
-                format: "jpeg".into(),
-                bytes: 1,
-                client_thumbnail_key: None,
-                tags: vec![],
-            }),
-            None,
-        )
+        photostream_testkit::records::uploaded(&PhotoId::new(), &UserId::new(), "a/default/original/x.png")
     }
 
     #[tokio::test]

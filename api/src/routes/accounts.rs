@@ -78,6 +78,7 @@ pub async fn register(
     // Counted only for well-formed requests, so a typo does not use one up.
     st.signup_limiter
         .check(addr)
+        .await?
         .map_err(|wait| ApiError::too_many("too many new accounts from this address; try again later", wait))?;
     let hash = hash_password(body.password).await?;
     let user = st.catalog.create_user(&username, &hash).await.map_err(|e| match e {
@@ -103,6 +104,7 @@ pub async fn login(
     let wrong = || ApiError::unauthorized("wrong username or password");
     st.login_limiter
         .check(&body.username.chars().take(64).collect::<String>(), addr)
+        .await?
         .map_err(|wait| ApiError::too_many("too many login attempts; wait and retry", wait))?;
     let user = match Username::parse(&body.username) {
         Ok(u) => st.catalog.user_by_username(&u).await?,
