@@ -51,6 +51,8 @@ enum Bench {
     /// Each networked backend's hot operation beside its embedded peer (needs `scripts/services`).
     Backends,
     /// Seeds photos through the API, then mixed reads while uploads continue, beside nginx (see `load.rs`; `scripts/load-bench` runs it).
+    // A later option wins, as `scripts/load-bench`'s own before the caller's.
+    #[command(args_override_self = true)]
     Load(load::Args),
 }
 

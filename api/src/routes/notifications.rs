@@ -19,7 +19,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error_code::ErrorCode;
 use crate::extract::{ApiJson, ApiQuery};
-use crate::pagination::{keyset_page, Page, PageParams};
+use crate::pagination::{Page, PageParams};
 use crate::views::rfc3339;
 use crate::AppState;
 
