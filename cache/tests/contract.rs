@@ -103,9 +103,10 @@ async fn in_process_rate_limits_meet_the_contract() {
 
 #[tokio::test]
 async fn redis_rate_limits_meet_the_contract() {
-    let p = prefix();
-    let connect = || photostream_cache::RedisRateLimiter::connect(&redis_url(), &p);
-    let a = connect().await.unwrap_or_else(|e| panic!("Redis at {} is required: {e}", redis_url()));
-    let b = connect().await.unwrap();
+    let (p, url) = (prefix(), redis_url());
+    let a = photostream_cache::RedisRateLimiter::connect(&url, &p)
+        .await
+        .unwrap_or_else(|e| panic!("Redis at {url} is required: {e}"));
+    let b = photostream_cache::RedisRateLimiter::connect(&url, &p).await.unwrap();
     rate_contract(&a, &b, &p).await;
 }
