@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use photostream_analytics::{Analytics, ClickHouseAnalytics, EventKind};
 use photostream_cli::{Config, Role};
+use photostream_testkit::unique_suffix as suffix;
 use photostream_tests::{fixture, png, TestServer, Upload};
 use serde_json::Value;
-
-use photostream_testkit::unique_suffix as suffix;
 
 async fn fresh_postgres() -> String {
     photostream_testkit::fresh_postgres("photostream_e2e").await
