@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 
 /// `Json<T>` whose failures are `400 invalid_json` (or 413/415).
 pub struct ApiJson<T>(pub T);
@@ -26,13 +27,13 @@ where
             Ok(axum::Json(photostream_types::ObjectOnly(v))) => Ok(Self(v)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send JSON with Content-Type: application/json",
             )),
             Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::too_large("the JSON body is too large"))
             }
-            Err(e) => Err(ApiError::bad_request("invalid_json", json_message(&e))),
+            Err(e) => Err(ApiError::bad_request(ErrorCode::InvalidJson, json_message(&e))),
         }
     }
 }
@@ -68,7 +69,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(Self(v)),
-            Err(e) => Err(ApiError::bad_request("invalid_query", query_message(e))),
+            Err(e) => Err(ApiError::bad_request(ErrorCode::InvalidQuery, query_message(e))),
         }
     }
 }
@@ -127,7 +128,7 @@ impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
             .map_err(|e: MultipartRejection| {
                 ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
+                    ErrorCode::UnsupportedMediaType,
                     format!("send multipart/form-data: {}", e.body_text()),
                 )
             })

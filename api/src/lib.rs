@@ -4,31 +4,44 @@
 //!   it on a listener until a shutdown future resolves, finishing in-flight
 //!   requests. Tests call both with a listener on port 0.
 //! - [`error::ApiError`]: the one error type, with a status and a stable
-//!   `code`; client errors are 4xx, backend outages 503, and nothing a
+//!   `code` from [`error_code::ErrorCode`]; client errors are 4xx, backend outages 503, and nothing a
 //!   client sends can produce a 500.
-//! - [`auth`]: password hashing, session JWTs, and the [`auth::Caller`]
-//!   extractor.
-//! - [`acl`]: the single, pure decision of who may see what. Every read path
-//!   (photo JSON, thumbnail, original, `/media/…`, photostreams, search) asks it.
+//! - [`credentials`]: password hashing, session JWTs, API token hashes;
+//!   [`auth`]: the [`auth::Caller`] extractor and scopes.
+//! - [`access`]: the one gate of who may see or edit what, over the pure
+//!   decision in `photostream_types::acl`. Every read path (photo JSON,
+//!   thumbnail, original, `/media/…`, photostreams, search) asks it.
+//! - [`listing`]: pages of photos filtered for the caller.
+//! - [`publish`]: a write's outbox record and synchronous search update.
+//! - [`object_response`]: answering with a stored object (validators,
+//!   caching, `Range`); [`download`]: an original download's slot and its
+//!   re-checks while it streams.
 //! - [`signing`]: signed `/media/…` URLs for files that are not public.
-//! - [`limits`]: one download and one upload in flight per user; login
-//!   rate limits.
+//! - [`limits`]: login and sign-up rate limits, counted in the cache crate's
+//!   `RateLimiter` (Redis when the cache is, so they hold across instances).
 //! - [`metrics`]: Prometheus metrics at `GET /metrics`.
 //! - [`signals`]: feeds the windowed signals (trending, live view counters,
 //!   abuse rates) and throttles users over their rate.
-//! - [`routes`]: handlers, one module per area.
+//! - [`routes`]: handlers, one module per area; a route file imports only
+//!   the shared modules above, never another route file.
 //!
 //! The API never talks to processors: it commits to the catalog (with an
 //! outbox record) and the processors pick the work up from the stream.
 
-pub mod acl;
+pub mod access;
 pub mod auth;
+pub mod credentials;
+pub mod download;
 pub mod error;
+pub mod error_code;
 pub mod extract;
 pub mod limits;
+pub mod listing;
 pub mod metrics;
+pub mod object_response;
 pub mod openapi;
 pub mod pagination;
+pub mod publish;
 pub mod routes;
 pub mod server;
 pub mod signals;
@@ -44,8 +57,8 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
-pub use auth::AuthKeys;
-pub use state::{ApiConfig, AppState};
+pub use credentials::AuthKeys;
+pub use state::{ApiConfig, AppState, ExploreWeights};
 
 /// The whole API as a router.
 pub fn app(state: Arc<AppState>) -> Router {

@@ -17,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use photostream_types::metric;
 use crate::AppState;
 
 /// The process-wide recorder's handle.
@@ -42,10 +43,9 @@ pub async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("photostream_http_requests_total", &labels).increment(1);
-    metrics::histogram!("photostream_http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    let labels = [method.as_str(), route.as_str(), status.as_str()];
+    metric::HTTP_REQUESTS_TOTAL.with(labels).increment(1);
+    metric::HTTP_REQUEST_DURATION_SECONDS.with(labels).record(started.elapsed().as_secs_f64());
     response
 }
 
@@ -88,9 +88,9 @@ pub async fn render(
     }
     match st.catalog.queue_stats().await {
         Ok(q) => {
-            metrics::gauge!("photostream_moderation_queue_depth").set(q.pending as f64);
+            metric::MODERATION_QUEUE_DEPTH.with([]).set(q.pending as f64);
             let age = q.oldest_ms.map_or(0.0, |ms| (photostream_types::now_ms() - ms).max(0) as f64 / 1000.0);
-            metrics::gauge!("photostream_moderation_oldest_pending_seconds").set(age);
+            metric::MODERATION_OLDEST_PENDING_SECONDS.with([]).set(age);
         }
         Err(e) => tracing::warn!(error = %e, "cannot read the moderation queue for metrics"),
     }

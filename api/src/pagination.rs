@@ -10,6 +10,7 @@ use photostream_catalog::{Direction, Keyset};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
@@ -36,7 +37,7 @@ impl PageParams {
             None => Ok(DEFAULT_LIMIT),
             Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
             Some(_) => Err(ApiError::bad_request(
-                "invalid_limit",
+                ErrorCode::InvalidLimit,
                 format!("limit must be between 1 and {MAX_LIMIT}"),
             )),
         }
@@ -46,7 +47,7 @@ impl PageParams {
     pub fn direction(&self) -> Result<Direction, ApiError> {
         match (&self.previous_last, &self.previous_first) {
             (Some(_), Some(_)) => Err(ApiError::bad_request(
-                "invalid_cursor",
+                ErrorCode::InvalidCursor,
                 "give previous_last or previous_first, not both",
             )),
             (Some(c), None) => Ok(Direction::After(decode_keyset(c)?)),
@@ -67,7 +68,7 @@ pub struct Page<T> {
 }
 
 fn invalid() -> ApiError {
-    ApiError::bad_request("invalid_cursor", "the cursor is not valid")
+    ApiError::bad_request(ErrorCode::InvalidCursor, "the cursor is not valid")
 }
 
 pub fn encode_keyset(k: &Keyset) -> String {

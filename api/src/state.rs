@@ -12,11 +12,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::limits::LoginLimiter;
 use photostream_cache::{BlobCache, ConcurrencyLimiter, InProcessLimiter, MemoryBlobCache};
 use crate::signing::MediaSigner;
-use crate::views::{PhotoUrls, PhotoView};
-use crate::auth::Caller;
-use crate::AuthKeys;
-use photostream_catalog::Photo;
-use photostream_types::{PhotoStatus, UserId, Visibility};
+use crate::credentials::AuthKeys;
 
 /// API settings (a slice of the service config).
 #[derive(Debug, Clone)]
@@ -28,7 +24,7 @@ pub struct ApiConfig {
     /// Thumbnail width in pixels (50 by design).
     pub thumbnail_width: u32,
     /// Explore ranking weights.
-    pub explore: crate::routes::ExploreWeights,
+    pub explore: ExploreWeights,
     /// Summed report weight that hides a photo pending review (0: never).
     pub report_threshold: i64,
     /// Account age from which a report counts fully.
@@ -73,6 +69,32 @@ impl Default for ApiConfig {
             free_originals: false,
             billing_webhook_secret: None,
             signals: Default::default(),
+        }
+    }
+}
+
+/// Explore ranking weights (config section `[explore]`; the ranking is
+/// `routes/explore.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExploreWeights {
+    pub follow: f64,
+    pub favorite_owner: f64,
+    pub tag: f64,
+    pub trending: f64,
+    pub recency: f64,
+    pub recency_half_life_hours: f64,
+}
+
+impl Default for ExploreWeights {
+    fn default() -> Self {
+        Self {
+            follow: 3.0,
+            favorite_owner: 2.0,
+            tag: 1.5,
+            trending: 1.0,
+            recency: 0.5,
+            recency_half_life_hours: 48.0,
         }
     }
 }
@@ -150,69 +172,10 @@ impl AppState {
         }
     }
 
-    /// Whether a photo's files may be served to anyone, unsigned and cached
-    /// publicly (a CDN may hold them).
-    pub fn is_public(photo: &Photo) -> bool {
-        photo.visibility == Visibility::Public
-            && photo.status == PhotoStatus::Ready
-            && photo.deleted_ms.is_none()
-    }
-
-    /// `/media/…` URL of an object of `photo`: plain when public, otherwise
-    /// signed for `viewer` (whose download slot a signed original holds).
-    pub fn media_url(&self, photo: &Photo, key: &str, viewer: Option<&UserId>) -> String {
-        if Self::is_public(photo) {
-            format!("/media/{key}")
-        } else {
-            self.signed_media_url(photo, key, viewer)
-        }
-    }
-
-    fn signed_media_url(&self, photo: &Photo, key: &str, viewer: Option<&UserId>) -> String {
-        let query = self.signer.sign(key, photo.acl_version, viewer.map(|u| u.as_str()), photostream_types::now_ms() / 1000);
-        format!("/media/{key}?{query}")
-    }
-
-    /// `/media/…` URL of the original, for a viewer who may fetch it. While
-    /// originals are gated it is signed even for public photos: the
-    /// signature names who may fetch it (a link followed without the bearer
-    /// token still works for them), and no shared cache keeps a copy.
-    pub fn original_url(&self, photo: &Photo, viewer: Option<&UserId>) -> String {
-        if self.config.free_originals {
-            self.media_url(photo, &photo.original_key, viewer)
-        } else {
-            self.signed_media_url(photo, &photo.original_key, viewer)
-        }
-    }
-
-    /// Whether `caller`, who may see `photo`, may fetch its original
-    /// (`acl::can_fetch_original`); `pending_review`: whether the photo has
-    /// a pending moderation item (looked up only for moderators).
-    pub fn original_allowed(&self, caller: &Caller, photo: &Photo, pending_review: bool) -> bool {
-        let access = crate::acl::access_of(photo, &[], pending_review);
-        let premium = caller.user().is_some_and(|u| u.premium);
-        crate::acl::can_fetch_original(&caller.viewer(), premium, &access, self.config.free_originals)
-    }
-
-    /// The JSON view of a photo `caller` may see, with its file URLs (the
-    /// original's only when they may fetch it).
-    pub fn photo_view(&self, photo: Photo, caller: &Caller) -> PhotoView {
-        let original = self.original_allowed(caller, &photo, false);
-        self.photo_view_as(photo, caller.user_id(), original)
-    }
-
-    /// The JSON view of a photo for `viewer`, with the original's URL when
-    /// `original` says they may fetch it.
-    pub fn photo_view_as(&self, photo: Photo, viewer: Option<&UserId>, original: bool) -> PhotoView {
-        let urls = PhotoUrls {
-            thumbnail: photo
-                .thumbnail_key
-                .as_ref()
-                .filter(|_| photo.thumbnail_done)
-                .map(|k| self.media_url(&photo, k, viewer)),
-            original: original.then(|| self.original_url(&photo, viewer)),
-            display: photo.display_key.as_ref().map(|k| self.media_url(&photo, k, viewer)),
-        };
-        PhotoView::of(photo, urls)
+    /// Counts the login and sign-up limits in `store` (Redis, when the
+    /// cache is), so they hold across API instances.
+    pub fn share_rate_limits(&mut self, store: Arc<dyn photostream_cache::RateLimiter>) {
+        self.login_limiter.count_in(store.clone());
+        self.signup_limiter.count_in(store);
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use photostream_pipeline::{Envelope, EventLog, Record, Topic};
+use photostream_types::metric;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +39,7 @@ impl ViewSink {
     /// Queues a view; never waits.
     pub fn record(&self, record: Record, request_id: Option<String>) {
         if self.tx.try_send(Envelope::new(record, request_id)).is_err() {
-            metrics::counter!("photostream_views_dropped_total", "reason" => "queue_full").increment(1);
+            metric::VIEWS_DROPPED_TOTAL.with(["queue_full"]).increment(1);
         }
     }
 }
@@ -77,10 +78,10 @@ async fn flush(stream: &dyn EventLog, batch: &mut Vec<(String, Envelope)>) {
         return;
     }
     match stream.publish_batch(&Topic::views(), batch).await {
-        Ok(()) => metrics::counter!("photostream_views_recorded_total").increment(batch.len() as u64),
+        Ok(()) => metric::VIEWS_RECORDED_TOTAL.with([]).increment(batch.len() as u64),
         Err(e) => {
             tracing::warn!(error = %e, views = batch.len(), "views not recorded");
-            metrics::counter!("photostream_views_dropped_total", "reason" => "stream").increment(batch.len() as u64);
+            metric::VIEWS_DROPPED_TOTAL.with(["stream"]).increment(batch.len() as u64);
         }
     }
     batch.clear();

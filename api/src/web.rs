@@ -179,7 +179,7 @@ pub async fn fallback(State(st): State<Arc<AppState>>, method: Method, uri: Uri,
 /// check as `GET /v1/photos/{id}` for an anonymous caller); `None` for any
 /// other, so a private photo's title never leaks into a page.
 async fn open_graph(st: &AppState, id: &str, headers: &HeaderMap) -> Option<String> {
-    let photo = crate::routes::photos::visible_photo(st, &Caller::Anonymous, id).await.ok()?;
+    let photo = crate::access::visible_photo(st, &Caller::Anonymous, id).await.ok()?;
     let view = st.photo_view(photo, &Caller::Anonymous);
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let scheme = match headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) {

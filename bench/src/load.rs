@@ -53,38 +53,58 @@ struct Opts {
     only: Option<String>,
 }
 
-fn parse(args: &[String]) -> anyhow::Result<Opts> {
-    let mut o = Opts {
-        url: "http://127.0.0.1:8080".into(),
-        users: 50,
-        photos: 100_000,
-        seed_concurrency: 16,
-        rate: 1000,
-        duration: Duration::from_secs(60),
-        upload_rate: 10,
-        server_pid: None,
-        peer_nginx: None,
-        label: "photostream".into(),
-        only: None,
+/// `photostream-bench load`'s options (`scripts/load-bench` passes them on).
+#[derive(clap::Args)]
+pub struct Args {
+    /// The API under test (loopback only).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Users to sign up for the seed (at least 11).
+    #[arg(long, default_value_t = 50)]
+    users: usize,
+    /// Photos to seed.
+    #[arg(long, default_value_t = 100_000)]
+    photos: usize,
+    /// Uploads in flight while seeding.
+    #[arg(long, default_value_t = 16)]
+    seed_concurrency: usize,
+    /// Reads per second in the mixed phase.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Seconds of the mixed phase.
+    #[arg(long, default_value_t = 60)]
+    duration: u64,
+    /// Uploads per second during the mixed phase.
+    #[arg(long, default_value_t = 10)]
+    upload_rate: u64,
+    /// The server's pid, for its CPU and memory figures.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// nginx serving the same objects, the static-file peer.
+    #[arg(long)]
+    peer_nginx: Option<String>,
+    /// What the report calls the server.
+    #[arg(long, default_value = "photostream")]
+    label: String,
+    /// Only this endpoint in the mixed phase (for diagnosis).
+    #[arg(long)]
+    only: Option<String>,
+}
+
+fn parse(args: Args) -> anyhow::Result<Opts> {
+    let o = Opts {
+        url: args.url.trim_end_matches('/').to_string(),
+        users: args.users,
+        photos: args.photos,
+        seed_concurrency: args.seed_concurrency,
+        rate: args.rate,
+        duration: Duration::from_secs(args.duration),
+        upload_rate: args.upload_rate,
+        server_pid: args.server_pid,
+        peer_nginx: args.peer_nginx.map(|p| p.trim_end_matches('/').to_string()),
+        label: args.label,
+        only: args.only,
     };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut val = || it.next().with_context(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--url" => o.url = val()?.trim_end_matches('/').to_string(),
-            "--users" => o.users = val()?.parse()?,
-            "--photos" => o.photos = val()?.parse()?,
-            "--seed-concurrency" => o.seed_concurrency = val()?.parse()?,
-            "--rate" => o.rate = val()?.parse()?,
-            "--duration" => o.duration = Duration::from_secs(val()?.parse()?),
-            "--upload-rate" => o.upload_rate = val()?.parse()?,
-            "--server-pid" => o.server_pid = Some(val()?.parse()?),
-            "--peer-nginx" => o.peer_nginx = Some(val()?.trim_end_matches('/').to_string()),
-            "--label" => o.label = val()?.to_string(),
-            "--only" => o.only = Some(val()?.to_string()),
-            other => bail!("unknown option {other}"),
-        }
-    }
     for u in std::iter::once(&o.url).chain(o.peer_nginx.as_ref()) {
         let host = u.trim_start_matches("http://").split([':', '/']).next().unwrap_or("");
         if !(host == "localhost" || host.starts_with("127.") || host == "[::1]") {
@@ -219,7 +239,7 @@ impl Req {
     }
 }
 
-pub async fn run(args: &[String]) -> anyhow::Result<()> {
+pub async fn run(args: Args) -> anyhow::Result<()> {
     let o = parse(args)?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))

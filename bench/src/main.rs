@@ -7,6 +7,7 @@
 //! the 12 MP camera JPEGs, the 12 MP iPhone HEIC or the 2 MP AVIF.
 //!
 //! Run in release mode: `cargo run --release -p photostream-bench -- thumbnails`.
+//! Arguments are parsed with clap (`photostream-bench load --help`).
 //!
 //! `photostream-bench moderation`: moderation checks per second per core
 //! (see `moderation.rs`), beside single-threaded `vipsthumbnail`.
@@ -29,19 +30,50 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
 use photostream_media::{probe, thumbnail, Limits};
 
+/// Benchmarks that print photostream's figures beside a named peer
+/// measured in the same run. Run in release mode.
+#[derive(Parser)]
+#[command(name = "photostream-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Thumbnails per second over a directory of images, beside `vipsthumbnail`.
+    Thumbnails(ThumbnailArgs),
+    /// Moderation checks per second per core, beside single-threaded `vipsthumbnail` (see `moderation.rs`).
+    Moderation(moderation::Args),
+    /// Each networked backend's hot operation beside its embedded peer (needs `scripts/services`).
+    Backends,
+    /// Seeds photos through the API, then mixed reads while uploads continue, beside nginx (see `load.rs`; `scripts/load-bench` runs it).
+    // A later option wins, as `scripts/load-bench`'s own before the caller's.
+    #[command(args_override_self = true)]
+    Load(load::Args),
+}
+
+#[derive(clap::Args)]
+struct ThumbnailArgs {
+    /// A directory of images (default: the shared fixtures of the format, copied `--repeat` times).
+    dir: Option<PathBuf>,
+    /// Copies of each fixture when no DIR is given.
+    #[arg(long, default_value_t = 8)]
+    repeat: usize,
+    /// `jpeg`, `heic` or `avif`.
+    #[arg(long, default_value = "jpeg")]
+    format: String,
+}
+
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("thumbnails") => thumbnails(&args[1..]),
-        Some("backends") => tokio::runtime::Runtime::new()?.block_on(backends::run()),
-        Some("moderation") => moderation::run(&args[1..]),
-        Some("load") => tokio::runtime::Runtime::new()?.block_on(load::run(&args[1..])),
-        _ => {
-            eprintln!("usage: photostream-bench thumbnails [DIR] [--repeat N] | moderation [--repeat N] [--model PATH] | backends | load --url URL [see load.rs]");
-            std::process::exit(2);
-        }
+    match Cli::parse().command {
+        Bench::Thumbnails(args) => thumbnails(args),
+        Bench::Backends => tokio::runtime::Runtime::new()?.block_on(backends::run()),
+        Bench::Moderation(args) => moderation::run(args),
+        Bench::Load(args) => tokio::runtime::Runtime::new()?.block_on(load::run(args)),
     }
 }
 
@@ -88,18 +120,9 @@ fn default_corpus(into: &Path, repeat: usize, format: &str) -> anyhow::Result<Ve
     Ok(out)
 }
 
-fn thumbnails(args: &[String]) -> anyhow::Result<()> {
-    let mut dir = None;
-    let mut repeat = 8;
-    let mut format = "jpeg".to_string();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--repeat" => repeat = it.next().context("--repeat N")?.parse()?,
-            "--format" => format = it.next().context("--format jpeg|heic|avif")?.to_lowercase(),
-            other => dir = Some(PathBuf::from(other)),
-        }
-    }
+fn thumbnails(args: ThumbnailArgs) -> anyhow::Result<()> {
+    let ThumbnailArgs { dir, repeat, format } = args;
+    let format = format.to_lowercase();
     let tmp = tempfile::tempdir()?;
     if !["jpeg", "heic", "avif"].contains(&format.as_str()) {
         bail!("--format jpeg|heic|avif");

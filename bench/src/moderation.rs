@@ -10,21 +10,22 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use photostream_media::{decode_upright, probe, Limits};
 use photostream_moderation::{Checks, ModerationConfig};
 
-pub fn run(args: &[String]) -> anyhow::Result<()> {
-    let mut repeat = 8;
-    let mut model = std::env::var("CLASSIFIER_MODEL").unwrap_or_default();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--repeat" => repeat = it.next().context("--repeat N")?.parse()?,
-            "--model" => model = it.next().context("--model PATH")?.clone(),
-            other => anyhow::bail!("unknown argument {other}"),
-        }
-    }
+/// `photostream-bench moderation`'s options.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Copies of each fixture JPEG checked.
+    #[arg(long, default_value_t = 8)]
+    repeat: usize,
+    /// The classifier's ONNX model (feature `classifier`).
+    #[arg(long, env = "CLASSIFIER_MODEL", default_value = "")]
+    model: String,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let Args { repeat, model } = args;
     let tmp = tempfile::tempdir()?;
     let files = crate::default_corpus(tmp.path(), repeat, "jpeg")?;
     let bytes: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;

@@ -1,7 +1,7 @@
 //! State that API instances share: per-user concurrency slots and a cache
 //! of hot thumbnails.
 //!
-//! Two traits, each with an in-process implementation (one API instance,
+//! Three traits, each with an in-process implementation (one API instance,
 //! the embedded default) and a Redis one (`redis://…`, so limits hold and
 //! the cache is shared across every API instance):
 //!
@@ -11,6 +11,8 @@
 //! - [`BlobCache`]: bytes by object key, bounded (in-process by total size,
 //!   Redis by TTL). Cached bytes are only ever served after the caller passed
 //!   the access check, so caching never widens access.
+//! - [`RateLimiter`]: sliding-window counts by name (`login:…`, `signup:…`),
+//!   so the API's login and sign-up limits hold across instances.
 
 mod memory;
 mod redis_backend;
@@ -18,8 +20,8 @@ mod redis_backend;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-pub use memory::{InProcessLimiter, MemoryBlobCache};
-pub use redis_backend::{RedisBlobCache, RedisLimiter};
+pub use memory::{InProcessLimiter, InProcessRateLimiter, MemoryBlobCache};
+pub use redis_backend::{RedisBlobCache, RedisLimiter, RedisRateLimiter};
 
 #[derive(Debug, thiserror::Error)]
 #[error("cache backend error: {0}")]
@@ -86,5 +88,16 @@ pub trait BlobCache: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError>;
     async fn put(&self, key: &str, value: Bytes) -> Result<(), CacheError>;
     async fn remove(&self, key: &str) -> Result<(), CacheError>;
+    fn kind(&self) -> &'static str;
+}
+
+/// Sliding-window rate limits: an event is allowed when every key it names
+/// is under its limit within `window`, and is then counted against all of
+/// them (a refused event counts against none).
+#[async_trait]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// `Ok(())` when allowed (and counted); `Err(seconds)` to wait when a
+    /// `(key, limit)` is at its limit.
+    async fn hit(&self, keys: &[(String, usize)], window: std::time::Duration) -> Result<Result<(), u64>, CacheError>;
     fn kind(&self) -> &'static str;
 }

@@ -1,12 +1,13 @@
 //! In-process implementations (one API instance).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{BlobCache, CacheError, ConcurrencyLimiter, SlotGuard};
+use crate::{BlobCache, CacheError, ConcurrencyLimiter, RateLimiter, SlotGuard};
 
 #[derive(Default)]
 pub struct InProcessLimiter {
@@ -68,6 +69,42 @@ impl BlobCache for MemoryBlobCache {
     async fn remove(&self, key: &str) -> Result<(), CacheError> {
         self.inner.invalidate(key).await;
         Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "in-process"
+    }
+}
+
+/// Sliding windows in this process (one API instance).
+#[derive(Default)]
+pub struct InProcessRateLimiter {
+    events: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+#[async_trait]
+impl RateLimiter for InProcessRateLimiter {
+    async fn hit(&self, keys: &[(String, usize)], window: Duration) -> Result<Result<(), u64>, CacheError> {
+        let now = Instant::now();
+        let mut map = self.events.lock().expect("rate limiter poisoned");
+        if map.len() > 100_000 {
+            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+        }
+        for (key, limit) in keys {
+            let q = map.entry(key.clone()).or_default();
+            while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+                q.pop_front();
+            }
+            if q.len() >= *limit {
+                let oldest = q.front().map_or(now, |t| *t);
+                let wait = window.saturating_sub(now.duration_since(oldest));
+                return Ok(Err(wait.as_secs() + 1));
+            }
+        }
+        for (key, _) in keys {
+            map.entry(key.clone()).or_default().push_back(now);
+        }
+        Ok(Ok(()))
     }
 
     fn kind(&self) -> &'static str {

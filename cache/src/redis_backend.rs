@@ -7,7 +7,7 @@ use bytes::Bytes;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
-use crate::{BlobCache, CacheError, ConcurrencyLimiter, SlotGuard};
+use crate::{BlobCache, CacheError, ConcurrencyLimiter, RateLimiter, SlotGuard};
 
 fn backend(e: impl std::fmt::Display) -> CacheError {
     CacheError(e.to_string())
@@ -137,6 +137,65 @@ impl BlobCache for RedisBlobCache {
         let mut conn = self.conn.clone();
         let _: () = bounded(conn.del(self.key(key))).await?;
         Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}
+
+/// Sliding windows as sorted sets of event times (`ZADD`), trimmed and
+/// counted in one script, so every API instance counts against the same
+/// windows and a check and its count are atomic.
+#[derive(Clone)]
+pub struct RedisRateLimiter {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+/// KEYS: the windows. ARGV: now (ms), window (ms), a unique member, then
+/// one limit per key. Returns 0 when counted, else the seconds to wait.
+const HIT: &str = r"
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[3 + i]) then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local since = now - tonumber(oldest[2] or now)
+    return math.floor(math.max(window - since, 0) / 1000) + 1
+  end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[3])
+  redis.call('PEXPIRE', key, window)
+end
+return 0
+";
+
+impl RedisRateLimiter {
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, CacheError> {
+        Ok(Self { conn: connect(url).await?, prefix: prefix.to_string() })
+    }
+}
+
+#[async_trait]
+impl RateLimiter for RedisRateLimiter {
+    async fn hit(&self, keys: &[(String, usize)], window: Duration) -> Result<Result<(), u64>, CacheError> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let script = redis::Script::new(HIT);
+        let mut invocation = script.prepare_invoke();
+        for (key, _) in keys {
+            invocation.key(format!("{}:rate:{key}", self.prefix));
+        }
+        invocation.arg(now_ms).arg(window.as_millis() as u64).arg(format!("{now_ms}-{:016x}", rand::random::<u64>()));
+        for (_, limit) in keys {
+            invocation.arg(*limit as u64);
+        }
+        let mut conn = self.conn.clone();
+        let wait: u64 = bounded(invocation.invoke_async(&mut conn)).await?;
+        Ok(if wait == 0 { Ok(()) } else { Err(wait) })
     }
 
     fn kind(&self) -> &'static str {

@@ -73,3 +73,40 @@ async fn redis_meets_the_contracts() {
     assert!(short.try_acquire("upload:crashed").await.unwrap().is_some());
     println!("cache contract: ran against Redis at {}", redis_url());
 }
+
+async fn rate_contract(a: &dyn photostream_cache::RateLimiter, b: &dyn photostream_cache::RateLimiter, p: &str) {
+    let window = Duration::from_secs(60);
+    let (user, addr) = (format!("{p}:login:alice@127.0.0.1"), format!("{p}:login:@127.0.0.1"));
+    let both = [(user.clone(), 2), (addr.clone(), 3)];
+    assert_eq!(a.hit(&both, window).await.unwrap(), Ok(()));
+    // Counted through either handle (two API instances).
+    assert_eq!(b.hit(&both, window).await.unwrap(), Ok(()));
+    let wait = a.hit(&both, window).await.unwrap().unwrap_err();
+    assert!((1..=61).contains(&wait), "{wait}");
+    // A refused event counts against none of its keys: the address has
+    // room for exactly one more.
+    assert_eq!(b.hit(&[(addr.clone(), 3)], window).await.unwrap(), Ok(()));
+    assert!(b.hit(&[(addr, 3)], window).await.unwrap().is_err());
+    // Windows slide.
+    let short = [(format!("{p}:signup:192.0.2.1"), 1)];
+    assert_eq!(a.hit(&short, Duration::from_millis(300)).await.unwrap(), Ok(()));
+    assert!(a.hit(&short, Duration::from_millis(300)).await.unwrap().is_err());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(b.hit(&short, Duration::from_millis(300)).await.unwrap(), Ok(()));
+}
+
+#[tokio::test]
+async fn in_process_rate_limits_meet_the_contract() {
+    let l = photostream_cache::InProcessRateLimiter::default();
+    rate_contract(&l, &l, &prefix()).await;
+}
+
+#[tokio::test]
+async fn redis_rate_limits_meet_the_contract() {
+    let (p, url) = (prefix(), redis_url());
+    let a = photostream_cache::RedisRateLimiter::connect(&url, &p)
+        .await
+        .unwrap_or_else(|e| panic!("Redis at {url} is required: {e}"));
+    let b = photostream_cache::RedisRateLimiter::connect(&url, &p).await.unwrap();
+    rate_contract(&a, &b, &p).await;
+}

@@ -31,6 +31,8 @@
 //! - `premium`: premium grants and revocations with their audit trail, and
 //!   the billing events already applied (each applied once).
 //! - `outbox`: the records the relay moves onto the stream.
+//! - [`acl`]: a photo row's access facts ([`access_of`]) for the pure
+//!   decision in `photostream_types::acl`, and `viewer_ids`.
 //! - `maintenance`: planner statistics, kept current as the catalog grows.
 //!
 //! The upload path writes the photo row and its outbox record in one
@@ -45,6 +47,7 @@
 //! `BIGINT` into `i64` only, never `bool`). Rows of primitives only derive it
 //! (`QueueStats`).
 
+pub mod acl;
 mod albums;
 mod api_tokens;
 mod explore;
@@ -69,9 +72,11 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::pool::PoolConnection;
 use sqlx::AnyPool;
+use photostream_types::metric;
 
 pub use moderation::{AuditEntry, AutoOutcome, BlocklistChange, ModerationItem, QueueStats, ReportOutcome, Subject, UploadVerdict, Verdict};
 pub use outbox::OutboxEntry;
+pub use acl::access_of;
 
 pub use api_tokens::{ApiToken, NewApiToken};
 pub use groups::Group;
@@ -236,9 +241,9 @@ impl Catalog {
         let size = self.pool.size() as f64;
         let idle = self.pool.num_idle() as f64;
         let max = self.pool.options().get_max_connections() as f64;
-        metrics::gauge!("photostream_catalog_pool_connections", "pool" => self.name, "state" => "open").set(size);
-        metrics::gauge!("photostream_catalog_pool_connections", "pool" => self.name, "state" => "in_use").set(size - idle);
-        metrics::gauge!("photostream_catalog_pool_connections", "pool" => self.name, "state" => "max").set(max);
+        metric::CATALOG_POOL_CONNECTIONS.with([self.name, "open"]).set(size);
+        metric::CATALOG_POOL_CONNECTIONS.with([self.name, "in_use"]).set(size - idle);
+        metric::CATALOG_POOL_CONNECTIONS.with([self.name, "max"]).set(max);
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -251,7 +256,7 @@ impl Catalog {
     pub(crate) async fn conn(&self) -> Result<PoolConnection<sqlx::Any>> {
         let started = std::time::Instant::now();
         let conn = self.pool.acquire().await;
-        metrics::histogram!("photostream_catalog_acquire_seconds", "pool" => self.name)
+        metric::CATALOG_ACQUIRE_SECONDS.with([self.name])
             .record(started.elapsed().as_secs_f64());
         Ok(conn?)
     }
@@ -260,7 +265,7 @@ impl Catalog {
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         let started = std::time::Instant::now();
         let tx = self.pool.begin().await;
-        metrics::histogram!("photostream_catalog_acquire_seconds", "pool" => self.name)
+        metric::CATALOG_ACQUIRE_SECONDS.with([self.name])
             .record(started.elapsed().as_secs_f64());
         Ok(tx?)
     }

@@ -11,19 +11,7 @@ use photostream_types::{AlbumName, EventId, PhotoId, PhotoMetadata, PhotoStatus,
 use sqlx::Connection;
 
 async fn fresh_postgres() -> String {
-    let admin = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for the catalog contract tests: {e}"));
-    let name = format!("photostream_test_{}", uuid_like());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
-    let base = admin.rsplit_once('/').unwrap().0;
-    format!("{base}/{name}")
-}
-
-fn uuid_like() -> String {
-    PhotoId::new().as_str().replace('-', "")[20..].to_string()
+    photostream_testkit::fresh_postgres("photostream_test").await
 }
 
 fn new_photo(owner: &UserId, album: &photostream_types::AlbumId, stem: &str, viewers: Vec<UserId>) -> NewPhoto {

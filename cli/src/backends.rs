@@ -7,7 +7,10 @@ use anyhow::{bail, Context};
 use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
 use photostream_analytics::{Analytics, ClickHouseAnalytics, EmbeddedAnalytics};
-use photostream_cache::{BlobCache, ConcurrencyLimiter, InProcessLimiter, MemoryBlobCache, RedisBlobCache, RedisLimiter};
+use photostream_cache::{
+    BlobCache, ConcurrencyLimiter, InProcessLimiter, InProcessRateLimiter, MemoryBlobCache, RateLimiter, RedisBlobCache,
+    RedisLimiter, RedisRateLimiter,
+};
 use photostream_catalog::{Catalog, PoolSettings};
 use photostream_pipeline::{EmbeddedLog, EventLog, FluvioLog, NatsLog};
 use photostream_search::{MeiliIndex, SearchIndex, TantivyIndex};
@@ -33,6 +36,9 @@ pub struct Backends {
     pub thumbnail_cache: Arc<dyn BlobCache>,
     /// Trending, live view counters, abuse rates.
     pub signals: Arc<dyn Signals>,
+    /// The windows of the login and sign-up limits (shared through Redis
+    /// when the cache is).
+    pub rate_limits: Arc<dyn RateLimiter>,
 }
 
 impl Backends {
@@ -56,7 +62,7 @@ impl Backends {
             }
             Role::All => (open("api", config.catalog_pool).await?, open("pipeline", config.processors.catalog_pool).await?),
         };
-        let (limiter, thumbnail_cache) = cache(config).await?;
+        let (limiter, thumbnail_cache, rate_limits) = cache(config).await?;
         Ok(Self {
             catalog,
             pipeline_catalog,
@@ -68,6 +74,7 @@ impl Backends {
             limiter,
             thumbnail_cache,
             signals: signals(config).await?,
+            rate_limits,
         })
     }
 
@@ -196,11 +203,12 @@ pub async fn stream(config: &Config) -> anyhow::Result<Arc<dyn EventLog>> {
     }
 }
 
-async fn cache(config: &Config) -> anyhow::Result<(Arc<dyn ConcurrencyLimiter>, Arc<dyn BlobCache>)> {
+async fn cache(config: &Config) -> anyhow::Result<(Arc<dyn ConcurrencyLimiter>, Arc<dyn BlobCache>, Arc<dyn RateLimiter>)> {
     match config.cache.as_str() {
         "memory" => Ok((
             Arc::new(InProcessLimiter::default()),
             Arc::new(MemoryBlobCache::new(config.cache_max_bytes)),
+            Arc::new(InProcessRateLimiter::default()),
         )),
         u if u.starts_with("redis://") || u.starts_with("rediss://") => {
             let prefix = &config.stream_prefix;
@@ -210,7 +218,8 @@ async fn cache(config: &Config) -> anyhow::Result<(Arc<dyn ConcurrencyLimiter>, 
             let blobs = RedisBlobCache::connect(u, prefix, Duration::from_secs(3600))
                 .await
                 .context("connecting to Redis")?;
-            Ok((Arc::new(limiter), Arc::new(blobs)))
+            let rate_limits = RedisRateLimiter::connect(u, prefix).await.context("connecting to Redis")?;
+            Ok((Arc::new(limiter), Arc::new(blobs), Arc::new(rate_limits)))
         }
         other => bail!("unsupported cache backend {other:?}: use \"memory\" or redis://host:6379"),
     }

@@ -81,7 +81,7 @@ pub struct Config {
     pub thumbnails: ThumbnailConfig,
     pub processors: ProcessorConfig,
     /// Weights of the explore ranking (see `api::routes::explore`).
-    pub explore: photostream_api::routes::ExploreWeights,
+    pub explore: photostream_api::ExploreWeights,
     /// Moderation checks, policy, report threshold and classifier.
     pub moderation: photostream_moderation::ModerationConfig,
     /// Who may download originals.

@@ -12,6 +12,7 @@ use photostream_processors::{
     report_lag, run_processor_with_stats, AnalyticsRecorder, Concurrent, Moderator, Notifier, OrphanSweeper, OutboxRelay, Processor, ProcessorStats, Purger,
     RunnerConfig, SearchIndexer, Thumbnailer,
 };
+use photostream_types::metric;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -167,6 +168,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
         state.views = Some(photostream_api::view_events::ViewSink::start(backends.stream.clone(), shutdown.clone()));
         state.analytics = Some(backends.analytics.clone());
         state.limiter = backends.limiter.clone();
+        state.share_rate_limits(backends.rate_limits.clone());
         state.thumbnail_cache = backends.thumbnail_cache.clone();
         state.signals = backends.signals.clone();
         state.tiering = backends.cold_objects.clone().map(|cold| {
@@ -201,7 +203,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             classifier = if checks.classifier_enabled() { "on" } else { "off (no model configured)" },
             "moderation checks ready"
         );
-        metrics::gauge!("photostream_moderation_classifier_enabled").set(checks.classifier_enabled() as u8 as f64);
+        metric::MODERATION_CLASSIFIER_ENABLED.with([]).set(checks.classifier_enabled() as u8 as f64);
         let runner = RunnerConfig {
             max_attempts: config.processors.max_attempts,
             give_up_after: Duration::from_secs(config.processors.dead_letter_after_secs),
@@ -341,7 +343,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
         tasks.spawn(async move {
             loop {
                 for (name, up) in backends.probe().await {
-                    metrics::gauge!("photostream_backend_up", "backend" => name).set(up as u8 as f64);
+                    metric::BACKEND_UP.with([name]).set(up as u8 as f64);
                 }
                 tokio::select! {
                     _ = token.cancelled() => return Ok(()),

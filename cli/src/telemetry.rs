@@ -13,6 +13,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
+use photostream_types::metric;
 
 /// Installs the global subscriber: `text` or `json` logs filtered by
 /// `RUST_LOG` (default `info`), plus the catalog latency layer.
@@ -39,7 +40,7 @@ impl<S: Subscriber> Layer<S> for QueryLatency {
         let mut fields = QueryFields::default();
         event.record(&mut fields);
         if let Some(secs) = fields.elapsed {
-            metrics::histogram!("photostream_catalog_query_duration_seconds", "op" => fields.op).record(secs);
+            metric::CATALOG_QUERY_DURATION_SECONDS.with([fields.op]).record(secs);
         }
     }
 }

@@ -1,24 +1,10 @@
 //! Every fixture in `shared/fixtures/images/MANIFEST.tsv` through probe,
 //! verify and thumbnail, checked against what the manifest says it should do.
 
-use std::path::PathBuf;
-
 use image::GenericImageView;
 use photostream_media::{probe, thumbnail, verify, Format, Limits, MediaError};
 
-fn fixtures_dir() -> PathBuf {
-    let dir = std::env::var_os("FIXTURES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/images")
-        });
-    assert!(
-        dir.join("MANIFEST.tsv").exists(),
-        "fixtures not found at {} (set FIXTURES_DIR)",
-        dir.display()
-    );
-    dir
-}
+use photostream_testkit::fixtures_dir;
 
 struct Row {
     file: String,

@@ -2,21 +2,13 @@
 //! resizing, re-encoding, a 5 % crop and a brightness change, while every
 //! other fixture is not.
 
-use std::path::PathBuf;
-
 use image::{DynamicImage, GenericImageView};
 use photostream_moderation::{hamming, phash, BkTree};
 
 /// At most this many of 64 bits may differ for a match.
 const RADIUS: u32 = 10;
 
-fn fixtures_dir() -> PathBuf {
-    let dir = std::env::var_os("FIXTURES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/images"));
-    assert!(dir.join("MANIFEST.tsv").exists(), "fixtures not found at {}", dir.display());
-    dir
-}
+use photostream_testkit::fixtures_dir;
 
 /// Decodes a fixture the way the pipeline does (upright, first frame).
 fn load(name: &str) -> Option<DynamicImage> {

@@ -85,3 +85,60 @@ fn event_of(envelope: &Envelope) -> Option<AnalyticsEvent> {
         Some(event)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use photostream_pipeline::{Favorited, PhotoUploaded};
+    use photostream_testkit::records;
+    use photostream_types::{PhotoId, UserId};
+
+    use super::*;
+
+    #[test]
+    fn an_upload_becomes_an_upload_event_with_its_size_format_and_tags() {
+        let (photo, owner) = (PhotoId::new(), UserId::new());
+        let envelope = Envelope::new(
+            Record::PhotoUploaded(PhotoUploaded {
+                photo_id: photo.clone(),
+                owner_id: owner.clone(),
+                original_key: "alice/default/original/swans.png".into(),
+                format: "png".into(),
+                bytes: 1234,
+                client_thumbnail_key: None,
+                tags: vec!["birds".into()],
+            }),
+            None,
+        );
+        let event = event_of(&envelope).expect("an event");
+        assert_eq!(event.id, envelope.id, "deduplicated by the record's id");
+        assert_eq!(event.kind, EventKind::Upload);
+        assert_eq!(event.photo_id, photo);
+        assert_eq!((event.user_id, event.owner_id), (Some(owner.clone()), Some(owner)));
+        assert_eq!((event.bytes, event.format.as_deref()), (1234, Some("png")));
+        assert_eq!(event.tags, vec!["birds".to_string()]);
+        assert_eq!(event.at_ms, envelope.at_ms);
+    }
+
+    #[test]
+    fn a_view_names_its_viewer_if_any() {
+        let (photo, owner) = (PhotoId::new(), UserId::new());
+        let anonymous = records::viewed(&photo, &owner, None);
+        let event = event_of(&anonymous).expect("an event");
+        assert_eq!(event.kind, EventKind::View);
+        assert_eq!((event.user_id, event.owner_id), (None, Some(owner.clone())));
+        assert_eq!((event.bytes, event.format), (0, None));
+        let viewer = UserId::new();
+        let signed_in = records::viewed(&photo, &owner, Some(&viewer));
+        assert_eq!(event_of(&signed_in).unwrap().user_id, Some(viewer));
+    }
+
+    #[test]
+    fn other_records_are_not_analytics_events() {
+        let favorited = Envelope::new(
+            Record::Favorited(Favorited { user_id: UserId::new(), photo_id: PhotoId::new() }),
+            None,
+        );
+        assert!(event_of(&favorited).is_none());
+        assert!(event_of(&Envelope::new(Record::Unknown, None)).is_none());
+    }
+}

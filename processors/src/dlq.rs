@@ -54,7 +54,7 @@ mod tests {
     use crate::runner::{run_processor_with_stats, ProcessorStats, RunnerConfig};
     use crate::{ProcessError, Processor};
     use async_trait::async_trait;
-    use photostream_pipeline::{EmbeddedLog, Envelope, PhotoUploaded};
+    use photostream_pipeline::{EmbeddedLog, Envelope};
     use photostream_types::{PhotoId, UserId};
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
     use std::sync::Arc;
@@ -84,18 +84,8 @@ mod tests {
     async fn given_up_records_are_kept_listed_and_replayed() {
         let dir = tempfile::tempdir().unwrap();
         let log = Arc::new(EmbeddedLog::open(dir.path()).unwrap());
-        let record = Envelope::new(
-            Record::PhotoUploaded(PhotoUploaded {
-                photo_id: PhotoId::new(),
-                owner_id: UserId::new(),
-                original_key: "a/default/original/x.jpg".into(),
-                format: "jpeg".into(),
-                bytes: 1,
-                client_thumbnail_key: None,
-                tags: vec![],
-            }),
-            Some("req-7".into()),
-        );
+        let mut record = photostream_testkit::records::uploaded(&PhotoId::new(), &UserId::new(), "a/default/original/x.png");
+        record.request_id = Some("req-7".into());
         log.publish(&Topic::photos(), "k", &record).await.unwrap();
         let picky = Arc::new(Picky { healed: AtomicBool::new(false), handled: AtomicU32::new(0) });
         let stats = Arc::new(ProcessorStats::default());

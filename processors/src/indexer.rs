@@ -52,15 +52,7 @@ impl Processor for SearchIndexer {
     }
 
     async fn handle_batch(&self, envelopes: &[Envelope]) -> Result<(), ProcessError> {
-        let ids: Vec<PhotoId> = envelopes
-            .iter()
-            .filter_map(|e| match &e.record {
-                Record::PhotoUploaded(r) => Some(r.photo_id.clone()),
-                Record::PhotoUpdated(r) | Record::PhotoModerated(r) => Some(r.photo_id.clone()),
-                Record::PhotoDeleted(r) => Some(r.photo_id.clone()),
-                _ => None,
-            })
-            .collect();
+        let ids: Vec<PhotoId> = envelopes.iter().filter_map(photo_to_reindex).collect();
         if ids.is_empty() {
             return Ok(());
         }
@@ -69,5 +61,43 @@ impl Processor for SearchIndexer {
             .map_err(ProcessError::transient)?;
         self.catalog.mark_indexed_many(&live).await.map_err(ProcessError::transient)?;
         Ok(())
+    }
+}
+
+/// The photo whose search document a record may change: uploads, edits,
+/// moderation verdicts and deletions (the document is rebuilt, or removed,
+/// from the catalog row).
+fn photo_to_reindex(envelope: &Envelope) -> Option<PhotoId> {
+    match &envelope.record {
+        Record::PhotoUploaded(r) => Some(r.photo_id.clone()),
+        Record::PhotoUpdated(r) | Record::PhotoModerated(r) => Some(r.photo_id.clone()),
+        Record::PhotoDeleted(r) => Some(r.photo_id.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use photostream_pipeline::{Followed, PhotoChanged};
+    use photostream_testkit::records;
+    use photostream_types::UserId;
+
+    use super::*;
+
+    #[test]
+    fn photo_records_reindex_their_photo_and_social_records_nothing() {
+        let id = PhotoId::new();
+        let changed = PhotoChanged { photo_id: id.clone() };
+        for envelope in [
+            records::uploaded(&id, &UserId::new(), "alice/default/original/swans.png"),
+            records::updated(&id),
+            Envelope::new(Record::PhotoModerated(changed), None),
+            records::deleted(&id, &[]),
+        ] {
+            assert_eq!(photo_to_reindex(&envelope), Some(id.clone()));
+        }
+        let followed = Record::Followed(Followed { follower_id: UserId::new(), followee_id: UserId::new() });
+        assert_eq!(photo_to_reindex(&Envelope::new(followed, None)), None);
+        assert_eq!(photo_to_reindex(&Envelope::new(Record::Unknown, None)), None);
     }
 }

@@ -26,6 +26,9 @@ pub mod runner;
 pub mod sweeper;
 pub mod thumbnailer;
 
+#[cfg(test)]
+mod test_photo;
+
 use async_trait::async_trait;
 use photostream_pipeline::Envelope;
 
@@ -142,9 +145,4 @@ impl<P: Processor> Processor for Concurrent<P> {
     async fn handle_many(&self, envelopes: &[Envelope]) -> Vec<Result<(), ProcessError>> {
         self.inner.handle_many(envelopes).await
     }
-}
-
-/// `{user}/{album}/{resolution}/{file}`: the CDN layout of every object.
-pub fn object_key(user: &str, album: &str, resolution: &str, file: &str) -> String {
-    format!("{user}/{album}/{resolution}/{file}")
 }

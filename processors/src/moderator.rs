@@ -26,6 +26,7 @@ use photostream_moderation::policy::{Decision, Finding};
 use photostream_moderation::{summary, Checks};
 use photostream_pipeline::{Envelope, PhotoChanged, Record};
 use photostream_projections::outbox_entry;
+use photostream_types::metric;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
@@ -65,15 +66,6 @@ impl Moderator {
         Ok(())
     }
 
-    fn text_findings(&self, photo: &Photo) -> Vec<Finding> {
-        let mut findings = self.checks.check_text("title", &photo.title);
-        findings.extend(self.checks.check_text("description", &photo.description));
-        for tag in &photo.metadata.tags {
-            findings.extend(self.checks.check_text("tag", tag));
-        }
-        findings
-    }
-
     /// The image checks; the caller refreshes the blocklist first.
     async fn image_findings(&self, photo: &Photo) -> Result<(u64, Vec<Finding>), ProcessError> {
         let key = Path::parse(&photo.original_key).map_err(ProcessError::permanent)?;
@@ -98,21 +90,11 @@ impl Moderator {
     }
 
     fn outcome(&self, findings: &[Finding]) -> AutoOutcome {
-        match self.checks.decide(findings) {
-            Decision::Approve => AutoOutcome::Approve,
-            Decision::Hold => AutoOutcome::Hold,
-            Decision::Reject => AutoOutcome::Reject,
-        }
+        outcome_of(self.checks.decide(findings))
     }
 
     fn count(outcome: AutoOutcome, subject: &'static str) {
-        let action = match outcome {
-            AutoOutcome::Approve => "approve",
-            AutoOutcome::Hold => "hold",
-            AutoOutcome::Reject => "reject",
-        };
-        metrics::counter!("photostream_moderation_decisions_total", "action" => action, "by" => "auto", "subject" => subject)
-            .increment(1);
+        metric::MODERATION_DECISIONS_TOTAL.with([action_of(outcome), "auto", subject]).increment(1);
     }
 
     async fn live_photo(&self, id: &photostream_types::PhotoId) -> Result<Option<Photo>, ProcessError> {
@@ -181,7 +163,7 @@ impl Moderator {
                     return Ok(None);
                 }
                 let (hash, mut findings) = self.image_findings(&photo).await?;
-                findings.extend(self.text_findings(&photo));
+                findings.extend(text_findings(&self.checks, &photo));
                 let outcome = self.outcome(&findings);
                 let json = serde_json::to_value(&findings).map_err(ProcessError::permanent)?;
                 return Ok(Some(UploadVerdict {
@@ -199,7 +181,7 @@ impl Moderator {
                 if decided.is_some_and(|d| d >= envelope.at_ms) {
                     return Ok(None);
                 }
-                let findings = self.text_findings(&photo);
+                let findings = text_findings(&self.checks, &photo);
                 let outcome = self.outcome(&findings);
                 if outcome == AutoOutcome::Approve {
                     return Ok(None);
@@ -239,5 +221,84 @@ impl Moderator {
             _ => {}
         }
         Ok(None)
+    }
+}
+
+/// The text checks on a photo's title, description and tags.
+fn text_findings(checks: &Checks, photo: &Photo) -> Vec<Finding> {
+    let mut findings = checks.check_text("title", &photo.title);
+    findings.extend(checks.check_text("description", &photo.description));
+    for tag in &photo.metadata.tags {
+        findings.extend(checks.check_text("tag", tag));
+    }
+    findings
+}
+
+/// The policy's decision as the catalog records it.
+fn outcome_of(decision: Decision) -> AutoOutcome {
+    match decision {
+        Decision::Approve => AutoOutcome::Approve,
+        Decision::Hold => AutoOutcome::Hold,
+        Decision::Reject => AutoOutcome::Reject,
+    }
+}
+
+/// An automatic outcome's `action` label (as moderators' decisions are counted).
+fn action_of(outcome: AutoOutcome) -> &'static str {
+    match outcome {
+        AutoOutcome::Approve => "approve",
+        AutoOutcome::Hold => "hold",
+        AutoOutcome::Reject => "reject",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use photostream_moderation::{ModerationConfig, TextRulesConfig};
+
+    use super::*;
+    use crate::test_photo::photo;
+
+    fn checks() -> Checks {
+        Checks::new(ModerationConfig {
+            text: TextRulesConfig {
+                hold_words: vec!["casino".into()],
+                reject_words: vec!["scam".into()],
+                hold_patterns: vec![],
+            },
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn text_checks_cover_title_description_and_every_tag() {
+        let checks = checks();
+        let clean = photo("Swans at dawn");
+        assert!(text_findings(&checks, &clean).is_empty());
+        let mut p = photo("Swans");
+        p.description = "a casino nearby".into();
+        p.metadata.tags = vec!["birds".into(), "scam".into()];
+        let findings = text_findings(&checks, &p);
+        let reasons: Vec<&str> = findings.iter().map(|f| f.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert!(reasons.iter().any(|r| r.starts_with("description:")), "{reasons:?}");
+        assert!(reasons.iter().any(|r| r.starts_with("tag:")), "{reasons:?}");
+        // The strongest finding decides: a rejected word rejects.
+        assert_eq!(outcome_of(checks.decide(&findings)), AutoOutcome::Reject);
+        p.metadata.tags.pop();
+        assert_eq!(outcome_of(checks.decide(&text_findings(&checks, &p))), AutoOutcome::Hold);
+    }
+
+    #[test]
+    fn every_decision_has_its_outcome_and_label() {
+        for (decision, outcome, label) in [
+            (Decision::Approve, AutoOutcome::Approve, "approve"),
+            (Decision::Hold, AutoOutcome::Hold, "hold"),
+            (Decision::Reject, AutoOutcome::Reject, "reject"),
+        ] {
+            assert_eq!(outcome_of(decision), outcome);
+            assert_eq!(action_of(outcome), label);
+        }
     }
 }

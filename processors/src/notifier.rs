@@ -13,7 +13,7 @@
 //! never notifies twice.
 
 use async_trait::async_trait;
-use photostream_catalog::{Catalog, NewNotification, Photo};
+use photostream_catalog::{access_of, Catalog, NewNotification, Photo};
 use photostream_pipeline::{Envelope, Record};
 use photostream_types::acl::{can_view, PhotoAccess, Viewer};
 use photostream_types::{PhotoId, PhotoStatus, UserId, Visibility};
@@ -38,20 +38,6 @@ impl Notifier {
         Self { catalog }
     }
 
-    async fn viewers(&self, photo: &Photo) -> Result<Vec<UserId>, ProcessError> {
-        if photo.visibility != Visibility::Shared {
-            return Ok(Vec::new());
-        }
-        Ok(self
-            .catalog
-            .viewers(&photo.id)
-            .await
-            .map_err(ProcessError::transient)?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect())
-    }
-
     /// Whether `user` may see `photo` (a `processing` photo counts as it
     /// will be once ready: the reader checks again).
     fn sees(photo: &Photo, viewers: &[UserId], user: &UserId) -> bool {
@@ -59,14 +45,7 @@ impl Notifier {
             PhotoStatus::Processing => PhotoStatus::Ready,
             s => s,
         };
-        let access = PhotoAccess {
-            owner: &photo.owner_id,
-            visibility: photo.visibility,
-            status,
-            deleted: photo.deleted_ms.is_some(),
-            viewers,
-            in_review: false,
-        };
+        let access = PhotoAccess { status, ..access_of(photo, viewers, false) };
         can_view(&Viewer::User { id: user.clone(), moderator: false }, &access)
     }
 
@@ -113,7 +92,7 @@ impl Notifier {
         match &envelope.record {
             Record::CommentAdded(r) => {
                 let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(()) };
-                let viewers = self.viewers(&photo).await?;
+                let viewers = self.catalog.viewer_ids(&photo).await.map_err(ProcessError::transient)?;
                 let mut recipients = vec![photo.owner_id.clone()];
                 for c in self.catalog.commenters(&photo.id).await.map_err(ProcessError::transient)? {
                     if !recipients.contains(&c) {
@@ -140,7 +119,7 @@ impl Notifier {
                 if photo.visibility == Visibility::Private {
                     return Ok(());
                 }
-                let viewers = self.viewers(&photo).await?;
+                let viewers = self.catalog.viewer_ids(&photo).await.map_err(ProcessError::transient)?;
                 let mut after: Option<UserId> = None;
                 let mut sent = 0usize;
                 loop {
@@ -215,5 +194,39 @@ impl Notifier {
         self.catalog.add_notifications(&planned.0).await.map_err(ProcessError::transient)?;
         planned.0.clear();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_photo::photo;
+
+    #[test]
+    fn followers_see_public_photos_and_shared_ones_only_when_listed() {
+        let (follower, friend) = (UserId::new(), UserId::new());
+        let mut p = photo("swans");
+        assert!(Notifier::sees(&p, &[], &follower));
+        p.visibility = Visibility::Shared;
+        assert!(!Notifier::sees(&p, &[], &follower));
+        assert!(Notifier::sees(&p, &[friend.clone()], &friend));
+        p.visibility = Visibility::Private;
+        assert!(!Notifier::sees(&p, &[friend.clone()], &friend));
+        assert!(Notifier::sees(&p, &[], &p.owner_id.clone()), "the owner always sees it");
+    }
+
+    #[test]
+    fn a_processing_photo_counts_as_it_will_be_once_ready() {
+        let follower = UserId::new();
+        let mut p = photo("swans");
+        p.status = PhotoStatus::Processing;
+        assert!(Notifier::sees(&p, &[], &follower));
+        for held in [PhotoStatus::UnderReview, PhotoStatus::Rejected] {
+            p.status = held;
+            assert!(!Notifier::sees(&p, &[], &follower), "{held:?}");
+        }
+        p.status = PhotoStatus::Ready;
+        p.deleted_ms = Some(2);
+        assert!(!Notifier::sees(&p, &[], &follower), "deleted");
     }
 }

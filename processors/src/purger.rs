@@ -61,3 +61,59 @@ impl Processor for Purger {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use object_store::memory::InMemory;
+    use object_store::PutPayload;
+    use photostream_cache::MemoryBlobCache;
+    use photostream_types::PhotoId;
+
+    use super::*;
+
+    const KEYS: [&str; 2] = ["alice/default/original/swans.png", "alice/default/thumbnail/swans_thumbnail.png"];
+
+    async fn stored(store: &InMemory, key: &str) -> bool {
+        store.head(&Path::from(key)).await.is_ok()
+    }
+
+    fn deleted(keys: &[&str]) -> Envelope {
+        photostream_testkit::records::deleted(&PhotoId::new(), keys)
+    }
+
+    #[tokio::test]
+    async fn a_deletion_removes_every_key_from_both_stores_and_the_cache() {
+        let (hot, cold) = (Arc::new(InMemory::new()), Arc::new(InMemory::new()));
+        let cache = Arc::new(MemoryBlobCache::new(1 << 20));
+        for key in KEYS {
+            hot.put(&Path::from(key), PutPayload::from_static(b"x")).await.unwrap();
+            cache.put(key, bytes::Bytes::from_static(b"x")).await.unwrap();
+        }
+        // The original had moved to the cold store.
+        cold.put(&Path::from(KEYS[0]), PutPayload::from_static(b"x")).await.unwrap();
+        let purger = Purger::new(hot.clone(), cache.clone()).with_cold_store(Some(cold.clone() as Arc<dyn ObjectStore>));
+        purger.handle(&deleted(&KEYS)).await.unwrap();
+        for key in KEYS {
+            assert!(!stored(&hot, key).await && !stored(&cold, key).await, "{key} left behind");
+            assert_eq!(cache.get(key).await.unwrap(), None, "{key} still cached");
+        }
+        // Handling the record again (a redelivery) finds nothing and is fine.
+        purger.handle(&deleted(&KEYS)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn other_records_touch_nothing() {
+        let hot = Arc::new(InMemory::new());
+        hot.put(&Path::from(KEYS[0]), PutPayload::from_static(b"x")).await.unwrap();
+        let purger = Purger::new(hot.clone(), Arc::new(MemoryBlobCache::new(1 << 20)));
+        purger.handle(&photostream_testkit::records::updated(&PhotoId::new())).await.unwrap();
+        assert!(stored(&hot, KEYS[0]).await);
+    }
+
+    #[tokio::test]
+    async fn a_key_that_is_not_a_path_is_a_permanent_failure() {
+        let purger = Purger::new(Arc::new(InMemory::new()), Arc::new(MemoryBlobCache::new(1 << 20)));
+        let err = purger.handle(&deleted(&["alice//../x"])).await.unwrap_err();
+        assert!(matches!(err, ProcessError::Permanent(_)), "{err:?}");
+    }
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use photostream_catalog::Catalog;
 use photostream_pipeline::{Envelope, EventLog, Topic};
+use photostream_types::metric;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
@@ -78,7 +79,7 @@ impl OutboxRelay {
             if counted.elapsed() >= Duration::from_secs(5) {
                 counted = std::time::Instant::now();
                 if let Ok(n) = self.catalog.outbox_count().await {
-                    metrics::gauge!("photostream_outbox_pending").set(n as f64);
+                    metric::OUTBOX_PENDING.with([]).set(n as f64);
                 }
             }
             tokio::select! {

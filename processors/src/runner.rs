@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use photostream_pipeline::{ConsumerGroup, DeadLetter, Envelope, EventLog, Record, Topic};
+use photostream_types::metric;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn, Instrument};
@@ -90,14 +91,14 @@ pub async fn report_lag(
             let Ok(group) = ConsumerGroup::new(name) else { continue };
             match log.lag(topic, &group).await {
                 Ok(Some(records)) => {
-                    metrics::gauge!("photostream_consumer_lag_records", "processor" => *name).set(records as f64);
+                    metric::CONSUMER_LAG_RECORDS.with([*name]).set(records as f64);
                     let last = stats.last_event_ms.load(Ordering::Relaxed);
                     let seconds = if records == 0 || last == 0 {
                         0.0
                     } else {
                         (photostream_types::now_ms() - last).max(0) as f64 / 1000.0
                     };
-                    metrics::gauge!("photostream_consumer_lag_seconds", "processor" => *name).set(seconds);
+                    metric::CONSUMER_LAG_SECONDS.with([*name]).set(seconds);
                 }
                 Ok(None) => {}
                 Err(e) => warn!(processor = name, error = %e, "cannot read consumer lag"),
@@ -161,13 +162,13 @@ impl Attempts<'_> {
                         stats.handled.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
                         let newest = envelopes.iter().map(|e| e.at_ms).max().unwrap_or(0);
                         stats.last_event_ms.fetch_max(newest, Ordering::Relaxed);
-                        metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "handled")
+                        metric::PROCESSOR_RECORDS_TOTAL.with([name, "handled"])
                             .increment(envelopes.len() as u64);
                         return Outcome::Done;
                     }
                     Err(ProcessError::Permanent(e)) => {
                         stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                        metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "failed")
+                        metric::PROCESSOR_RECORDS_TOTAL.with([name, "failed"])
                             .increment(envelopes.len() as u64);
                         error!(error = %format!("{e:#}"), "record failed permanently; dead-lettered");
                         return Outcome::GaveUp(format!("{e:#}"), attempt);
@@ -176,14 +177,14 @@ impl Attempts<'_> {
                         if attempt >= config.max_attempts && started.elapsed() >= config.give_up_after =>
                     {
                         stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                        metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "failed")
+                        metric::PROCESSOR_RECORDS_TOTAL.with([name, "failed"])
                             .increment(envelopes.len() as u64);
                         error!(attempt, error = %format!("{e:#}"), "record failed too often; dead-lettered");
                         return Outcome::GaveUp(format!("{e:#}"), attempt);
                     }
                     Err(ProcessError::Transient(e)) => {
                         stats.retries.fetch_add(1, Ordering::Relaxed);
-                        metrics::counter!("photostream_processor_retries_total", "processor" => name).increment(1);
+                        metric::PROCESSOR_RETRIES_TOTAL.with([name]).increment(1);
                         let wait = config.backoff(attempt);
                         warn!(attempt, wait_ms = wait.as_millis() as u64, error = %format!("{e:#}"), "retrying");
                         tokio::select! {
@@ -197,7 +198,7 @@ impl Attempts<'_> {
         }
         .instrument(span)
         .await;
-        metrics::histogram!("photostream_processor_handle_seconds", "processor" => name)
+        metric::PROCESSOR_HANDLE_SECONDS.with([name])
             .record(started.elapsed().as_secs_f64());
         outcome
     }
@@ -387,9 +388,9 @@ pub async fn run_processor_with_stats(
                     }
                 }
                 stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("photostream_processor_records_total", "processor" => name, "outcome" => "dead_lettered")
+                metric::PROCESSOR_RECORDS_TOTAL.with([name, "dead_lettered"])
                     .increment(1);
-                metrics::counter!("photostream_dead_letters_total", "processor" => name).increment(1);
+                metric::DEAD_LETTERS_TOTAL.with([name]).increment(1);
             }
         }
         // One commit covers the batch where the backend commits positions.
@@ -403,7 +404,7 @@ pub async fn run_processor_with_stats(
             // server recovers must not take the whole service down.)
             if let Err(e) = sub.commit(d).await {
                 warn!(processor = name, error = %e, "commit failed; the record will be redelivered");
-                metrics::counter!("photostream_processor_commit_failures_total", "processor" => name).increment(1);
+                metric::PROCESSOR_COMMIT_FAILURES_TOTAL.with([name]).increment(1);
                 break;
             }
         }
@@ -416,7 +417,7 @@ pub async fn run_processor_with_stats(
 mod tests {
     use super::*;
     use async_trait::async_trait;
-    use photostream_pipeline::{EmbeddedLog, Envelope, PhotoUploaded, Record};
+    use photostream_pipeline::{EmbeddedLog, Envelope, Record};
     use photostream_types::{PhotoId, UserId};
     use std::sync::atomic::AtomicU32;
 
@@ -442,18 +443,7 @@ mod tests {
     }
 
     fn record() -> Envelope {
-        Envelope::new(
-            Record::PhotoUploaded(PhotoUploaded {
-                photo_id: PhotoId::new(),
-                owner_id: UserId::new(),
-                original_key: "a/default/original/x.jpg".into(),
-                format: "jpeg".into(),
-                bytes: 1,
-                client_thumbnail_key: None,
-                tags: vec![],
-            }),
-            None,
-        )
+        photostream_testkit::records::uploaded(&PhotoId::new(), &UserId::new(), "a/default/original/x.png")
     }
 
     #[tokio::test]

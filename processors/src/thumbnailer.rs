@@ -26,9 +26,10 @@ use object_store::{path::Path, ObjectStore, PutPayload};
 use photostream_catalog::{Catalog, Photo, RenditionMark};
 use photostream_media::{Limits, MarkStyle, MediaError, Watermark};
 use photostream_pipeline::{Envelope, Record};
+use photostream_types::ObjectKey;
 use tracing::debug;
 
-use crate::{object_key, ProcessError, Processor};
+use crate::{ProcessError, Processor};
 
 pub struct Thumbnailer {
     catalog: Catalog,
@@ -57,12 +58,6 @@ impl Thumbnailer {
         self.mark_style = style;
         self
     }
-}
-
-/// `swans.png` → `swans_thumbnail.png` (with the thumbnail's own extension).
-pub fn thumbnail_file_name(original_file: &str, ext: &str) -> String {
-    let stem = original_file.rsplit_once('.').map_or(original_file, |(s, _)| s);
-    format!("{stem}_thumbnail.{ext}")
 }
 
 #[async_trait]
@@ -172,9 +167,10 @@ impl Thumbnailer {
         .map_err(ProcessError::permanent)?;
         // Next to the original, whatever album the photo is in now.
         let unexpected = || ProcessError::permanent(anyhow::anyhow!("unexpected original key {}", photo.original_key));
-        let display_key = display_key_for(&photo.original_key, photo.watermark).ok_or_else(unexpected)?;
+        let original = ObjectKey::parse(&photo.original_key).ok_or_else(unexpected)?;
+        let display_key = original.display(photo.watermark).ok_or_else(unexpected)?.into_string();
         let thumb_key = match &thumb {
-            Some(t) => Some(thumbnail_key_for(&photo.original_key, t.ext).ok_or_else(unexpected)?),
+            Some(t) => Some(original.thumbnail(t.ext).ok_or_else(unexpected)?.into_string()),
             None => None,
         };
         match (thumb, &thumb_key) {
@@ -194,53 +190,8 @@ impl Thumbnailer {
     }
 }
 
-/// The suffix of a watermarked display rendition's file name.
-const MARKED_DISPLAY_SUFFIX: &str = "_display_wm.jpg";
-
-/// `alice/summer/original/swans.png` → `alice/summer/display/swans_display.jpg`
-/// (`swans_display_wm.jpg` when `watermarked`).
-pub fn display_key_for(original_key: &str, watermarked: bool) -> Option<String> {
-    let mut parts = original_key.splitn(4, '/');
-    let (user, album, resolution, file) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
-    let suffix = if watermarked { MARKED_DISPLAY_SUFFIX } else { "_display.jpg" };
-    (resolution == "original").then(|| object_key(user, album, "display", &format!("{stem}{suffix}")))
-}
-
 /// Whether the photo lacks a display rendition, or has one whose mark does
 /// not match its `watermark` flag.
 fn display_stale(photo: &Photo) -> bool {
-    photo.display_key.as_deref().is_none_or(|k| k.ends_with(MARKED_DISPLAY_SUFFIX) != photo.watermark)
-}
-
-/// `alice/summer/original/swans.png` → `alice/summer/thumbnail/swans_thumbnail.{ext}`.
-pub fn thumbnail_key_for(original_key: &str, ext: &str) -> Option<String> {
-    let mut parts = original_key.splitn(4, '/');
-    let (user, album, resolution, file) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    (resolution == "original").then(|| object_key(user, album, "thumbnail", &thumbnail_file_name(file, ext)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_the_design() {
-        assert_eq!(thumbnail_file_name("swans.png", "png"), "swans_thumbnail.png");
-        assert_eq!(thumbnail_file_name("a-b.jpg", "jpg"), "a-b_thumbnail.jpg");
-        assert_eq!(
-            thumbnail_key_for("alice/summer/original/swans.png", "png").as_deref(),
-            Some("alice/summer/thumbnail/swans_thumbnail.png")
-        );
-        assert_eq!(thumbnail_key_for("nonsense", "png"), None);
-        assert_eq!(
-            display_key_for("alice/summer/original/swans.png", false).as_deref(),
-            Some("alice/summer/display/swans_display.jpg")
-        );
-        assert_eq!(
-            display_key_for("alice/summer/original/swans.png", true).as_deref(),
-            Some("alice/summer/display/swans_display_wm.jpg")
-        );
-        assert_eq!(display_key_for("alice/summer/thumbnail/x.png", false), None);
-    }
+    photo.display_key.as_deref().is_none_or(|k| ObjectKey::is_marked_display(k) != photo.watermark)
 }

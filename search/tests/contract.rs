@@ -149,12 +149,11 @@ async fn tantivy_in_memory_meets_the_contract() {
 /// server has a master key) are set; says so plainly when it did not run.
 #[tokio::test]
 async fn meilisearch_meets_the_contract_when_configured() {
-    let Ok(url) = std::env::var("MEILI_URL") else {
-        println!("NOT RUN: Meilisearch contract (MEILI_URL is not set; no Meilisearch server in CI)");
+    let Some(url) = photostream_testkit::optional_service("MEILI_URL", "Meilisearch contract; no Meilisearch server in CI") else {
         return;
     };
     let key = std::env::var("MEILI_KEY").ok();
-    let uid = format!("pstest_{}", &PhotoId::new().as_str().replace('-', "")[20..]);
+    let uid = format!("pstest_{}", photostream_testkit::unique_suffix());
     let index = photostream_search::MeiliIndex::connect(&url, key.as_deref(), &uid)
         .await
         .unwrap_or_else(|e| panic!("MEILI_URL={url} is set but unreachable: {e}"));

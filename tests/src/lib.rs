@@ -11,19 +11,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 /// `shared/fixtures/images` beside the repository (or `$FIXTURES_DIR`).
-pub fn fixtures_dir() -> PathBuf {
-    let dir = std::env::var_os("FIXTURES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/images")
-        });
-    assert!(
-        dir.join("MANIFEST.tsv").exists(),
-        "fixtures not found at {} (set FIXTURES_DIR)",
-        dir.display()
-    );
-    dir
-}
+pub use photostream_testkit::fixtures_dir;
 
 /// `(file, valid)` for every row of the fixture manifest.
 pub fn manifest() -> Vec<(String, bool)> {

@@ -15,6 +15,7 @@ mod mover;
 use std::sync::Arc;
 
 use object_store::ObjectStore;
+use photostream_types::metric;
 pub use photostream_types::StorageTier;
 
 pub use mover::{Moved, Mover, PassReport};
@@ -194,8 +195,8 @@ pub async fn report_totals(catalog: &photostream_catalog::Catalog) -> Result<(),
         sums[i].1 += t.bytes;
     }
     for (tier, (objects, bytes)) in ["hot", "cold"].into_iter().zip(sums) {
-        metrics::gauge!("photostream_storage_objects", "tier" => tier).set(objects as f64);
-        metrics::gauge!("photostream_storage_bytes", "tier" => tier).set(bytes as f64);
+        metric::STORAGE_OBJECTS.with([tier]).set(objects as f64);
+        metric::STORAGE_BYTES.with([tier]).set(bytes as f64);
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use object_store::path::Path;
 use object_store::{PutMode, PutOptions};
 use photostream_catalog::{Catalog, Photo};
 use photostream_types::{now_ms, PhotoId, StorageTier};
+use photostream_types::metric;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -136,7 +137,7 @@ impl Mover {
             .await?;
         let back = dst.get(&key).await?.bytes().await?;
         self.check(photo, &back, to)?;
-        metrics::counter!("photostream_tier_moved_bytes_total", "to" => to.as_str()).increment(len);
+        metric::TIER_MOVED_BYTES_TOTAL.with([to.as_str()]).increment(len);
         Ok(len)
     }
 
@@ -183,11 +184,11 @@ impl Mover {
                 .remove(&photo.id);
             match outcome {
                 Ok(m) => {
-                    metrics::counter!("photostream_tier_moves_total", "to" => "hot", "outcome" => "moved").increment(1);
+                    metric::TIER_MOVES_TOTAL.with(["hot", "moved"]).increment(1);
                     info!(photo = %photo.id, tier = %m.tier, "rewarmed an original on read");
                 }
                 Err(e) => {
-                    metrics::counter!("photostream_tier_moves_total", "to" => "hot", "outcome" => "failed").increment(1);
+                    metric::TIER_MOVES_TOTAL.with(["hot", "failed"]).increment(1);
                     warn!(photo = %photo.id, error = %e, "rewarming an original failed; it stays cold");
                 }
             }
@@ -245,11 +246,11 @@ impl Mover {
                     Ok(m) => {
                         report.moved += 1;
                         report.bytes += m.bytes_copied;
-                        metrics::counter!("photostream_tier_moves_total", "to" => to, "outcome" => "moved").increment(1);
+                        metric::TIER_MOVES_TOTAL.with([to, "moved"]).increment(1);
                     }
                     Err(e) => {
                         report.failed += 1;
-                        metrics::counter!("photostream_tier_moves_total", "to" => to, "outcome" => "failed").increment(1);
+                        metric::TIER_MOVES_TOTAL.with([to, "failed"]).increment(1);
                         warn!(photo = %photo.id, error = %e, "moving an original between tiers failed; the next pass retries");
                     }
                 }

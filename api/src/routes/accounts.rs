@@ -13,6 +13,7 @@ use crate::pagination::Page;
 
 use crate::auth::{hash_password, token_hash, verify_password, Caller, Scope, API_TOKEN_PREFIX};
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 use crate::extract::{ApiJson, ClientAddr};
 use crate::views::rfc3339;
 use crate::AppState;
@@ -77,10 +78,11 @@ pub async fn register(
     // Counted only for well-formed requests, so a typo does not use one up.
     st.signup_limiter
         .check(addr)
+        .await?
         .map_err(|wait| ApiError::too_many("too many new accounts from this address; try again later", wait))?;
     let hash = hash_password(body.password).await?;
     let user = st.catalog.create_user(&username, &hash).await.map_err(|e| match e {
-        CatalogError::Conflict(_) => ApiError::conflict("username_taken", "that username is taken"),
+        CatalogError::Conflict(_) => ApiError::conflict(ErrorCode::UsernameTaken, "that username is taken"),
         other => other.into(),
     })?;
     Ok((
@@ -102,6 +104,7 @@ pub async fn login(
     let wrong = || ApiError::unauthorized("wrong username or password");
     st.login_limiter
         .check(&body.username.chars().take(64).collect::<String>(), addr)
+        .await?
         .map_err(|wait| ApiError::too_many("too many login attempts; wait and retry", wait))?;
     let user = match Username::parse(&body.username) {
         Ok(u) => st.catalog.user_by_username(&u).await?,
@@ -158,7 +161,7 @@ pub async fn change_password(
     check_password_length(&body.new)?;
     let stored = st.catalog.user_by_id(&user.id).await?.map(|u| u.password_hash);
     if body.current.len() > 4 * MAX_PASSWORD || !verify_password(body.current, stored).await {
-        return Err(ApiError::forbidden("the current password is wrong").with_code("wrong_password"));
+        return Err(ApiError::forbidden("the current password is wrong").with_code(ErrorCode::WrongPassword));
     }
     let hash = hash_password(body.new).await?;
     st.catalog.change_password(&user.id, &hash, Some(sid)).await?;
@@ -170,7 +173,7 @@ fn check_password_length(password: &str) -> Result<(), ApiError> {
     if (MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
         Ok(())
     } else {
-        Err(ApiError::bad_request("invalid_password", format!("password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters")))
+        Err(ApiError::bad_request(ErrorCode::InvalidPassword, format!("password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters")))
     }
 }
 
@@ -196,19 +199,19 @@ pub async fn create_token(
     user.require_session("creating an API token")?;
     photostream_types::check_text("name", &body.name, 100)?;
     if body.name.trim().is_empty() {
-        return Err(ApiError::bad_request("invalid_field", "name must not be empty"));
+        return Err(ApiError::bad_request(ErrorCode::InvalidField, "name must not be empty"));
     }
     let mut scopes = Vec::new();
     for s in &body.scopes {
         let scope = Scope::parse(s).ok_or_else(|| {
-            ApiError::bad_request("invalid_scope", "scopes are read, download and write")
+            ApiError::bad_request(ErrorCode::InvalidScope, "scopes are read, download and write")
         })?;
         if !scopes.contains(&scope.as_str().to_string()) {
             scopes.push(scope.as_str().to_string());
         }
     }
     if scopes.is_empty() {
-        return Err(ApiError::bad_request("invalid_scope", "give at least one scope"));
+        return Err(ApiError::bad_request(ErrorCode::InvalidScope, "give at least one scope"));
     }
     use base64::Engine;
     let secret: [u8; 32] = rand::random();

@@ -6,14 +6,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use photostream_catalog::{Album, PhotoFilter};
-use photostream_types::{check_text, AlbumId, AlbumName, Username, Visibility};
+use photostream_types::{AlbumId, AlbumName, Description, Title, Username, Visibility};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::pagination::{Page, PageParams};
-use crate::routes::streams::list_visible;
+use crate::listing::list_visible;
 use crate::views::{rfc3339, PhotoView};
 use crate::AppState;
 
@@ -62,8 +63,8 @@ pub async fn create_album(
     let user = caller.require_user()?;
     let name = AlbumName::parse(&body.name)?;
     let title = body.title.unwrap_or_else(|| body.name.trim().to_string());
-    check_text("title", &title, 200)?;
-    check_text("description", &body.description, 5000)?;
+    Title::check(&title)?;
+    Description::check(&body.description)?;
     let album = st
         .catalog
         .create_album(
@@ -76,7 +77,7 @@ pub async fn create_album(
         .await
         .map_err(|e| match e {
             photostream_catalog::CatalogError::Conflict(_) => {
-                ApiError::conflict("album_exists", "you already have an album with that name")
+                ApiError::conflict(ErrorCode::AlbumExists, "you already have an album with that name")
             }
             other => other.into(),
         })?;
@@ -109,10 +110,10 @@ pub async fn patch_album(
         return Err(ApiError::forbidden("only the album's owner may change it"));
     }
     if let Some(t) = &body.title {
-        check_text("title", t, 200)?;
+        Title::check(t)?;
     }
     if let Some(d) = &body.description {
-        check_text("description", d, 5000)?;
+        Description::check(d)?;
     }
     let album = st
         .catalog
@@ -133,7 +134,7 @@ pub async fn user_albums(
     caller: Caller,
     Path(username): Path<String>,
 ) -> Result<Json<Page<AlbumView>>, ApiError> {
-    let owner = crate::routes::user_named(&st, &username).await?;
+    let owner = crate::access::user_named(&st, &username).await?;
     let albums = st.catalog.albums(&owner.id).await?;
     let mut items = Vec::with_capacity(albums.len());
     for album in albums {

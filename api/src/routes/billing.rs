@@ -21,10 +21,12 @@ use axum::Json;
 use hmac::{Hmac, Mac};
 use photostream_catalog::{BillingOutcome, CatalogError, PremiumChange};
 use photostream_types::Username;
+use photostream_types::metric;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 use crate::AppState;
 
 /// The largest event accepted: provider events are a few hundred bytes.
@@ -174,7 +176,7 @@ pub async fn webhook(
                 "a billing event is at most {WEBHOOK_BODY_LIMIT} bytes"
             ))
         } else {
-            ApiError::bad_request("invalid_body", "the request body could not be read")
+            ApiError::bad_request(ErrorCode::InvalidBody, "the request body could not be read")
         }
     })?;
     let header = headers
@@ -182,7 +184,7 @@ pub async fn webhook(
         .map(|v| v.to_str().unwrap_or(""));
     let now = photostream_types::now_ms() / 1000;
     if let Err(e) = verify_signature(secret.as_bytes(), header, &body, now) {
-        metrics::counter!("photostream_billing_events_total", "outcome" => "bad_signature")
+        metric::BILLING_EVENTS_TOTAL.with(["bad_signature"])
             .increment(1);
         tracing::warn!(reason = ?e, "billing webhook refused");
         return Err(ApiError::bad_signature(e.message()));
@@ -190,20 +192,20 @@ pub async fn webhook(
     // Only a body the provider signed is read.
     let event: BillingEvent = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
-            "invalid_event",
+            ErrorCode::InvalidEvent,
             format!("the event is not {{id, type, username, until?}}: {e}"),
         )
     })?;
     if event.id.is_empty() || event.id.len() > 200 {
         return Err(ApiError::bad_request(
-            "invalid_event",
+            ErrorCode::InvalidEvent,
             "id must be 1-200 characters",
         ));
     }
     let until_ms = match &event.until {
         None => None,
         Some(u) => Some(u.to_ms().ok_or_else(|| {
-            ApiError::bad_request("invalid_event", "until must be RFC 3339 or Unix seconds")
+            ApiError::bad_request(ErrorCode::InvalidEvent, "until must be RFC 3339 or Unix seconds")
         })?),
     };
     let now_ms = photostream_types::now_ms();
@@ -219,7 +221,7 @@ pub async fn webhook(
         },
         other => {
             tracing::info!(event = %event.id, kind = %other.chars().take(64).collect::<String>(), "billing event type ignored");
-            metrics::counter!("photostream_billing_events_total", "outcome" => "ignored")
+            metric::BILLING_EVENTS_TOTAL.with(["ignored"])
                 .increment(1);
             return Ok(Json(WebhookAck { status: "ignored" }));
         }
@@ -227,7 +229,7 @@ pub async fn webhook(
     let unknown = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "unknown_user",
+            ErrorCode::UnknownUser,
             "no user by that username",
         )
     };
@@ -247,7 +249,7 @@ pub async fn webhook(
         }
         BillingOutcome::AlreadyApplied => "duplicate",
     };
-    metrics::counter!("photostream_billing_events_total", "outcome" => status).increment(1);
+    metric::BILLING_EVENTS_TOTAL.with([status]).increment(1);
     Ok(Json(WebhookAck { status }))
 }
 

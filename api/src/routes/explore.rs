@@ -41,31 +41,6 @@ const CANDIDATES: i64 = 500;
 /// Trending photos considered beyond the newest candidates.
 const TRENDING: usize = 100;
 
-/// Explore ranking weights (config section `[explore]`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ExploreWeights {
-    pub follow: f64,
-    pub favorite_owner: f64,
-    pub tag: f64,
-    pub trending: f64,
-    pub recency: f64,
-    pub recency_half_life_hours: f64,
-}
-
-impl Default for ExploreWeights {
-    fn default() -> Self {
-        Self {
-            follow: 3.0,
-            favorite_owner: 2.0,
-            tag: 1.5,
-            trending: 1.0,
-            recency: 0.5,
-            recency_half_life_hours: 48.0,
-        }
-    }
-}
-
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ExploreItem {
     photo: PhotoView,

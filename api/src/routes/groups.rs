@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::pagination::{Page, PageParams};
-use crate::routes::photos::visible_photo;
-use crate::routes::streams::keyed_page;
+use crate::access::visible_photo;
+use crate::listing::keyed_page;
 use crate::views::{rfc3339, PhotoView};
 use crate::AppState;
 
@@ -66,7 +67,7 @@ pub async fn create_group(
     let user = caller.require_user()?.clone();
     let name = body.name.trim();
     if name.is_empty() {
-        return Err(ApiError::bad_request("invalid_field", "a group needs a name"));
+        return Err(ApiError::bad_request(ErrorCode::InvalidField, "a group needs a name"));
     }
     check_text("name", name, 100)?;
     check_text("description", &body.description, 2000)?;
@@ -75,7 +76,7 @@ pub async fn create_group(
         .create_group(&PhotoId::new().to_string(), name, &body.description, &user.id)
         .await
         .map_err(|e| match e {
-            photostream_catalog::CatalogError::Conflict(_) => ApiError::conflict("name_taken", "a group of that name exists"),
+            photostream_catalog::CatalogError::Conflict(_) => ApiError::conflict(ErrorCode::NameTaken, "a group of that name exists"),
             other => other.into(),
         })?;
     Ok((StatusCode::CREATED, Json(view(&st, g).await?)))

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use photostream_types::metric;
 use crate::AppState;
 
 /// `{"status": "ok"}`.
@@ -49,7 +50,7 @@ pub async fn readyz(State(st): State<Arc<AppState>>) -> (StatusCode, Json<Readin
     let mut ok = true;
     let mut record = |name: &str, kind: &str, result: Result<(), String>| {
         ok &= result.is_ok();
-        metrics::gauge!("photostream_backend_up", "backend" => name.to_string()).set(result.is_ok() as u8 as f64);
+        metric::BACKEND_UP.with([name]).set(result.is_ok() as u8 as f64);
         checks.insert(
             name.to_string(),
             match result {

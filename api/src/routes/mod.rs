@@ -1,19 +1,22 @@
 //! Handlers, one module per area, and the router that mounts them.
+//!
+//! A route file depends only on the crate's shared modules (`access`,
+//! `listing`, `publish`, …), never on another route file.
 
 mod accounts;
 mod albums;
 mod billing;
 mod files;
 mod health;
-pub(crate) mod photos;
+mod photos;
 mod search;
 mod explore;
 mod groups;
 mod moderation;
+mod notifications;
 mod social;
 mod stats;
-pub(crate) mod streams;
-pub use explore::ExploreWeights;
+mod streams;
 mod upload;
 
 use std::sync::Arc;
@@ -30,18 +33,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 use crate::AppState;
-
-/// The user named in a path, or 404 (also for names that do not parse).
-pub(crate) async fn user_named(st: &AppState, name: &str) -> Result<photostream_catalog::User, ApiError> {
-    let username = photostream_types::Username::parse(name).map_err(|_| ApiError::not_found())?;
-    st.catalog.user_by_username(&username).await?.ok_or_else(ApiError::not_found)
-}
-
-/// The outbox row carrying `record`, keyed as the record says.
-pub(crate) fn outbox_for(record: photostream_pipeline::Record, request_id: Option<String>) -> photostream_catalog::OutboxEntry {
-    photostream_projections::outbox_entry(record, request_id)
-}
 
 /// JSON bodies are small; only uploads get the large limit.
 const JSON_BODY_LIMIT: usize = 64 * 1024;
@@ -73,7 +66,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 "this path does not accept that method",
             )
         })
@@ -129,9 +122,9 @@ fn described_routes(upload_limit: usize) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(moderation::audit))
         .routes(routes!(stats::photo_stats))
         .routes(routes!(stats::user_stats))
-        .routes(routes!(social::notifications))
-        .routes(routes!(social::mark_read))
-        .routes(routes!(social::notification_stream))
+        .routes(routes!(notifications::notifications))
+        .routes(routes!(notifications::mark_read))
+        .routes(routes!(notifications::notification_stream))
         .routes(routes!(files::thumbnail))
         .routes(routes!(files::display))
         .routes(routes!(files::original))

@@ -17,15 +17,17 @@ use object_store::path::Path as ObjectPath;
 use photostream_catalog::{AuditEntry, ModerationItem, Photo, Verdict};
 use photostream_pipeline::{PhotoChanged, Record};
 use photostream_types::{check_text, PhotoId, UserId};
+use photostream_types::metric;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::auth::{AuthUser, Caller};
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 use crate::extract::{ApiJson, ApiQuery, RequestId};
 use crate::pagination::{keyset_page, Page, PageParams};
-use crate::routes::outbox_for;
-use crate::routes::photos::{reindex_now, visible_photo};
+use crate::access::visible_photo;
+use crate::publish::{outbox_for, reindex_now};
 use crate::views::{rfc3339, PhotoView};
 use crate::AppState;
 
@@ -66,11 +68,11 @@ pub async fn report(
     let photo = visible_photo(&st, &caller, &id).await?;
     let reason = body.reason.trim();
     if reason.is_empty() {
-        return Err(ApiError::bad_request("invalid_reason", "say why you report this photo"));
+        return Err(ApiError::bad_request(ErrorCode::InvalidReason, "say why you report this photo"));
     }
-    check_text("reason", reason, MAX_REASON).map_err(|e| ApiError::bad_request("invalid_reason", e.0))?;
+    check_text("reason", reason, MAX_REASON).map_err(|e| ApiError::bad_request(ErrorCode::InvalidReason, e.0))?;
     if photo.owner_id == user.id {
-        return Err(ApiError::forbidden("you cannot report your own photo; delete or edit it").with_code("own_photo"));
+        return Err(ApiError::forbidden("you cannot report your own photo; delete or edit it").with_code(ErrorCode::OwnPhoto));
     }
     crate::signals::check_rate(&st, &user.id, photostream_signals::Action::Report).await?;
     let outbox = outbox_for(Record::PhotoModerated(PhotoChanged { photo_id: photo.id.clone() }), request_id);
@@ -85,10 +87,10 @@ pub async fn report(
         .catalog
         .report_photo(&photo.id, &user.id, reason, weight, st.config.report_threshold, &outbox)
         .await?;
-    metrics::counter!("photostream_reports_total").increment(1);
+    metric::REPORTS_TOTAL.with([]).increment(1);
     crate::signals::record_action(&st, &user.id, photostream_signals::Action::Report).await;
     if outcome.hid {
-        metrics::counter!("photostream_moderation_decisions_total", "action" => "hold", "by" => "reports", "subject" => "photo")
+        metric::MODERATION_DECISIONS_TOTAL.with(["hold", "reports", "photo"])
             .increment(1);
         st.outbox_wake.notify_one();
         reindex_now(&st, &photo.id).await;
@@ -131,7 +133,7 @@ async fn item_view(st: &AppState, moderator: &UserId, item: ModerationItem) -> R
     let photo = st.catalog.photo(&item.photo_id).await?.filter(|p| p.deleted_ms.is_none());
     if let Some(p) = &photo {
         // The queue shows the photo: audited like any look through review.
-        crate::routes::photos::audit_signed_review_view(st, moderator.as_str(), p, "in the queue").await?;
+        crate::access::audit_signed_review_view(st, moderator.as_str(), p, "in the queue").await?;
     }
     let thumbnail_url = photo.as_ref().and_then(|p| {
         p.thumbnail_key.as_ref().filter(|_| p.thumbnail_done).map(|k| st.media_url(p, k, Some(moderator)))
@@ -187,7 +189,7 @@ pub async fn queue(
     let me = moderator(&caller)?.id.clone();
     let status = params.status.as_deref().unwrap_or("pending");
     if !matches!(status, "pending" | "approved" | "rejected") {
-        return Err(ApiError::bad_request("invalid_status", "status is pending, approved or rejected"));
+        return Err(ApiError::bad_request(ErrorCode::InvalidStatus, "status is pending, approved or rejected"));
     }
     let (limit, direction) = (params.page.limit()?, params.page.direction()?);
     let (items, more) = st.catalog.moderation_queue(status, &direction, limit).await?;
@@ -255,11 +257,11 @@ pub async fn decide(
     let verdict = match body.action.as_str() {
         "approve" => Verdict::Approve,
         "reject" => Verdict::Reject,
-        _ => return Err(ApiError::bad_request("invalid_action", "action is approve or reject")),
+        _ => return Err(ApiError::bad_request(ErrorCode::InvalidAction, "action is approve or reject")),
     };
     let note = body.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
     if let Some(n) = note {
-        check_text("note", n, MAX_NOTE).map_err(|e| ApiError::bad_request("invalid_note", e.0))?;
+        check_text("note", n, MAX_NOTE).map_err(|e| ApiError::bad_request(ErrorCode::InvalidNote, e.0))?;
     }
     if id.len() > 64 {
         return Err(ApiError::not_found());
@@ -273,7 +275,7 @@ pub async fn decide(
         }
         (true, _, _) => {
             return Err(ApiError::bad_request(
-                "invalid_block",
+                ErrorCode::InvalidBlock,
                 "block_similar goes with rejecting a photo",
             ))
         }
@@ -281,7 +283,7 @@ pub async fn decide(
     let outbox = outbox_for(Record::PhotoModerated(PhotoChanged { photo_id: item.photo_id.clone() }), request_id);
     let decided = st.catalog.decide(&id, &user.id, verdict, note, block, &outbox).await?;
     let action = if verdict == Verdict::Approve { "approve" } else { "reject" };
-    metrics::counter!("photostream_moderation_decisions_total", "action" => action, "by" => "moderator", "subject" => item.subject.clone())
+    metric::MODERATION_DECISIONS_TOTAL.with([action, "moderator", &item.subject])
         .increment(1);
     tracing::info!(item = %id, moderator = %user.username, action, blocked = block.is_some(), "moderation decision");
     st.outbox_wake.notify_one();
@@ -342,12 +344,12 @@ pub async fn audit(
     moderator(&caller)?;
     let photo = match params.photo.as_deref() {
         None => None,
-        Some(p) => Some(p.parse::<PhotoId>().map_err(|_| ApiError::bad_request("invalid_photo", "photo is a photo id"))?),
+        Some(p) => Some(p.parse::<PhotoId>().map_err(|_| ApiError::bad_request(ErrorCode::InvalidPhoto, "photo is a photo id"))?),
     };
     let (limit, direction) = (params.page.limit()?, params.page.direction()?);
     let action = params.action.as_deref().map(str::trim).filter(|a| !a.is_empty());
     if action.is_some_and(|a| a.len() > 32 || !a.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')) {
-        return Err(ApiError::bad_request("invalid_action", "action is a lower-case word such as view or reject"));
+        return Err(ApiError::bad_request(ErrorCode::InvalidAction, "action is a lower-case word such as view or reject"));
     }
     let (items, more) = st.catalog.moderation_audit(photo.as_ref(), action, &direction, limit).await?;
     Ok(Json(keyset_page(items, more, &direction, AuditEntry::keyset, audit_view)))

@@ -1,5 +1,5 @@
-//! Photo metadata: reads, owner edits, deletion, viewer lists — and the one
-//! gate every per-photo read passes.
+//! Photo metadata: reads, owner edits, deletion and viewer lists (the gate
+//! every per-photo read passes is `crate::access`).
 
 use std::sync::Arc;
 
@@ -8,139 +8,17 @@ use axum::http::StatusCode;
 use axum::Json;
 use photostream_catalog::{CatalogError, Photo, PhotoPatch};
 use photostream_pipeline::{PhotoChanged, PhotoDeleted, Record};
-use photostream_types::{check_text, AlbumName, PhotoId, PhotoMetadata, UserId, Username, Visibility};
+use photostream_types::{AlbumName, Description, PhotoMetadata, Title, UserId, Visibility};
 use serde::{Deserialize, Serialize};
 
-use crate::acl::{access_of, can_edit, can_view};
+use crate::access::{audit_review_view, editable_photo, original_allowed, resolve_usernames, visible_photo};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 use crate::extract::{ApiJson, RequestId};
-use crate::routes::outbox_for;
-use crate::routes::upload::{MAX_DESCRIPTION, MAX_TITLE};
+use crate::publish::{outbox_for, reindex_now};
 use crate::views::PhotoView;
 use crate::AppState;
-
-const MAX_VIEWERS: usize = 200;
-
-/// The users a photo is shared with (empty unless `shared`).
-async fn viewer_ids(st: &AppState, photo: &Photo) -> Result<Vec<UserId>, ApiError> {
-    if photo.visibility != Visibility::Shared {
-        return Ok(Vec::new());
-    }
-    Ok(st.catalog.viewers(&photo.id).await?.into_iter().map(|(id, _)| id).collect())
-}
-
-/// `Some(photo)` if the caller may see it; the ACL function decides.
-pub async fn if_visible(st: &AppState, caller: &Caller, photo: Photo) -> Result<Option<Photo>, ApiError> {
-    let viewers = viewer_ids(st, &photo).await?;
-    let pending = pending_item_for_moderator(st, caller, &photo).await?;
-    Ok(can_view(&caller.viewer(), &access_of(&photo, &viewers, pending)).then_some(photo))
-}
-
-/// Whether `photo` has a pending moderation item, asked only when the caller
-/// is a moderator (for anyone else it changes nothing).
-async fn pending_item_for_moderator(st: &AppState, caller: &Caller, photo: &Photo) -> Result<bool, ApiError> {
-    if !caller.user().is_some_and(|u| u.moderator) || photo.owner_id == caller.user().expect("checked").id {
-        return Ok(false);
-    }
-    Ok(st.catalog.pending_item_of(&photo.id).await?.is_some())
-}
-
-/// Whether the caller sees `photo` only because it is in front of them for
-/// review (a moderator, not the owner, and nobody else could see it as they
-/// do): such views are audited, and social actions on it are refused.
-pub async fn seen_only_in_review(st: &AppState, caller: &Caller, photo: &Photo) -> Result<bool, ApiError> {
-    match caller.user() {
-        Some(user) if user.moderator => moderator_sees_only_in_review(st, &user.id, photo).await,
-        _ => Ok(false),
-    }
-}
-
-async fn moderator_sees_only_in_review(st: &AppState, moderator: &UserId, photo: &Photo) -> Result<bool, ApiError> {
-    if *moderator == photo.owner_id {
-        return Ok(false);
-    }
-    let viewers = viewer_ids(st, photo).await?;
-    let as_member = photostream_types::acl::Viewer::User { id: moderator.clone(), moderator: false };
-    Ok(!can_view(&as_member, &access_of(photo, &viewers, false)))
-}
-
-/// [`audit_review_view`] for a signed URL, by the user it was signed for.
-/// True if it was such a look.
-pub async fn audit_signed_review_view(st: &AppState, subject: &str, photo: &Photo, what: &str) -> Result<bool, ApiError> {
-    let Ok(id) = subject.parse::<UserId>() else {
-        return Ok(false);
-    };
-    let Some(user) = st.catalog.user_by_id(&id).await? else {
-        return Ok(false);
-    };
-    if user.role == "moderator" && moderator_sees_only_in_review(st, &id, photo).await? {
-        st.catalog.audit_view(&photo.id, &id, what).await?;
-        metrics::counter!("photostream_moderator_views_total", "what" => what.to_string()).increment(1);
-        return Ok(true);
-    }
-    Ok(false)
-}
-
-/// Records in the moderation audit log that a moderator saw `photo` (`what`:
-/// its page, original, …) through review. The audit row names the item the
-/// photo is reviewed under. True if it was such a look.
-pub async fn audit_review_view(st: &AppState, caller: &Caller, photo: &Photo, what: &str) -> Result<bool, ApiError> {
-    if !seen_only_in_review(st, caller, photo).await? {
-        return Ok(false);
-    }
-    let moderator = &caller.user().expect("a moderator").id;
-    st.catalog.audit_view(&photo.id, moderator, what).await?;
-    metrics::counter!("photostream_moderator_views_total", "what" => what.to_string()).increment(1);
-    Ok(true)
-}
-
-/// Whether the caller, who may see `photo`, may fetch its original: the
-/// owner, premium users, and moderators while it is in front of them for
-/// review (`acl::can_fetch_original`); 402 `premium_required` for others.
-pub async fn original_allowed(st: &AppState, caller: &Caller, photo: &Photo) -> Result<bool, ApiError> {
-    if st.original_allowed(caller, photo, false) {
-        return Ok(true);
-    }
-    let pending = pending_item_for_moderator(st, caller, photo).await?;
-    Ok(pending && st.original_allowed(caller, photo, true))
-}
-
-/// 404 unless the caller may see `photo`.
-pub async fn ensure_visible(st: &AppState, caller: &Caller, photo: Photo) -> Result<Photo, ApiError> {
-    if_visible(st, caller, photo).await?.ok_or_else(ApiError::not_found)
-}
-
-/// Loads a photo the caller may see, or 404 (also for ids that do not
-/// parse, so nothing about existence leaks).
-pub async fn visible_photo(st: &AppState, caller: &Caller, id: &str) -> Result<Photo, ApiError> {
-    let id: PhotoId = id.parse().map_err(|_| ApiError::not_found())?;
-    let photo = st.catalog.photo(&id).await?.ok_or_else(ApiError::not_found)?;
-    ensure_visible(st, caller, photo).await
-}
-
-/// Loads a photo the caller may edit: 404 if they cannot see it, 403 if
-/// they can see it but it is not theirs.
-async fn editable_photo(st: &AppState, caller: &Caller, id: &str) -> Result<Photo, ApiError> {
-    caller.require_user()?;
-    let photo = visible_photo(st, caller, id).await?;
-    let viewers = viewer_ids(st, &photo).await?;
-    if !can_edit(&caller.viewer(), &access_of(&photo, &viewers, false)) {
-        return Err(ApiError::forbidden("only the photo's owner may change it"));
-    }
-    Ok(photo)
-}
-
-/// Rewrites the photo's search document from the catalog now, so search
-/// reflects an access change when the call returns (and pages stay full).
-/// The stream record of the change does the same again, so the index
-/// converges even if this fails.
-pub(crate) async fn reindex_now(st: &AppState, id: &PhotoId) {
-    if let Err(e) = photostream_projections::sync_search(&st.catalog, st.search.as_ref(), id).await {
-        // Hits are re-checked against the catalog, so nothing leaks meanwhile.
-        tracing::warn!(photo = %id, error = %e, "synchronous search update failed");
-    }
-}
 
 /// `GET /v1/photos/{id}`: the photo record, with (signed) file URLs.
 #[utoipa::path(get, path = "/v1/photos/{id}", tag = "photos", params(("id" = String, Path, description = "The photo's id")),
@@ -203,12 +81,8 @@ pub async fn patch_photo(
     ApiJson(edit): ApiJson<PhotoEdit>,
 ) -> Result<Json<PhotoView>, ApiError> {
     let photo = editable_photo(&st, &caller, &id).await?;
-    if let Some(t) = &edit.title {
-        check_text("title", t, MAX_TITLE)?;
-    }
-    if let Some(d) = &edit.description {
-        check_text("description", d, MAX_DESCRIPTION)?;
-    }
+    let title = edit.title.map(Title::parse).transpose()?;
+    let description = edit.description.map(Description::parse).transpose()?;
     // Moving between albums changes the catalog only: the files keep the
     // keys they were stored under, and every URL is resolved through the
     // catalog (docs/social.md explains the choice).
@@ -224,8 +98,8 @@ pub async fn patch_photo(
         }
     };
     let patch = PhotoPatch {
-        title: edit.title,
-        description: edit.description,
+        title: title.map(Title::into_inner),
+        description: description.map(Description::into_inner),
         visibility: edit.visibility,
         album_id,
         metadata: edit.metadata.map(PhotoMetadata::validated).transpose()?,
@@ -234,7 +108,7 @@ pub async fn patch_photo(
     let outbox = outbox_for(Record::PhotoUpdated(PhotoChanged { photo_id: photo.id.clone() }), request_id);
     let updated = st.catalog.update_photo(&photo.id, &patch, &outbox).await.map_err(|e| match e {
         CatalogError::Conflict(_) => ApiError::conflict(
-            "name_conflict",
+            ErrorCode::NameConflict,
             "the target album already has a photo with this file name",
         ),
         other => other.into(),
@@ -295,27 +169,6 @@ pub struct ViewerList {
     usernames: Vec<String>,
 }
 
-/// Resolves usernames to ids; unknown names are a 400 naming them.
-pub async fn resolve_usernames(st: &AppState, names: &[String]) -> Result<Vec<UserId>, ApiError> {
-    if names.len() > MAX_VIEWERS {
-        return Err(ApiError::bad_request("too_many_viewers", format!("at most {MAX_VIEWERS} viewers")));
-    }
-    let mut ids = Vec::new();
-    for raw in names {
-        let user = match Username::parse(raw) {
-            Ok(u) => st.catalog.user_by_username(&u).await?,
-            Err(_) => None,
-        };
-        let user = user.ok_or_else(|| {
-            ApiError::bad_request("unknown_user", format!("no user {:?}", raw.chars().take(40).collect::<String>()))
-        })?;
-        if !ids.contains(&user.id) {
-            ids.push(user.id);
-        }
-    }
-    Ok(ids)
-}
-
 /// `PUT /v1/photos/{id}/viewers`: replace the viewer list; removed viewers lose access at once.
 #[utoipa::path(put, path = "/v1/photos/{id}/viewers", tag = "photos", params(("id" = String, Path, description = "The photo's id")), request_body = ViewerList,
     responses((status = 200, description = "The new viewer list", body = ViewerList),
@@ -360,7 +213,7 @@ pub async fn photos_by_content(
         .sha256
         .map(|h| h.trim().to_ascii_lowercase())
         .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(|| ApiError::bad_request("invalid_field", "sha256 must be 64 hex digits"))?;
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidField, "sha256 must be 64 hex digits"))?;
     let photos = st.catalog.photos_with_content_hash(&user.id, &hash).await?;
     let items = photos
         .into_iter()

@@ -11,9 +11,10 @@ use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 use crate::extract::ApiQuery;
 use crate::pagination::{decode_offset, encode_offset, Page, PageParams};
-use crate::routes::photos::if_visible;
+use crate::access::if_visible;
 use crate::views::PhotoView;
 use crate::AppState;
 
@@ -47,12 +48,12 @@ pub async fn search(
     let limit = params.page.limit()? as usize;
     if params.q.chars().count() > MAX_QUERY_CHARS {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             format!("q is longer than {MAX_QUERY_CHARS} characters"),
         ));
     }
     if params.q.trim().is_empty() && params.owner.is_none() && params.tag.is_none() && params.album.is_none() {
-        return Err(ApiError::bad_request("missing_query", "give q, owner, tag or album"));
+        return Err(ApiError::bad_request(ErrorCode::MissingQuery, "give q, owner, tag or album"));
     }
     if let Some(a) = &params.album {
         if a.parse::<photostream_types::AlbumId>().is_err() {
@@ -62,7 +63,7 @@ pub async fn search(
     let offset = match (&params.page.previous_last, &params.page.previous_first) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
-                "invalid_cursor",
+                ErrorCode::InvalidCursor,
                 "give previous_last or previous_first, not both",
             ))
         }

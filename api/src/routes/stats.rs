@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::photos::visible_photo;
+use crate::access::visible_photo;
 use crate::AppState;
 
 /// The per-day series covers this many days.
@@ -123,7 +123,7 @@ pub async fn user_stats(
     Path(username): Path<String>,
 ) -> Result<Json<UserStats>, ApiError> {
     let user = caller.require_user()?.clone();
-    let owner = crate::routes::user_named(&st, &username).await?;
+    let owner = crate::access::user_named(&st, &username).await?;
     if owner.id != user.id {
         return Err(ApiError::forbidden("statistics are for their owner"));
     }

@@ -20,20 +20,20 @@ use object_store::{path::Path, PutMode, PutOptions, PutPayload};
 use photostream_catalog::{CatalogError, NewPhoto, OutboxEntry};
 use photostream_media::{check_client_thumbnail, probe, verify, MediaError, Probe};
 use photostream_pipeline::{Envelope, PhotoUploaded, Record, Topic};
-use photostream_types::{check_text, AlbumName, FileName, PhotoId, PhotoMetadata, Visibility};
+use photostream_types::{AlbumName, Description, FileName, ObjectKey, PhotoId, PhotoMetadata, Resolution, Title, Visibility};
+use photostream_types::metric;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 use crate::extract::{ApiMultipart, RequestId};
-use crate::routes::photos::resolve_usernames;
+use crate::access::resolve_usernames;
 use crate::views::PhotoView;
 use crate::AppState;
 
 const MAX_PARTS: usize = 16;
 const MAX_TEXT_PART: usize = 64 * 1024;
 const MAX_THUMBNAIL_BYTES: usize = 1024 * 1024;
-pub const MAX_TITLE: usize = 200;
-pub const MAX_DESCRIPTION: usize = 5000;
 
 /// The multipart form of `POST /v1/photos`, read by hand in `read_form`
 /// with a byte cap per part (and described to clients from here).
@@ -68,7 +68,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::too_large("the upload is larger than the limit")
     } else {
-        ApiError::bad_request("invalid_multipart", e.body_text())
+        ApiError::bad_request(ErrorCode::InvalidMultipart, e.body_text())
     }
 }
 
@@ -93,10 +93,10 @@ async fn read_form(mut multipart: Multipart, max_file: usize) -> Result<UploadFo
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         parts += 1;
         if parts > MAX_PARTS {
-            return Err(ApiError::bad_request("too_many_parts", "the form has too many parts"));
+            return Err(ApiError::bad_request(ErrorCode::TooManyParts, "the form has too many parts"));
         }
         let name = field.name().unwrap_or("").to_string();
-        let duplicate = || ApiError::bad_request("duplicate_field", format!("{name} was sent twice"));
+        let duplicate = || ApiError::bad_request(ErrorCode::DuplicateField, format!("{name} was sent twice"));
         match name.as_str() {
             "file" => {
                 if form.file.is_some() {
@@ -114,7 +114,7 @@ async fn read_form(mut multipart: Multipart, max_file: usize) -> Result<UploadFo
             "title" | "description" | "album" | "visibility" | "viewers" | "metadata" | "watermark" => {
                 let bytes = read_part(&mut field, MAX_TEXT_PART, &name).await?;
                 let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
-                    ApiError::bad_request("invalid_field", format!("{name} is not valid UTF-8"))
+                    ApiError::bad_request(ErrorCode::InvalidField, format!("{name} is not valid UTF-8"))
                 })?;
                 let slot = match name.as_str() {
                     "title" => &mut form.title,
@@ -132,7 +132,7 @@ async fn read_form(mut multipart: Multipart, max_file: usize) -> Result<UploadFo
             }
             other => {
                 return Err(ApiError::bad_request(
-                    "unknown_field",
+                    ErrorCode::UnknownField,
                     format!("unknown form field {:?}", other.chars().take(64).collect::<String>()),
                 ))
             }
@@ -166,7 +166,7 @@ async fn inspect(
         let t = match (t, thumbnail.as_deref()) {
             (Some(tp), Some(tb)) if !photostream_media::shows_the_same_picture(&file, &p, tb, &tp, &limits)? => {
                 tracing::info!("client thumbnail shows another picture; the server will make one");
-                metrics::counter!("photostream_client_thumbnails_total", "outcome" => "replaced").increment(1);
+                metric::CLIENT_THUMBNAILS_TOTAL.with(["replaced"]).increment(1);
                 None
             }
             (t, _) => t,
@@ -223,11 +223,11 @@ pub async fn upload(
     match &result {
         Ok((_, photo)) => {
             crate::signals::record_action(&st, &uploader, photostream_signals::Action::Upload).await;
-            metrics::counter!("photostream_uploads_total", "outcome" => "accepted").increment(1);
-            metrics::counter!("photostream_upload_bytes_total").increment(photo.0.bytes.max(0) as u64);
+            metric::UPLOADS_ACCEPTED_TOTAL.with(["accepted"]).increment(1);
+            metric::UPLOAD_BYTES_TOTAL.with([]).increment(photo.0.bytes.max(0) as u64);
         }
         Err(e) => {
-            metrics::counter!("photostream_uploads_total", "outcome" => "rejected", "reason" => e.code).increment(1);
+            metric::UPLOADS_REJECTED_TOTAL.with(["rejected", e.code.as_str()]).increment(1);
         }
     }
     result
@@ -243,13 +243,11 @@ async fn accept_upload(
     let form = read_form(multipart, st.config.max_upload_bytes).await?;
     let file = form
         .file
-        .ok_or_else(|| ApiError::bad_request("missing_file", "the form needs a file part"))?;
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::MissingFile, "the form needs a file part"))?;
 
     // Cheap field checks before any decoding.
-    let title = form.title.unwrap_or_default();
-    check_text("title", &title, MAX_TITLE)?;
-    let description = form.description.unwrap_or_default();
-    check_text("description", &description, MAX_DESCRIPTION)?;
+    let title = Title::parse(form.title.unwrap_or_default())?.into_inner();
+    let description = Description::parse(form.description.unwrap_or_default())?.into_inner();
     let album_name = match form.album.as_deref().map(str::trim) {
         None | Some("") => AlbumName::default_album(),
         Some(a) => AlbumName::parse(a)?,
@@ -270,7 +268,7 @@ async fn accept_upload(
         .collect();
     if !viewer_names.is_empty() && visibility != Some(Visibility::Shared) {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "viewers are only meaningful with visibility=shared",
         ));
     }
@@ -278,12 +276,12 @@ async fn accept_upload(
         None | Some("") => user.watermark_default,
         Some("true") => true,
         Some("false") => false,
-        Some(_) => return Err(ApiError::bad_request("invalid_field", "watermark must be true or false")),
+        Some(_) => return Err(ApiError::bad_request(ErrorCode::InvalidField, "watermark must be true or false")),
     };
     let metadata = match form.metadata.as_deref().map(str::trim) {
         None | Some("") => PhotoMetadata::default(),
         Some(json) => serde_json::from_str::<PhotoMetadata>(json)
-            .map_err(|e| ApiError::bad_request("invalid_metadata", e.to_string()))?
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidMetadata, e.to_string()))?
             .validated()?,
     };
 
@@ -300,16 +298,17 @@ async fn accept_upload(
     if st.catalog.file_stem_taken(&album.id, name.stem()).await? {
         name = name.with_suffix(suffix);
     }
-    let key_for = |resolution: &str, file: String| {
-        format!("{}/{}/{resolution}/{}", user.username, album.name, file)
+    let key_for = |resolution: Resolution, file: &str| {
+        ObjectKey::new(user.username.as_str(), album.name.as_str(), resolution, file)
     };
 
     // Two attempts: the second, with a unique suffix, only after a race lost
     // to a concurrent upload of the same name.
     for attempt in 0..2 {
         let file_name = name.with_ext(probe.format.ext());
-        let original_key = key_for("original", file_name.clone());
-        let original_path = Path::parse(&original_key).map_err(|_| ApiError::bad_request("invalid_name", "bad file name"))?;
+        let original = key_for(Resolution::Original, &file_name);
+        let original_key = original.as_str().to_owned();
+        let original_path = Path::parse(&original_key).map_err(|_| ApiError::bad_request(ErrorCode::InvalidName, "bad file name"))?;
         let put = st
             .objects
             .put_opts(
@@ -329,8 +328,8 @@ async fn accept_upload(
         let mut stored = vec![original_path];
         let thumbnail_key = match (&form.thumbnail, &thumb_probe) {
             (Some(bytes), Some(tp)) => {
-                let key = key_for("thumbnail", format!("{}_thumbnail.{}", name.stem(), tp.format.ext()));
-                let path = Path::parse(&key).map_err(|_| ApiError::bad_request("invalid_name", "bad file name"))?;
+                let key = original.thumbnail(tp.format.ext()).expect("an original's key").into_string();
+                let path = Path::parse(&key).map_err(|_| ApiError::bad_request(ErrorCode::InvalidName, "bad file name"))?;
                 st.objects.put(&path, PutPayload::from(bytes.clone())).await?;
                 stored.push(path);
                 Some(key)
@@ -395,5 +394,5 @@ async fn accept_upload(
             }
         }
     }
-    Err(ApiError::conflict("name_conflict", "could not find a free file name; retry"))
+    Err(ApiError::conflict(ErrorCode::NameConflict, "could not find a free file name; retry"))
 }

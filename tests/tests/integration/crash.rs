@@ -223,11 +223,8 @@ async fn sigkill_at_random_moments_embedded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_postgres_nats() {
-    let admin = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let suffix = PhotoId::new().as_str().replace('-', "")[20..].to_string();
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("PostgreSQL is required");
-    sqlx::query(&format!("CREATE DATABASE photostream_crash_{suffix}")).execute(&mut conn).await.unwrap();
-    let pg = format!("{}/photostream_crash_{suffix}", admin.rsplit_once('/').unwrap().0);
+    let suffix = photostream_testkit::unique_suffix();
+    let pg = photostream_testkit::fresh_postgres("photostream_crash").await;
     let nats = std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
     let env = vec![
         ("PHOTOSTREAM_CATALOG".to_string(), pg.clone()),

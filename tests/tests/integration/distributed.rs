@@ -8,20 +8,12 @@ use std::time::Duration;
 
 use photostream_analytics::{Analytics, ClickHouseAnalytics, EventKind};
 use photostream_cli::{Config, Role};
+use photostream_testkit::unique_suffix as suffix;
 use photostream_tests::{fixture, png, TestServer, Upload};
 use serde_json::Value;
-use sqlx::Connection;
-
-fn suffix() -> String {
-    photostream_types::PhotoId::new().as_str().replace('-', "")[20..].to_string()
-}
 
 async fn fresh_postgres() -> String {
-    let admin = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL is required");
-    let name = format!("photostream_e2e_{}", suffix());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+    photostream_testkit::fresh_postgres("photostream_e2e").await
 }
 
 struct Shared {
