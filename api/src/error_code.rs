@@ -67,6 +67,7 @@ error_codes! {
     PayloadTooLarge => "payload_too_large",
     PremiumRequired => "premium_required",
     RangeNotSatisfiable => "range_not_satisfiable",
+    RateLimited => "rate_limited",
     RequestTimeout => "request_timeout",
     ReviewOnly => "review_only",
     SessionRequired => "session_required",

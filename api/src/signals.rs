@@ -4,9 +4,10 @@
 //! live view counters of owner statistics read the same backend.
 
 use photostream_signals::{Action, At, SignalEvent};
-use photostream_types::UserId;
+use photostream_types::{metric, UserId};
 
 use crate::error::ApiError;
+use crate::error_code::ErrorCode;
 use crate::AppState;
 
 /// Refuses `action` when `user` already made `signals.*_per_window` of
@@ -26,7 +27,7 @@ pub async fn check_rate(st: &AppState, user: &UserId, action: Action) -> Result<
     if made < limit {
         return Ok(());
     }
-    metrics::counter!("photostream_rate_limited_total", "action" => action.as_str()).increment(1);
+    metric::RATE_LIMITED_TOTAL.with([action.as_str()]).increment(1);
     let minutes = st.config.signals.abuse_window_secs.div_ceil(60);
     Err(ApiError::too_many(
         format!(
@@ -35,7 +36,7 @@ pub async fn check_rate(st: &AppState, user: &UserId, action: Action) -> Result<
         ),
         st.config.signals.abuse_hop_secs,
     )
-    .with_code("rate_limited"))
+    .with_code(ErrorCode::RateLimited))
 }
 
 /// Feeds one event to the signals; a failure loses only the signal.

@@ -91,6 +91,8 @@ define!(CounterDef, /// Photo views lost, by why.
     VIEWS_DROPPED_TOTAL = "photostream_views_dropped_total" ["reason"]);
 define!(CounterDef, /// Billing webhook events, by outcome.
     BILLING_EVENTS_TOTAL = "photostream_billing_events_total" ["outcome"]);
+define!(CounterDef, /// Actions refused by abuse throttling (429 `rate_limited`), by action.
+    RATE_LIMITED_TOTAL = "photostream_rate_limited_total" ["action"]);
 define!(GaugeDef, /// Whether a backend answered its last health check (1) or not (0).
     BACKEND_UP = "photostream_backend_up" ["backend"]);
 
