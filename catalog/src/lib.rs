@@ -289,6 +289,15 @@ where
     row.try_get(col).map_err(CatalogError::Db)
 }
 
+/// A stored name column (a username, an album name) as its newtype; a
+/// value that does not parse is a corrupt row.
+pub(crate) fn get_name<T>(row: &AnyRow, col: &str) -> Result<T>
+where
+    T: TryFrom<String, Error = photostream_types::InvalidValue>,
+{
+    T::try_from(get::<String>(row, col)?).map_err(|e| CatalogError::Corrupt(e.0))
+}
+
 /// Parses a stored text column into its newtype; a value that does not
 /// parse is a corrupt row.
 pub(crate) fn parse<T: std::str::FromStr>(s: String) -> Result<T>
