@@ -3,7 +3,7 @@
 use photostream_types::{now_ms, AlbumId, AlbumName, UserId, Visibility};
 use sqlx::any::AnyRow;
 
-use crate::{conflict, get, parse, Catalog, CatalogError, Result};
+use crate::{conflict, get, get_name, parse, Catalog, CatalogError, Result};
 
 #[derive(Debug, Clone)]
 pub struct Album {
@@ -21,8 +21,7 @@ impl Album {
         Ok(Self {
             id: parse(get::<String>(row, "id")?)?,
             owner_id: parse(get::<String>(row, "owner_id")?)?,
-            name: AlbumName::parse(&get::<String>(row, "name")?)
-                .map_err(|e| CatalogError::Corrupt(e.0))?,
+            name: get_name(row, "name")?,
             title: get(row, "title")?,
             description: get(row, "description")?,
             default_visibility: parse(get::<String>(row, "default_visibility")?)?,

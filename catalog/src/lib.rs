@@ -9,7 +9,9 @@
 //!
 //! [`Catalog`] is one type; its methods are spread over one module per area:
 //!
-//! - `migrations`: the schema, applied in order and recorded.
+//! - `migrations`: runs the schema in `catalog/migrations/*.sql` through
+//!   `sqlx::migrate!` (checksummed: a released migration can't be edited
+//!   silently), adopting catalogs recorded by the old hand-written runner.
 //! - `pagination`: keyset pages on `(created_ms, id)`, used by every listing.
 //! - `users`, `albums`, `sessions`, `api_tokens`: accounts, roles, albums
 //!   and credentials.
@@ -102,6 +104,10 @@ pub enum CatalogError {
     Corrupt(String),
     #[error("catalog database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// The schema could not be brought up to date, or a released migration
+    /// was edited (its checksum no longer matches the recorded one).
+    #[error("catalog migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
@@ -214,8 +220,8 @@ impl Catalog {
         // before a migration altered a table would prepare `SELECT *` with
         // the old column count (sqlx keeps it) and fail once SQLite
         // re-prepares the statement with the new one.
-        let migrating = Self { pool: options(1).connect(&url).await?, dialect, name: settings.name };
-        migrations::run(&migrating).await?;
+        let migrating = options(1).connect(&url).await?;
+        migrations::run(&mut *migrating.acquire().await?, dialect).await?;
         migrating.close().await;
         let pool = options(settings.max_for(dialect)).connect(&url).await?;
         Ok(Self { pool, dialect, name: settings.name })
@@ -244,10 +250,6 @@ impl Catalog {
         metric::CATALOG_POOL_CONNECTIONS.with([self.name, "open"]).set(size);
         metric::CATALOG_POOL_CONNECTIONS.with([self.name, "in_use"]).set(size - idle);
         metric::CATALOG_POOL_CONNECTIONS.with([self.name, "max"]).set(max);
-    }
-
-    pub(crate) fn pool(&self) -> &AnyPool {
-        &self.pool
     }
 
     /// A connection from the pool, timing the wait for it
@@ -285,6 +287,15 @@ where
 {
     use sqlx::Row;
     row.try_get(col).map_err(CatalogError::Db)
+}
+
+/// A stored name column (a username, an album name) as its newtype; a
+/// value that does not parse is a corrupt row.
+pub(crate) fn get_name<T>(row: &AnyRow, col: &str) -> Result<T>
+where
+    T: TryFrom<String, Error = photostream_types::InvalidValue>,
+{
+    T::try_from(get::<String>(row, col)?).map_err(|e| CatalogError::Corrupt(e.0))
 }
 
 /// Parses a stored text column into its newtype; a value that does not

@@ -5,7 +5,7 @@ use photostream_types::{now_ms, PhotoId, UserId, Username};
 use sqlx::any::AnyRow;
 
 use crate::pagination::{bind_all, finish_page, keyset_clause, Bind, Direction, Keyset};
-use crate::{get, parse, Catalog, CatalogError, Result};
+use crate::{get, get_name, parse, Catalog, Result};
 
 #[derive(Debug, Clone)]
 pub struct Notification {
@@ -29,7 +29,7 @@ impl Notification {
             user_id: parse(get::<String>(r, "user_id")?)?,
             kind: get(r, "kind")?,
             actor_id: parse(get::<String>(r, "actor_id")?)?,
-            actor: Username::parse(&get::<String>(r, "actor")?).map_err(|e| CatalogError::Corrupt(e.0))?,
+            actor: get_name(r, "actor")?,
             photo_id: get::<Option<String>>(r, "photo_id")?.map(parse).transpose()?,
             comment_id: get(r, "comment_id")?,
             created_ms: get(r, "created_ms")?,

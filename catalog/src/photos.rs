@@ -19,7 +19,7 @@ use sqlx::any::AnyRow;
 
 use crate::pagination::{bind_all, finish_page, keyset_clause, Bind, Direction, Keyset};
 use crate::parse;
-use crate::{get, Catalog, CatalogError, Result};
+use crate::{get, get_name, Catalog, CatalogError, Result};
 
 /// A photo row with its owner's username and album name joined in.
 #[derive(Debug, Clone)]
@@ -70,11 +70,9 @@ impl Photo {
         Ok(Self {
             id: parse(get::<String>(row, "id")?)?,
             owner_id: parse(get::<String>(row, "owner_id")?)?,
-            owner: Username::parse(&get::<String>(row, "owner_username")?)
-                .map_err(|e| CatalogError::Corrupt(e.0))?,
+            owner: get_name(row, "owner_username")?,
             album_id: parse(get::<String>(row, "album_id")?)?,
-            album: AlbumName::parse(&get::<String>(row, "album_name")?)
-                .map_err(|e| CatalogError::Corrupt(e.0))?,
+            album: get_name(row, "album_name")?,
             title: get(row, "title")?,
             description: get(row, "description")?,
             visibility: parse(get::<String>(row, "visibility")?)?,

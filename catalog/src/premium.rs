@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 
 use crate::parse;
 use crate::users::User;
-use crate::{get, Catalog, CatalogError, Result};
+use crate::{get, get_name, Catalog, CatalogError, Result};
 
 /// What happens to a user's premium.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +64,7 @@ impl PremiumAuditEntry {
     fn from_row(row: &AnyRow) -> Result<Self> {
         Ok(Self {
             user_id: parse(get::<String>(row, "user_id")?)?,
-            username: Username::parse(&get::<String>(row, "username")?)
-                .map_err(|e| CatalogError::Corrupt(e.0))?,
+            username: get_name(row, "username")?,
             action: get(row, "action")?,
             until_ms: get(row, "until_ms")?,
             source: get(row, "source")?,

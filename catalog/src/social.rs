@@ -7,7 +7,7 @@ use crate::outbox::OutboxEntry;
 use crate::pagination::{bind_all, finish_page, keyset_clause, Bind, Direction, Keyset};
 use crate::photos::{Photo, SELECT_PHOTO};
 use crate::parse;
-use crate::{get, Catalog, CatalogError, Result};
+use crate::{get, get_name, Catalog, CatalogError, Result};
 
 #[derive(Debug, Clone)]
 pub struct Comment {
@@ -25,7 +25,7 @@ impl Comment {
             id: get(r, "id")?,
             photo_id: parse(get::<String>(r, "photo_id")?)?,
             author_id: parse(get::<String>(r, "author_id")?)?,
-            author: Username::parse(&get::<String>(r, "author")?).map_err(|e| CatalogError::Corrupt(e.0))?,
+            author: get_name(r, "author")?,
             text: get(r, "text")?,
             created_ms: get(r, "created_ms")?,
         })
@@ -226,7 +226,7 @@ impl Catalog {
             .map(|r| {
                 Ok(Follow {
                     user_id: parse(get::<String>(r, "uid")?)?,
-                    username: Username::parse(&get::<String>(r, "username")?).map_err(|e| CatalogError::Corrupt(e.0))?,
+                    username: get_name(r, "username")?,
                     created_ms: get(r, "created_ms")?,
                 })
             })

@@ -5,7 +5,7 @@
 use photostream_types::{now_ms, AlbumId, AlbumName, UserId, Username};
 use sqlx::any::AnyRow;
 
-use crate::{conflict, get, parse, Catalog, CatalogError, Result};
+use crate::{conflict, get, get_name, parse, Catalog, Result};
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -29,8 +29,7 @@ impl User {
     pub(crate) fn from_row(row: &AnyRow) -> Result<Self> {
         Ok(Self {
             id: parse(get::<String>(row, "id")?)?,
-            username: Username::parse(&get::<String>(row, "username")?)
-                .map_err(|e| CatalogError::Corrupt(e.0))?,
+            username: get_name(row, "username")?,
             password_hash: get(row, "password_hash")?,
             role: get(row, "role")?,
             created_ms: get(row, "created_ms")?,

@@ -3,7 +3,7 @@
 use photostream_types::{now_ms, PhotoId, UserId, Username};
 
 use crate::outbox::OutboxEntry;
-use crate::{get, parse, Catalog, CatalogError, Result};
+use crate::{get, get_name, parse, Catalog, CatalogError, Result};
 
 impl Catalog {
     /// Users a photo is shared with, by username.
@@ -19,8 +19,7 @@ impl Catalog {
             .map(|r| {
                 Ok((
                     parse(get::<String>(r, "id")?)?,
-                    Username::parse(&get::<String>(r, "username")?)
-                        .map_err(|e| CatalogError::Corrupt(e.0))?,
+                    get_name(r, "username")?,
                 ))
             })
             .collect()

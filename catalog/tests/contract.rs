@@ -589,3 +589,101 @@ async fn postgres_planner_statistics_are_kept_current() {
     }
     println!("planner statistics: autovacuum {autovacuum}, analysed {analysed:?}");
 }
+
+/// The migrations the catalog embeds, read again here to build catalogs as
+/// the old runner left them and to compare checksums.
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+async fn raw(url: &str) -> sqlx::AnyConnection {
+    sqlx::any::install_default_drivers();
+    let url = if url.starts_with("sqlite:") { format!("{url}?mode=rwc") } else { url.to_string() };
+    sqlx::AnyConnection::connect(&url).await.unwrap()
+}
+
+async fn recorded(url: &str) -> Vec<(i64, Vec<u8>)> {
+    sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations ORDER BY version")
+        .fetch_all(&mut raw(url).await)
+        .await
+        .unwrap()
+}
+
+fn embedded() -> Vec<(i64, Vec<u8>)> {
+    MIGRATIONS.iter().map(|m| (m.version, m.checksum.to_vec())).collect()
+}
+
+/// Fresh catalogs get every migration, two starting at once included; one
+/// made by the old runner (versions in `schema_migrations`, no
+/// `_sqlx_migrations`) upgrades and keeps its rows; an edited released
+/// migration (its recorded checksum differs) is refused. `fresh` makes a new
+/// empty database and returns its URL.
+async fn migrations_contract<F, Fut>(fresh: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    let url = fresh().await;
+    let (a, b) = tokio::join!(Catalog::connect(&url), Catalog::connect(&url));
+    a.unwrap().close().await;
+    b.unwrap().close().await;
+    assert_eq!(recorded(&url).await, embedded(), "a fresh catalog records every migration");
+
+    // A catalog the old runner brought to version 5, with a user in it.
+    let old = fresh().await;
+    let mut conn = raw(&old).await;
+    sqlx::query("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for m in MIGRATIONS.iter().take(5) {
+        sqlx::raw_sql(&m.sql).execute(&mut conn).await.unwrap();
+        sqlx::query("INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, 0)")
+            .bind(m.version)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query("INSERT INTO users (id, username, password_hash, created_ms) VALUES ($1, 'olduser', 'h', 0)")
+        .bind(UserId::new().as_str())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let c = Catalog::connect(&old).await.unwrap();
+    let user = c.user_by_username(&Username::parse("olduser").unwrap()).await.unwrap().unwrap();
+    assert!(!user.premium, "migration 10's column, added on upgrade");
+    c.close().await;
+    assert_eq!(recorded(&old).await, embedded(), "adopted 1–5 with the files' checksums, applied 6–11");
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(&mut raw(&old).await).await.unwrap();
+    assert_eq!(kept, 5, "the old table is left as it was");
+    Catalog::connect(&old).await.unwrap().close().await;
+
+    // Editing released migration 3 is refused.
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 3")
+        .bind(vec![0u8; 48])
+        .execute(&mut raw(&url).await)
+        .await
+        .unwrap();
+    match Catalog::connect(&url).await {
+        Err(CatalogError::Migrate(sqlx::migrate::MigrateError::VersionMismatch(3))) => {}
+        Err(e) => panic!("expected a checksum mismatch on version 3, got {e}"),
+        Ok(_) => panic!("an edited released migration was accepted"),
+    }
+}
+
+#[tokio::test]
+async fn sqlite_migrations_meet_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let dir = &dir;
+    let n = &n;
+    migrations_contract(|| async move {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("sqlite://{}", dir.path().join(format!("m{i}.db")).display())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_migrations_meet_the_contract() {
+    migrations_contract(fresh_postgres).await;
+}

@@ -155,23 +155,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             data_dir,
         } => {
-            let overrides = Overrides {
-                data_dir,
-                ..Default::default()
-            };
-            let config =
-                Config::load(config.as_deref(), &overrides).context("loading configuration")?;
+            let config = load_config(config, data_dir)?;
             let cancel = tokio_util::sync::CancellationToken::new();
-            let token = cancel.clone();
-            tokio::spawn(async move {
-                let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-                eprintln!("stopping after the original in hand");
-                token.cancel();
-            });
+            cancel_on_signal(cancel.clone(), || eprintln!("stopping after the original in hand"));
             crate::tier::run(&config, older_than, cancel).await
         }
         Command::Upload(options) => {
@@ -181,8 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rethumb(a) => rebuild(a.config, a.data_dir, a.from, true).await,
         Command::Dlq { action, config, data_dir } => {
-            let overrides = Overrides { data_dir, ..Default::default() };
-            let config = Config::load(config.as_deref(), &overrides).context("loading configuration")?;
+            let config = load_config(config, data_dir)?;
             let log = crate::backends::stream(&config).await?;
             match action {
                 DlqAction::List => {
@@ -211,11 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             data_dir,
         } => {
-            let overrides = Overrides {
-                data_dir,
-                ..Default::default()
-            };
-            let config = Config::load(config.as_deref(), &overrides).context("loading configuration")?;
+            let config = load_config(config, data_dir)?;
             let catalog = photostream_catalog::Catalog::connect(&config.catalog_url()).await?;
             let (name, role) = match &action {
                 AdminAction::GrantModerator { username } => (username, "moderator"),
@@ -251,27 +232,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(config.as_deref(), &overrides).context("loading configuration")?;
             init_logging(&config.log_format);
             let service = crate::start(config, None).await?;
-            let token = service.shutdown_token();
-            tokio::spawn(async move {
-                let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-                tracing::info!("shutting down gracefully");
-                token.cancel();
-            });
+            cancel_on_signal(service.shutdown_token(), || tracing::info!("shutting down gracefully"));
             service.wait().await
         }
     }
+}
+
+/// The configuration for a command whose only override is `--data-dir`.
+fn load_config(file: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
+    let overrides = Overrides { data_dir, ..Default::default() };
+    Config::load(file.as_deref(), &overrides).context("loading configuration")
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM, after `announce`.
+fn cancel_on_signal(token: tokio_util::sync::CancellationToken, announce: impl FnOnce() + Send + 'static) {
+    tokio::spawn(async move {
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        announce();
+        token.cancel();
+    });
 }
 
 /// Walks every live photo in id order, re-deriving its search document (or
 /// its thumbnail), printing progress and the last id done so an interrupted
 /// run can continue with `--from`.
 async fn rebuild(config: Option<PathBuf>, data_dir: Option<PathBuf>, from: Option<String>, thumbnails: bool) -> anyhow::Result<()> {
-    let overrides = Overrides { data_dir, ..Default::default() };
-    let config = Config::load(config.as_deref(), &overrides).context("loading configuration")?;
+    let config = load_config(config, data_dir)?;
     let backends = crate::backends::Backends::open(&config).await?;
     let mut after: Option<photostream_types::PhotoId> = from
         .map(|f| f.parse().map_err(|e: photostream_types::InvalidValue| anyhow::anyhow!(e.0)))

@@ -18,7 +18,6 @@
 pub mod budget;
 pub mod format;
 pub mod heif;
-mod heif_coded;
 mod png_rows;
 pub mod probe;
 pub mod thumbnail;

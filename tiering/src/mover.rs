@@ -297,6 +297,10 @@ mod tests {
     use object_store::local::LocalFileSystem;
     use object_store::ObjectStore;
 
+    async fn read(store: &Arc<dyn ObjectStore>, key: &str) -> Vec<u8> {
+        store.get(&Path::from(key)).await.unwrap().bytes().await.unwrap().to_vec()
+    }
+
     /// A store-level round trip on the embedded catalog: cold, then hot.
     #[tokio::test]
     async fn moves_down_and_back_with_one_copy_each_time() {
@@ -361,15 +365,7 @@ mod tests {
             }
         );
         assert!(hot.head(&Path::from(key)).await.is_err());
-        assert_eq!(
-            cold.get(&Path::from(key))
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap(),
-            bytes
-        );
+        assert_eq!(read(&cold, key).await, bytes);
 
         let photo = catalog.photo(&photo.id).await.unwrap().unwrap();
         assert_eq!(
@@ -377,15 +373,7 @@ mod tests {
             StorageTier::Hot
         );
         assert!(cold.head(&Path::from(key)).await.is_err());
-        assert_eq!(
-            hot.get(&Path::from(key))
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap(),
-            bytes
-        );
+        assert_eq!(read(&hot, key).await, bytes);
 
         // A corrupt source is refused, and the row stays where it was.
         hot.put(&Path::from(key), b"bit rot".to_vec().into())

@@ -31,22 +31,25 @@
 //! Positions are byte offsets. Within one process a topic has one writer; a
 //! group should have one member (this log serves a single machine; the
 //! networked backends spread a group across instances).
+//!
+//! Modules: `frames` (the file format), `offsets` (position files),
+//! `subscription` (the [`EventLog`](crate::EventLog) implementation and a group's reader).
+
+mod frames;
+mod offsets;
+mod subscription;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use tokio::sync::watch;
 
-use crate::{ConsumerGroup, Delivery, Envelope, EventLog, StreamError, Subscription, Topic};
-
-const HEADER: u64 = 8;
-/// Larger frames are refused on write and treated as corruption on read.
-const MAX_FRAME: u32 = 16 * 1024 * 1024;
+use self::frames::{punch_hole, scan_valid_prefix};
+use self::offsets::{read_offset, write_offset};
+pub use self::offsets::OFFSET_SYNC_EVERY;
+use crate::{ConsumerGroup, StreamError, Topic};
 
 pub struct EmbeddedLog {
     dir: PathBuf,
@@ -157,29 +160,6 @@ impl TopicLog {
     }
 }
 
-/// Frees the disk blocks of `[0, len)` without changing the file's size.
-fn punch_hole(file: &File, len: u64) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    if len == 0 {
-        return Ok(());
-    }
-    // SAFETY: fallocate on a file descriptor we own, over a range inside the
-    // file; PUNCH_HOLE with KEEP_SIZE only deallocates blocks.
-    let rc = unsafe {
-        libc::fallocate(
-            file.as_raw_fd(),
-            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-            0,
-            len as libc::off_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 impl EmbeddedLog {
     /// Retention for `topic`: frames every consumer group has committed past
     /// give their disk space back (see the module docs). A topic no group
@@ -205,81 +185,6 @@ impl EmbeddedLog {
     }
 }
 
-/// How many frames lie between byte positions `from` and `to` (headers
-/// only; at most `cap` are counted).
-fn count_frames(file: &File, from: u64, to: u64, cap: u64) -> std::io::Result<u64> {
-    let mut pos = from;
-    let mut header = [0u8; HEADER as usize];
-    let mut n = 0;
-    while pos + HEADER <= to && n < cap {
-        file.read_exact_at(&mut header, pos)?;
-        let (len, _) = parse_header(&header);
-        pos += HEADER + len as u64;
-        n += 1;
-    }
-    Ok(n)
-}
-
-/// Walks the frames from `start` and returns where the valid ones end.
-fn scan_valid_prefix(file: &mut File, start: u64) -> std::io::Result<u64> {
-    let len = file.metadata()?.len();
-    let mut pos = start.min(len);
-    let mut header = [0u8; HEADER as usize];
-    let mut payload = Vec::new();
-    while pos + HEADER <= len {
-        file.read_exact_at(&mut header, pos)?;
-        let (n, crc) = parse_header(&header);
-        if n > MAX_FRAME || pos + HEADER + n as u64 > len {
-            break;
-        }
-        payload.resize(n as usize, 0);
-        file.read_exact_at(&mut payload, pos + HEADER)?;
-        if crc32fast::hash(&payload) != crc {
-            break;
-        }
-        pos += HEADER + n as u64;
-    }
-    Ok(pos)
-}
-
-fn parse_header(h: &[u8; 8]) -> (u32, u32) {
-    let n = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
-    let crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
-    (n, crc)
-}
-
-fn read_offset(path: &Path) -> Result<u64, StreamError> {
-    match File::open(path) {
-        Ok(mut f) => {
-            let mut s = String::new();
-            f.read_to_string(&mut s)?;
-            s.trim().parse().map_err(|_| {
-                StreamError::Io(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("corrupt offset file {}", path.display()),
-                ))
-            })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// How often a group's committed position is fsynced (see the module docs).
-pub const OFFSET_SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-fn write_offset(path: &Path, offset: u64, sync: bool) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(offset.to_string().as_bytes())?;
-        if sync {
-            f.sync_data()?;
-        }
-    }
-    std::fs::rename(&tmp, path)
-}
-
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, StreamError> {
@@ -289,181 +194,12 @@ async fn blocking<T: Send + 'static>(
         .map_err(StreamError::Io)
 }
 
-#[async_trait]
-impl EventLog for EmbeddedLog {
-    async fn publish(
-        &self,
-        topic: &Topic,
-        key: &str,
-        envelope: &Envelope,
-    ) -> Result<(), StreamError> {
-        self.publish_batch(topic, &[(key.to_string(), envelope.clone())]).await
-    }
-
-    /// All frames in one write and one `fsync`.
-    async fn publish_batch(&self, topic: &Topic, records: &[(String, Envelope)]) -> Result<(), StreamError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let t = self.topic(topic)?;
-        let invalid = |e: String| StreamError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e));
-        let mut frames = Vec::new();
-        for (_, envelope) in records {
-            let payload = serde_json::to_vec(envelope).map_err(|e| invalid(e.to_string()))?;
-            if payload.len() > MAX_FRAME as usize {
-                return Err(invalid("record too large".into()));
-            }
-            frames.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-            frames.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-            frames.extend_from_slice(&payload);
-        }
-        let file = t.file.clone();
-        let new_end = blocking(move || {
-            let mut f = file.lock().expect("log file poisoned");
-            // Where this append starts, read under the lock (another
-            // publish may have just appended).
-            let start = f.metadata()?.len();
-            let result = f.write_all(&frames).and_then(|_| f.sync_data());
-            if let Err(e) = result {
-                // Never leave a half-written frame behind a later good one.
-                let _ = f.set_len(start);
-                return Err(e);
-            }
-            Ok(start + frames.len() as u64)
-        })
-        .await?;
-        t.end.send_if_modified(|end| {
-            let grew = new_end > *end;
-            *end = (*end).max(new_end);
-            grew
-        });
-        Ok(())
-    }
-
-    async fn lag(&self, topic: &Topic, group: &ConsumerGroup) -> Result<Option<u64>, StreamError> {
-        let t = self.topic(topic)?;
-        let end = *t.end.borrow();
-        let committed = t.position_of(group)?;
-        if committed >= end {
-            return Ok(Some(0));
-        }
-        let file = t.file.clone();
-        let counted = blocking(move || {
-            let f = file.lock().expect("log file poisoned").try_clone()?;
-            count_frames(&f, committed, end, 10_000_000)
-        })
-        .await?;
-        Ok(Some(counted))
-    }
-
-    async fn subscribe(
-        &self,
-        topic: &Topic,
-        group: &ConsumerGroup,
-    ) -> Result<Box<dyn Subscription>, StreamError> {
-        let t = self.topic(topic)?;
-        let offset_path = t.group_path(group);
-        let position = t.position_of(group)?;
-        if !offset_path.exists() {
-            // A group counts for retention from the moment it subscribes,
-            // before its first commit.
-            let path = offset_path.clone();
-            blocking(move || write_offset(&path, position, true)).await?;
-        }
-        let reader = File::open(t.dir.join("log"))?;
-        Ok(Box::new(EmbeddedSubscription {
-            reader: Arc::new(reader),
-            end: t.end.subscribe(),
-            position,
-            offset_path,
-            redelivery: HashMap::new(),
-            synced_at: std::time::Instant::now(),
-        }))
-    }
-
-    async fn enforce_retention(&self, topic: &Topic) -> Result<(), StreamError> {
-        self.retain(topic).await.map(|_| ())
-    }
-
-    async fn ping(&self) -> Result<(), StreamError> {
-        let dir = self.dir.clone();
-        blocking(move || std::fs::metadata(&dir).map(|_| ())).await
-    }
-
-    fn kind(&self) -> &'static str {
-        "embedded"
-    }
-}
-
-struct EmbeddedSubscription {
-    reader: Arc<File>,
-    end: watch::Receiver<u64>,
-    /// The next position to read.
-    position: u64,
-    offset_path: PathBuf,
-    /// How often each uncommitted position was handed out by this member.
-    redelivery: HashMap<u64, u32>,
-    /// When the group file was last fsynced.
-    synced_at: std::time::Instant,
-}
-
-#[async_trait]
-impl Subscription for EmbeddedSubscription {
-    async fn next(&mut self) -> Result<Delivery, StreamError> {
-        loop {
-            let end = *self.end.borrow_and_update();
-            if self.position < end {
-                let reader = self.reader.clone();
-                let pos = self.position;
-                let payload = blocking(move || {
-                    let mut header = [0u8; HEADER as usize];
-                    reader.read_exact_at(&mut header, pos)?;
-                    let (n, _) = parse_header(&header);
-                    let mut payload = vec![0u8; n as usize];
-                    reader.read_exact_at(&mut payload, pos + HEADER)?;
-                    Ok(payload)
-                })
-                .await?;
-                let next = pos + HEADER + payload.len() as u64;
-                let count = self.redelivery.entry(pos).or_insert(0);
-                *count += 1;
-                let delivery = Delivery {
-                    position: pos,
-                    delivery_count: *count,
-                    payload,
-                    commit_token: next,
-                };
-                // Advance the read cursor; an uncommitted record is redelivered
-                // to the next subscription of this group (after a restart).
-                self.position = next;
-                return Ok(delivery);
-            }
-            if self.end.changed().await.is_err() {
-                return Err(StreamError::Closed);
-            }
-        }
-    }
-
-    fn commits_cumulatively(&self) -> bool {
-        true
-    }
-
-    async fn commit(&mut self, delivery: &Delivery) -> Result<(), StreamError> {
-        self.redelivery.retain(|&position, _| position > delivery.position);
-        let path = self.offset_path.clone();
-        let next = delivery.commit_token;
-        let sync = self.synced_at.elapsed() >= OFFSET_SYNC_EVERY;
-        blocking(move || write_offset(&path, next, sync)).await?;
-        if sync {
-            self.synced_at = std::time::Instant::now();
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    use crate::{Delivery, Envelope, EventLog};
     use crate::{PhotoUploaded, Record};
     use photostream_types::{PhotoId, UserId};
 

@@ -1,4 +1,12 @@
-//! The generic processor runner.
+//! The generic processor runner: one loop per processor, consume → handle →
+//! commit, with retries, dead-lettering and shutdown.
+//!
+//! `attempts` settles each record (or batch) to an outcome; `lag` publishes
+//! the consumer lag of every processor; this file holds the loop and its
+//! configuration.
+
+mod attempts;
+mod lag;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -8,9 +16,11 @@ use photostream_pipeline::{ConsumerGroup, DeadLetter, Envelope, EventLog, Record
 use photostream_types::metric;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn, Instrument};
+use tracing::{error, info, warn};
 
-use crate::{ProcessError, Processor};
+use self::attempts::{Attempts, Outcome};
+pub use self::lag::report_lag;
+use crate::Processor;
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -52,14 +62,6 @@ impl RunnerConfig {
     }
 }
 
-enum Outcome {
-    Done,
-    /// Given up after this many attempts, with this error.
-    GaveUp(String, u32),
-    /// Shutdown arrived while waiting to retry.
-    Stopped,
-}
-
 /// Counters a runner keeps for its processor (exposed for metrics and tests).
 #[derive(Debug, Default)]
 pub struct ProcessorStats {
@@ -73,172 +75,6 @@ pub struct ProcessorStats {
     pub dead_lettered: AtomicU64,
     /// Event time (ms) of the newest record handled (for lag in seconds).
     pub last_event_ms: std::sync::atomic::AtomicI64,
-}
-
-/// Every `every`, publishes each processor's consumer lag: records not yet
-/// finished (`photostream_consumer_lag_records`, where the backend can tell)
-/// and, while any are waiting, seconds between now and the event time of the
-/// newest record the processor finished (`photostream_consumer_lag_seconds`;
-/// 0 when caught up).
-pub async fn report_lag(
-    log: Arc<dyn EventLog>,
-    processors: Vec<(&'static str, Topic, Arc<ProcessorStats>)>,
-    every: Duration,
-    shutdown: CancellationToken,
-) {
-    loop {
-        for (name, topic, stats) in &processors {
-            let Ok(group) = ConsumerGroup::new(name) else { continue };
-            match log.lag(topic, &group).await {
-                Ok(Some(records)) => {
-                    metric::CONSUMER_LAG_RECORDS.with([*name]).set(records as f64);
-                    let last = stats.last_event_ms.load(Ordering::Relaxed);
-                    let seconds = if records == 0 || last == 0 {
-                        0.0
-                    } else {
-                        (photostream_types::now_ms() - last).max(0) as f64 / 1000.0
-                    };
-                    metric::CONSUMER_LAG_SECONDS.with([*name]).set(seconds);
-                }
-                Ok(None) => {}
-                Err(e) => warn!(processor = name, error = %e, "cannot read consumer lag"),
-            }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
-        }
-    }
-}
-
-/// What one round of attempts at a record (or a batch) needs.
-struct Attempts<'a> {
-    processor: &'a dyn Processor,
-    config: &'a RunnerConfig,
-    shutdown: &'a CancellationToken,
-    stats: &'a ProcessorStats,
-}
-
-impl Attempts<'_> {
-    /// Handles `envelopes` (one record, or a batch handled as a whole),
-    /// retrying transient failures with backoff, until done, given up on,
-    /// or shutdown.
-    async fn until_done(&self, envelopes: &[Envelope]) -> Outcome {
-        self.settle(envelopes, None, std::time::Instant::now()).await
-    }
-
-    /// [`until_done`](Self::until_done) for `envelopes` whose first attempt
-    /// (started at `started`) already ended in `first`, if given.
-    async fn settle(
-        &self,
-        envelopes: &[Envelope],
-        mut first: Option<Result<(), ProcessError>>,
-        started: std::time::Instant,
-    ) -> Outcome {
-        let (name, config, stats) = (self.processor.name(), self.config, self.stats);
-        if envelopes.is_empty() {
-            return Outcome::Done;
-        }
-        let span = match envelopes {
-            [one] => tracing::info_span!(
-                "record",
-                processor = name,
-                event_id = %one.id,
-                request_id = one.request_id.as_deref().unwrap_or("-"),
-            ),
-            many => tracing::info_span!("batch", processor = name, records = many.len()),
-        };
-        let outcome = async {
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                let result = match first.take() {
-                    Some(result) => result,
-                    None if envelopes.len() == 1 => self.processor.handle(&envelopes[0]).await,
-                    None => self.processor.handle_batch(envelopes).await,
-                };
-                match result {
-                    Ok(()) => {
-                        stats.handled.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                        let newest = envelopes.iter().map(|e| e.at_ms).max().unwrap_or(0);
-                        stats.last_event_ms.fetch_max(newest, Ordering::Relaxed);
-                        metric::PROCESSOR_RECORDS_TOTAL.with([name, "handled"])
-                            .increment(envelopes.len() as u64);
-                        return Outcome::Done;
-                    }
-                    Err(ProcessError::Permanent(e)) => {
-                        stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                        metric::PROCESSOR_RECORDS_TOTAL.with([name, "failed"])
-                            .increment(envelopes.len() as u64);
-                        error!(error = %format!("{e:#}"), "record failed permanently; dead-lettered");
-                        return Outcome::GaveUp(format!("{e:#}"), attempt);
-                    }
-                    Err(ProcessError::Transient(e))
-                        if attempt >= config.max_attempts && started.elapsed() >= config.give_up_after =>
-                    {
-                        stats.failed.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-                        metric::PROCESSOR_RECORDS_TOTAL.with([name, "failed"])
-                            .increment(envelopes.len() as u64);
-                        error!(attempt, error = %format!("{e:#}"), "record failed too often; dead-lettered");
-                        return Outcome::GaveUp(format!("{e:#}"), attempt);
-                    }
-                    Err(ProcessError::Transient(e)) => {
-                        stats.retries.fetch_add(1, Ordering::Relaxed);
-                        metric::PROCESSOR_RETRIES_TOTAL.with([name]).increment(1);
-                        let wait = config.backoff(attempt);
-                        warn!(attempt, wait_ms = wait.as_millis() as u64, error = %format!("{e:#}"), "retrying");
-                        tokio::select! {
-                            // Uncommitted: the record is redelivered after restart.
-                            _ = self.shutdown.cancelled() => return Outcome::Stopped,
-                            _ = tokio::time::sleep(wait) => {}
-                        }
-                    }
-                }
-            }
-        }
-        .instrument(span)
-        .await;
-        metric::PROCESSOR_HANDLE_SECONDS.with([name])
-            .record(started.elapsed().as_secs_f64());
-        outcome
-    }
-
-    /// Handles records one by one in outcome: each round hands the next
-    /// record of every key to `handle_many` at once, then settles each
-    /// result (retrying transient failures alone). Returns an outcome per
-    /// record, `Stopped` for those not reached because of shutdown.
-    async fn each(&self, envelopes: &[Envelope]) -> Vec<Outcome> {
-        let mut lanes: Vec<(String, Vec<usize>)> = Vec::new();
-        for (i, e) in envelopes.iter().enumerate() {
-            let key = e.record.key();
-            match lanes.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, lane)) => lane.push(i),
-                None => lanes.push((key, vec![i])),
-            }
-        }
-        let mut outcomes: Vec<Outcome> = (0..envelopes.len()).map(|_| Outcome::Stopped).collect();
-        let rounds = lanes.iter().map(|(_, lane)| lane.len()).max().unwrap_or(0);
-        for round in 0..rounds {
-            let members: Vec<usize> = lanes.iter().filter_map(|(_, lane)| lane.get(round).copied()).collect();
-            let batch: Vec<Envelope> = members.iter().map(|&i| envelopes[i].clone()).collect();
-            let started = std::time::Instant::now();
-            let results = self.processor.handle_many(&batch).await;
-            debug_assert_eq!(results.len(), batch.len());
-            let settled = futures::future::join_all(
-                results.into_iter().zip(&batch).map(|(r, e)| self.settle(std::slice::from_ref(e), Some(r), started)),
-            )
-            .await;
-            let mut stopped = false;
-            for (i, outcome) in members.into_iter().zip(settled) {
-                stopped |= matches!(outcome, Outcome::Stopped);
-                outcomes[i] = outcome;
-            }
-            if stopped {
-                break;
-            }
-        }
-        outcomes
-    }
 }
 
 /// Runs `processor` over `topic` until `shutdown` fires. A record being
@@ -416,6 +252,7 @@ pub async fn run_processor_with_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ProcessError;
     use async_trait::async_trait;
     use photostream_pipeline::{EmbeddedLog, Envelope, Record};
     use photostream_types::{PhotoId, UserId};
