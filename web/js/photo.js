@@ -240,11 +240,10 @@ export async function photoPage(ctx) {
 
   const actions = h('div', { class: 'actions' });
   if (session.signedIn && !mine) actions.append(favoriteButton(p));
-  // Originals: the owner always; others only when premium (GET /v1/me says so; 402 otherwise).
-  const download = () => h('a', { class: 'button-like', href: p.urls.original, download: p.file_name || '', text: 'Download original' });
-  if (mine) actions.append(download());
-  else if (session.signedIn) {
-    get('/v1/me', undefined, { noRedirect: true }).then((me) => { if (me && me.premium && ctx.live()) actions.append(download()); }).catch(() => {});
+  // Originals: the photo's `urls.original` is set exactly when the caller may
+  // fetch it (the owner, premium members, everyone with premium.free_originals).
+  if (p.urls?.original) {
+    actions.append(h('a', { class: 'button-like', href: p.urls.original, download: p.file_name || '', text: 'Download original' }));
   }
   const byline = h('p', { class: 'byline' }, 'By ', h('a', { href: `/u/${enc(p.owner)}`, text: p.owner }), ' in album ', albumLink(p));
   const comments = commentsSection(ctx, p);

@@ -298,6 +298,11 @@ async function run() {
     assert((await page.locator('h1').innerText()) === 'Harbour lighthouse at dusk', 'wrong title');
     await imageLoaded(page.locator('.photo-figure img'));
     await page.locator('.meta').getByText('4032 × 3024').waitFor();
+    // The owner may fetch the original: the link is the photo's urls.original.
+    const own = (await apiCall('GET', `/v1/photos/${S.photo}`, { token: S.owner.token })).json;
+    const link = page.getByRole('link', { name: 'Download original' });
+    await link.waitFor();
+    assert(await link.getAttribute('href') === own.urls.original, 'the download link is not urls.original');
   }, ['search finds it by a misspelt title word']);
 
   await scenario('a capitalised username at sign-in and sign-up is the same account (owner controls show)', async () => {
@@ -367,6 +372,10 @@ async function run() {
     await friend.getByLabel('Add a comment').fill('Lovely light on the water!');
     await friend.getByRole('button', { name: 'Post comment' }).click();
     await friend.locator('#comments').getByText('Lovely light on the water!').waitFor();
+    // Not premium, originals gated: the API gives no urls.original, so no link.
+    const seen = (await apiCall('GET', `/v1/photos/${S.photo}`, { token: S.friend.token })).json;
+    assert(seen.urls.original === null, 'a non-premium viewer was given the original');
+    assert(await friend.getByRole('link', { name: 'Download original' }).count() === 0, 'a non-premium viewer is offered the original');
     await page.waitForFunction((n) => Number(document.getElementById('bell').dataset.count) > n, before, { timeout: 15000 });
     await page.locator('#comments').getByText('Lovely light on the water!').waitFor({ timeout: 15000 });
   }, ['open the photo page']);
