@@ -272,7 +272,11 @@ async fn rebuild(config: Option<PathBuf>, data_dir: Option<PathBuf>, from: Optio
         backends.objects.clone(),
         config.thumbnails.width,
         photostream_media::Limits { max_pixels: config.uploads.max_pixels, max_side: config.uploads.max_side },
-    );
+    )
+    // As the running thumbnailer does: the configured mark, and originals
+    // tiered to the cold store read from there.
+    .with_mark_style(config.watermark.style().map_err(anyhow::Error::msg)?)
+    .with_cold_store(backends.cold_objects.clone());
     let (mut done, mut failed) = (0usize, 0usize);
     loop {
         let page = backends.catalog.photos_after(after.as_ref(), 200).await?;

@@ -220,7 +220,8 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
                     config.thumbnails.width,
                     limits,
                 )
-                .with_mark_style(config.watermark.style().map_err(anyhow::Error::msg)?),
+                .with_mark_style(config.watermark.style().map_err(anyhow::Error::msg)?)
+                .with_cold_store(backends.cold_objects.clone()),
                 n,
             )),
             Arc::new(SearchIndexer::new(backends.pipeline_catalog.clone(), backends.search.clone())),

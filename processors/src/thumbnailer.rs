@@ -34,6 +34,8 @@ use crate::{ProcessError, Processor};
 pub struct Thumbnailer {
     catalog: Catalog,
     objects: Arc<dyn ObjectStore>,
+    /// Where originals moved by storage tiering live (`storage.cold`).
+    cold: Option<Arc<dyn ObjectStore>>,
     width: u32,
     limits: Limits,
     mark_style: MarkStyle,
@@ -47,10 +49,19 @@ impl Thumbnailer {
         Self {
             catalog,
             objects,
+            cold: None,
             width,
             limits,
             mark_style: MarkStyle::default(),
         }
+    }
+
+    /// The cold store (config `storage.cold`): originals of photos tiered
+    /// there are read from it, so a watermark change or `photostream
+    /// rethumb` re-renders a cold photo without moving it back.
+    pub fn with_cold_store(mut self, cold: Option<Arc<dyn ObjectStore>>) -> Self {
+        self.cold = cold;
+        self
     }
 
     /// How watermarks look (config `watermark.*`).
@@ -145,15 +156,7 @@ impl Thumbnailer {
     /// from one decode, and stores them; returns their keys (the caller
     /// marks the catalog).
     async fn make(&self, photo: &Photo, with_thumbnail: bool) -> Result<(String, Option<String>), ProcessError> {
-        let original = Path::parse(&photo.original_key).map_err(ProcessError::permanent)?;
-        let bytes = self
-            .objects
-            .get(&original)
-            .await
-            .map_err(ProcessError::transient)?
-            .bytes()
-            .await
-            .map_err(ProcessError::transient)?;
+        let bytes = self.read_original(photo).await?;
         let (width, limits) = (self.width, self.limits);
         let mark = photo.watermark.then(|| Watermark::for_owner(photo.owner.as_str(), self.mark_style));
         let started = std::time::Instant::now();
@@ -181,6 +184,29 @@ impl Thumbnailer {
         }
         debug!(photo = %photo.id, ?thumb_key, display_key, ms = started.elapsed().as_millis() as u64, "renditions stored");
         Ok((display_key, thumb_key))
+    }
+
+    /// The original's bytes from the store its tier serves from, else the
+    /// other one (a move may have flipped since the row was read).
+    async fn read_original(&self, photo: &Photo) -> Result<bytes::Bytes, ProcessError> {
+        let key = Path::parse(&photo.original_key).map_err(ProcessError::permanent)?;
+        let mut stores = vec![&self.objects];
+        if let Some(cold) = &self.cold {
+            if photo.storage_tier.serves_cold() {
+                stores.insert(0, cold);
+            } else {
+                stores.push(cold);
+            }
+        }
+        let mut last = None;
+        for store in stores {
+            match store.get(&key).await {
+                Ok(got) => return got.bytes().await.map_err(ProcessError::transient),
+                Err(e @ object_store::Error::NotFound { .. }) => last = Some(e),
+                Err(e) => return Err(ProcessError::transient(e)),
+            }
+        }
+        Err(ProcessError::transient(last.expect("at least the hot store was asked")))
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), ProcessError> {

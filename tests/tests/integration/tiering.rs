@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use photostream_tests::{files_under, fixture, png, Api, TestServer, Upload};
 use photostream_types::{PhotoId, StorageTier};
 
-/// Runs `photostream tier` on `data` with the cold store at `cold`.
-fn tier_command(data: &Path, cold: &Path, older_than: &str) -> tokio::process::Command {
+/// Runs `photostream ARGS --data-dir DATA` with the cold store at `cold`.
+fn photostream_command(data: &Path, cold: &Path, args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_photostream-under-test"));
-    cmd.args(["tier", "--older-than", older_than, "--data-dir"])
+    cmd.args(args)
+        .arg("--data-dir")
         .arg(data)
         .env(
             "PHOTOSTREAM_STORAGE__COLD",
@@ -22,6 +23,11 @@ fn tier_command(data: &Path, cold: &Path, older_than: &str) -> tokio::process::C
         .env("RUST_LOG", "warn")
         .kill_on_drop(true);
     cmd
+}
+
+/// Runs `photostream tier` on `data` with the cold store at `cold`.
+fn tier_command(data: &Path, cold: &Path, older_than: &str) -> tokio::process::Command {
+    photostream_command(data, cold, &["tier", "--older-than", older_than])
 }
 
 /// The original's bytes and whether they came from the cold store; a 429
@@ -215,6 +221,62 @@ async fn cold_originals_read_the_same_and_rewarm_on_read() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    server.stop().await;
+}
+
+/// A photo whose original is cold still re-renders: `photostream rethumb`
+/// and a watermark change read the original from the cold store (they read
+/// the hot store only, and failed), and the photo stays cold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_photos_rethumb_and_take_a_watermark_change() {
+    let cold = tempfile::tempdir().unwrap();
+    let cold_url = format!("file://{}", cold.path().display());
+    let server = TestServer::start_with(|c| c.storage.cold = cold_url.clone()).await;
+    let cleo = server.api().signed_up("cleo").await;
+    let up = cleo.upload_ok(fixture("jpeg-exif-orient1-landscape.jpg"), "c.jpg", Upload::default()).await;
+    let id = up["id"].as_str().unwrap().to_string();
+    let ready = cleo.wait_ready(&id, Duration::from_secs(60)).await;
+    let display = ready["urls"]["display"].as_str().unwrap().split('?').next().unwrap().to_string();
+    let out = tier_command(server.data.path(), cold.path(), "0").output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(tier_of(&server, &id).await, StorageTier::Cold);
+
+    // The watermark goes on: the running thumbnailer re-renders the display
+    // rendition from the cold original.
+    let r = cleo
+        .http
+        .patch(cleo.url(&format!("/v1/photos/{id}")))
+        .bearer_auth(cleo.token.as_deref().unwrap())
+        .json(&serde_json::json!({"watermark": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, photo) = cleo.json(&format!("/v1/photos/{id}")).await;
+        let url = photo["urls"]["display"].as_str().unwrap_or_default().split('?').next().unwrap().to_string();
+        if url.ends_with("_display_wm.jpg") {
+            assert_ne!(url, display);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the marked display rendition of a cold photo was not made: {photo}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Every rendition lost; rethumb (a separate process, the cold store
+    // configured) makes them again from the cold original.
+    for f in files_under(&server.objects_dir()).iter().filter(|f| f.contains("/thumbnail/") || f.contains("/display/")) {
+        std::fs::remove_file(server.objects_dir().join(f)).unwrap();
+    }
+    let out = photostream_command(server.data.path(), cold.path(), &["rethumb"]).output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rethumbed 1 photo(s), 0 failed"));
+    let renditions = files_under(&server.objects_dir());
+    assert!(renditions.iter().any(|f| f.contains("/thumbnail/")), "{renditions:?}");
+    assert!(renditions.iter().any(|f| f.ends_with("_display_wm.jpg")), "{renditions:?}");
+    assert_eq!(tier_of(&server, &id).await, StorageTier::Cold, "rethumb leaves the original cold");
+    assert_eq!(cleo.get(&format!("/v1/photos/{id}/thumbnail")).send().await.unwrap().status(), 200);
     server.stop().await;
 }
 
