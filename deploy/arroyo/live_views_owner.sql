@@ -9,8 +9,9 @@
 CREATE TABLE views (
     value TEXT NOT NULL,
     ts TIMESTAMP NOT NULL GENERATED ALWAYS AS (
-        to_timestamp_millis(CAST(get_first_json_object(value, '$.at_ms') AS BIGINT))),
-    WATERMARK FOR ts AS ts - INTERVAL '1 minute'
+        arrow_cast(COALESCE(CAST(get_first_json_object(value, '$.at_ms') AS BIGINT), 0) * 1000000, 'Timestamp(Nanosecond, None)')),
+    WATERMARK FOR ts AS
+        arrow_cast(COALESCE(CAST(get_first_json_object(value, '$.at_ms') AS BIGINT), 0) * 1000000, 'Timestamp(Nanosecond, None)') - INTERVAL '1 minute'
 ) WITH (
     connector = 'nats',
     servers = '${NATS_SERVERS}',
