@@ -11,35 +11,9 @@
 -- The same numbers are [signals] in config/photostream.toml: change both.
 -- ${…} placeholders are filled in by deploy/arroyo/register.sh.
 
-CREATE TABLE views (
-    value TEXT NOT NULL,
-    ts TIMESTAMP NOT NULL GENERATED ALWAYS AS (
-        arrow_cast(COALESCE(CAST(get_first_json_object(value, '$.at_ms') AS BIGINT), 0) * 1000000, 'Timestamp(Nanosecond, None)')),
-    WATERMARK FOR ts AS
-        arrow_cast(COALESCE(CAST(get_first_json_object(value, '$.at_ms') AS BIGINT), 0) * 1000000, 'Timestamp(Nanosecond, None)') - INTERVAL '1 minute'
-) WITH (
-    connector = 'nats',
-    servers = '${NATS_SERVERS}',
-    type = 'source',
-    format = 'raw_string',
-    stream = '${STREAM_PREFIX}_views',
-    'consumer.description' = 'photostream signals: trending (views)'
-);
+-- source: views
 
-CREATE TABLE photos (
-    value TEXT NOT NULL,
-    ts TIMESTAMP NOT NULL GENERATED ALWAYS AS (
-        arrow_cast(COALESCE(CAST(get_first_json_object(value, '$.at_ms') AS BIGINT), 0) * 1000000, 'Timestamp(Nanosecond, None)')),
-    WATERMARK FOR ts AS
-        arrow_cast(COALESCE(CAST(get_first_json_object(value, '$.at_ms') AS BIGINT), 0) * 1000000, 'Timestamp(Nanosecond, None)') - INTERVAL '1 minute'
-) WITH (
-    connector = 'nats',
-    servers = '${NATS_SERVERS}',
-    type = 'source',
-    format = 'raw_string',
-    stream = '${STREAM_PREFIX}_photos',
-    'consumer.description' = 'photostream signals: trending (favorites)'
-);
+-- source: photos
 
 CREATE TABLE trending_sink (
     window_end TEXT NOT NULL,

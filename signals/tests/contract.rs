@@ -5,7 +5,7 @@
 //! The embedded side always runs (with an injected clock) and is checked
 //! against hand-computed values. The Arroyo side runs when `ARROYO_URL` is
 //! set (the Arroyo API, e.g. `http://127.0.0.1:5115`): it registers the
-//! pipelines of `deploy/arroyo/*.sql` under a random prefix, publishes the
+//! pipelines of `deploy/arroyo/pipelines.txt` under a random prefix, publishes the
 //! events to NATS JetStream (`NATS_URL`, default `nats://127.0.0.1:4222`)
 //! as the API and outbox relay would, waits for the windows in Redis
 //! (`REDIS_URL`, default `redis://127.0.0.1:6379`) and compares what
@@ -288,22 +288,31 @@ async fn register(
     suffix: &str,
 ) -> Vec<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/arroyo");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .collect();
-    files.sort();
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let source = read("_source.sql");
     let mut ids = Vec::new();
-    for f in files {
-        let mut query = std::fs::read_to_string(&f).unwrap();
-        for (k, v) in vars {
-            query = query.replace(&format!("${{{k}}}"), v);
+    // As register.sh does: one pipeline per line of pipelines.txt, its
+    // template's `-- source: TABLE` lines replaced by _source.sql (without
+    // its comments), then the line's variables, then the deployment's.
+    for line in read("pipelines.txt").lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        let mut words = line.split_whitespace();
+        let (pipeline, template) = (words.next().unwrap(), words.next().unwrap());
+        let mut query: String = read(template)
+            .lines()
+            .map(|l| match l.strip_prefix("-- source: ") {
+                Some(table) => source
+                    .lines()
+                    .filter(|s| !s.starts_with("--"))
+                    .map(|s| s.replace("${TABLE}", table) + "\n")
+                    .collect(),
+                None => format!("{l}\n"),
+            })
+            .collect();
+        let own = words.map(|kv| kv.split_once('=').unwrap()).map(|(k, v)| (k, v.to_string()));
+        for (k, v) in own.chain([("PIPELINE", pipeline.to_string())]).chain(vars.iter().cloned()) {
+            query = query.replace(&format!("${{{k}}}"), &v);
         }
-        let name = format!(
-            "contract-{}-{suffix}",
-            f.file_stem().unwrap().to_string_lossy()
-        );
+        let name = format!("contract-{pipeline}-{suffix}");
         let r = http
             .post(format!("{arroyo}/api/v1/pipelines"))
             .json(&serde_json::json!({"name": name, "query": query, "parallelism": 1}))
@@ -312,11 +321,7 @@ async fn register(
             .unwrap();
         let status = r.status();
         let body: serde_json::Value = r.json().await.unwrap_or_default();
-        assert!(
-            status.is_success(),
-            "registering {}: {status} {body}",
-            f.display()
-        );
+        assert!(status.is_success(), "registering {pipeline}: {status} {body}");
         ids.push(body["id"].as_str().unwrap_or_default().to_string());
     }
     ids
