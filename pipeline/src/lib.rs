@@ -190,4 +190,20 @@ pub trait Subscription: Send {
     /// Marks `delivery` (and, for ordered backends, everything before it) as
     /// done for this group.
     async fn commit(&mut self, delivery: &Delivery) -> Result<(), StreamError>;
+
+    /// Marks a round of deliveries (in delivery order) as done: the last
+    /// one alone where commits are cumulative, otherwise each in turn,
+    /// stopping at the first failure (what is left uncommitted is
+    /// delivered again). Backends that acknowledge records one by one may
+    /// send the acknowledgements together.
+    async fn commit_all(&mut self, deliveries: &[Delivery]) -> Result<(), StreamError> {
+        let to_commit = match deliveries.last() {
+            Some(last) if self.commits_cumulatively() => std::slice::from_ref(last),
+            _ => deliveries,
+        };
+        for d in to_commit {
+            self.commit(d).await?;
+        }
+        Ok(())
+    }
 }

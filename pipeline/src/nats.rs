@@ -109,10 +109,13 @@ impl EventLog for NatsLog {
             )
             .await
             .map_err(unavailable)?;
-        // Small pulls so the members of a group share the work evenly.
+        // Pulls of 16: the next round is already here when one is
+        // committed (pulls of 4, the processors' default concurrency, left
+        // each round waiting for its pull), and small enough that the
+        // members of a group still share the work evenly.
         let messages = consumer
             .stream()
-            .max_messages_per_batch(4)
+            .max_messages_per_batch(16)
             .messages()
             .await
             .map_err(unavailable)?;
@@ -188,6 +191,17 @@ impl Subscription for NatsSubscription {
         if let Some(msg) = self.pending.remove(&delivery.commit_token) {
             msg.double_ack().await.map_err(unavailable)?;
         }
+        Ok(())
+    }
+
+    /// The round's acknowledgements go out together and are confirmed
+    /// together: one round trip for the round, not one per record. A
+    /// record whose acknowledgement failed is redelivered after `ack_wait`.
+    async fn commit_all(&mut self, deliveries: &[Delivery]) -> Result<(), StreamError> {
+        let msgs: Vec<jetstream::Message> =
+            deliveries.iter().filter_map(|d| self.pending.remove(&d.commit_token)).collect();
+        let acks = futures::future::join_all(msgs.iter().map(|m| m.double_ack())).await;
+        acks.into_iter().collect::<Result<Vec<()>, _>>().map_err(unavailable)?;
         Ok(())
     }
 }

@@ -302,7 +302,16 @@ async function run() {
     const own = (await apiCall('GET', `/v1/photos/${S.photo}`, { token: S.owner.token })).json;
     const link = page.getByRole('link', { name: 'Download original' });
     await link.waitFor();
-    assert(await link.getAttribute('href') === own.urls.original, 'the download link is not urls.original');
+    // Signed URLs carry their expiry (now + TTL, in seconds), so two fetches a
+    // second apart differ in exp/sig: compare the object and the signee, and
+    // check the page's own link still serves the original.
+    const href = new URL(await link.getAttribute('href'), BASE);
+    const want = new URL(own.urls.original, BASE);
+    assert(href.pathname === want.pathname, `the download link is ${href.pathname}, urls.original is ${want.pathname}`);
+    assert(href.searchParams.get('u') === want.searchParams.get('u'), 'the download link is signed for someone else');
+    const got = await fetch(href);
+    assert(got.status === 200, `the download link answered ${got.status}`);
+    await got.arrayBuffer();
   }, ['search finds it by a misspelt title word']);
 
   await scenario('a capitalised username at sign-in and sign-up is the same account (owner controls show)', async () => {

@@ -229,20 +229,14 @@ pub async fn run_processor_with_stats(
                 metric::DEAD_LETTERS_TOTAL.with([name]).increment(1);
             }
         }
-        // One commit covers the batch where the backend commits positions.
-        let to_commit = match deliveries.last() {
-            Some(last) if sub.commits_cumulatively() => std::slice::from_ref(last),
-            _ => deliveries.as_slice(),
-        };
-        for d in to_commit {
-            // Not fatal: an uncommitted record is delivered again and every
-            // processor is idempotent. (A NATS ack that times out while the
-            // server recovers must not take the whole service down.)
-            if let Err(e) = sub.commit(d).await {
-                warn!(processor = name, error = %e, "commit failed; the record will be redelivered");
-                metric::PROCESSOR_COMMIT_FAILURES_TOTAL.with([name]).increment(1);
-                break;
-            }
+        // One commit covers the round where the backend commits positions;
+        // otherwise the backend acknowledges the round's records together.
+        // Not fatal: an uncommitted record is delivered again and every
+        // processor is idempotent. (A NATS ack that times out while the
+        // server recovers must not take the whole service down.)
+        if let Err(e) = sub.commit_all(&deliveries).await {
+            warn!(processor = name, error = %e, "commit failed; the record will be redelivered");
+            metric::PROCESSOR_COMMIT_FAILURES_TOTAL.with([name]).increment(1);
         }
     }
     info!(processor = name, "processor stopped");
