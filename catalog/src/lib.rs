@@ -68,11 +68,11 @@ mod social;
 mod tiering;
 mod users;
 mod viewers;
+mod warm;
 
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::pool::PoolConnection;
 use sqlx::AnyPool;
 use photostream_types::metric;
 
@@ -103,7 +103,7 @@ pub enum CatalogError {
     #[error("corrupt catalog row: {0}")]
     Corrupt(String),
     #[error("catalog database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     /// The schema could not be brought up to date, or a released migration
     /// was edited (its checksum no longer matches the recorded one).
     #[error("catalog migration failed: {0}")]
@@ -111,6 +111,15 @@ pub enum CatalogError {
 }
 
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+impl From<sqlx::Error> for CatalogError {
+    /// Every database error passes here: one that means a connection may
+    /// be broken empties the warm connection caches (`warm`).
+    fn from(e: sqlx::Error) -> Self {
+        warm::note_error(&e);
+        CatalogError::Db(e)
+    }
+}
 
 /// Which SQL engine sits behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +164,10 @@ impl PoolSettings {
 #[derive(Clone)]
 pub struct Catalog {
     pool: AnyPool,
+    /// Connections handed from query to query without sqlx's release
+    /// ping (`warm`); `None` for pools too small to spare any.
+    warm: Option<std::sync::Arc<warm::Warm>>,
+    acquire_timeout: Duration,
     dialect: Dialect,
     name: &'static str,
 }
@@ -223,8 +236,12 @@ impl Catalog {
         let migrating = options(1).connect(&url).await?;
         migrations::run(&mut *migrating.acquire().await?, dialect).await?;
         migrating.close().await;
-        let pool = options(settings.max_for(dialect)).connect(&url).await?;
-        Ok(Self { pool, dialect, name: settings.name })
+        let max = settings.max_for(dialect);
+        let pool = options(max).connect(&url).await?;
+        // A quarter of the pool (at least one) stays with sqlx for
+        // transactions; the rest may be kept warm for single statements.
+        let warm = (max >= 4).then(|| warm::Warm::new((max - (max / 4).max(1)) as usize));
+        Ok(Self { pool, warm, acquire_timeout: settings.acquire_timeout, dialect, name: settings.name })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -238,6 +255,9 @@ impl Catalog {
     }
 
     pub async fn close(&self) {
+        if let Some(warm) = &self.warm {
+            warm.drain();
+        }
         self.pool.close().await;
     }
 
@@ -245,19 +265,20 @@ impl Catalog {
     /// it may open (`photostream_catalog_pool_connections{pool, state}`).
     pub fn report_pool(&self) {
         let size = self.pool.size() as f64;
-        let idle = self.pool.num_idle() as f64;
+        let idle = (self.pool.num_idle() + self.warm.as_ref().map_or(0, |w| w.idle())) as f64;
         let max = self.pool.options().get_max_connections() as f64;
         metric::CATALOG_POOL_CONNECTIONS.with([self.name, "open"]).set(size);
         metric::CATALOG_POOL_CONNECTIONS.with([self.name, "in_use"]).set(size - idle);
         metric::CATALOG_POOL_CONNECTIONS.with([self.name, "max"]).set(max);
     }
 
-    /// A connection from the pool, timing the wait for it
+    /// A connection from the pool (a warm one where there is one: see
+    /// `warm`), timing the wait for it
     /// (`photostream_catalog_acquire_seconds{pool}`): every query goes
     /// through here, so the histogram shows when the pool is the bottleneck.
-    pub(crate) async fn conn(&self) -> Result<PoolConnection<sqlx::Any>> {
+    pub(crate) async fn conn(&self) -> Result<warm::Conn> {
         let started = std::time::Instant::now();
-        let conn = self.pool.acquire().await;
+        let conn = warm::Warm::acquire(self.warm.as_ref(), &self.pool, self.acquire_timeout).await;
         metric::CATALOG_ACQUIRE_SECONDS.with([self.name])
             .record(started.elapsed().as_secs_f64());
         Ok(conn?)
@@ -277,7 +298,7 @@ impl Catalog {
 pub(crate) fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> CatalogError {
     move |e| match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => CatalogError::Conflict(what),
-        _ => CatalogError::Db(e),
+        _ => CatalogError::from(e),
     }
 }
 
@@ -286,7 +307,7 @@ where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
     use sqlx::Row;
-    row.try_get(col).map_err(CatalogError::Db)
+    row.try_get(col).map_err(CatalogError::from)
 }
 
 /// A stored name column (a username, an album name) as its newtype; a
