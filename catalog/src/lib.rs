@@ -36,6 +36,9 @@
 //! - [`acl`]: a photo row's access facts ([`access_of`]) for the pure
 //!   decision in `photostream_types::acl`, and `viewer_ids`.
 //! - `maintenance`: planner statistics, kept current as the catalog grows.
+//! - `warm`: connections handed from statement to statement without sqlx's
+//!   release ping (which made a busy pool look exhausted), bounded, and
+//!   emptied after any error that means a connection broke.
 //!
 //! The upload path writes the photo row and its outbox record in one
 //! transaction ([`Catalog::insert_photo`]); the relay in `processors` moves
@@ -152,10 +155,12 @@ impl PoolSettings {
     fn max_for(&self, dialect: Dialect) -> u32 {
         match (self.max_connections, dialect) {
             (0, Dialect::Sqlite) => 8,
-            // 16 ran out at 1,000 reads/s on 5,000 photos and 48 did not
-            // (docs/benchmarks.md); 32 keeps two API instances and their
-            // pipelines under PostgreSQL's default 100 connections.
-            (0, Dialect::Postgres) => 32,
+            // Connections now go back warm, held only for their statement
+            // (`warm`), so few suffice; more let more PostgreSQL backends
+            // run at once, which on a shared 2-core machine took the CPU
+            // from the API's own threads: 1,000 reads/s measured p99 12-21 ms
+            // with 12 and 380-670 ms with 32 (docs/benchmarks.md).
+            (0, Dialect::Postgres) => 12,
             (n, _) => n,
         }
     }
@@ -287,6 +292,9 @@ impl Catalog {
     /// A transaction on a connection from the pool, timed like [`conn`](Self::conn).
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         let started = std::time::Instant::now();
+        if let Some(warm) = self.warm.as_ref().filter(|_| self.pool.num_idle() == 0) {
+            warm.release_one();
+        }
         let tx = self.pool.begin().await;
         metric::CATALOG_ACQUIRE_SECONDS.with([self.name])
             .record(started.elapsed().as_secs_f64());

@@ -22,7 +22,9 @@
 //! The warm connections are bounded by `max - reserve` permits, so at
 //! least `reserve` of the pool's connections are always left to
 //! transactions (`Catalog::begin` takes them from sqlx's pool, whose
-//! release ping settles a rolled-back or broken transaction).
+//! release ping settles a rolled-back or broken transaction), and a
+//! transaction that finds sqlx's pool empty first hands an idle warm
+//! connection back to it ([`Warm::release_one`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -76,6 +78,14 @@ impl Warm {
     /// How many connections are idle here (in use, as far as sqlx knows).
     pub(crate) fn idle(&self) -> usize {
         self.idle.lock().expect("warm cache lock").len()
+    }
+
+    /// Hands one idle connection back to sqlx's pool (through its release
+    /// ping), for a transaction that finds none there: a transaction never
+    /// waits while a warm connection sits idle.
+    pub(crate) fn release_one(&self) {
+        let one = self.idle.lock().expect("warm cache lock").pop();
+        drop(one);
     }
 
     /// Drops every idle connection (back to sqlx's pool), e.g. before the

@@ -42,7 +42,7 @@ pub struct Config {
     pub metrics_token: String,
     /// Catalog URL; empty means `sqlite://{data_dir}/catalog.db`.
     pub catalog: String,
-    /// Connections in the API's catalog pool; 0: 32 on PostgreSQL, 8 on SQLite.
+    /// Connections in the API's catalog pool; 0: 12 on PostgreSQL, 8 on SQLite.
     pub catalog_pool: u32,
     /// `embedded` (a durable log under the data dir), `nats://host:4222`
     /// (JetStream) or `fluvio://host:9003`.
