@@ -35,7 +35,7 @@ impl Catalog {
         sqlx::query("SELECT * FROM albums WHERE owner_id = $1 AND name = $2")
             .bind(owner.as_str())
             .bind(name.as_str())
-            .fetch_optional(&mut *self.conn().await?)
+            .fetch_optional(&mut self.conn().await?)
             .await?
             .map(|r| Album::from_row(&r))
             .transpose()
@@ -55,7 +55,7 @@ impl Catalog {
         .bind(name.as_str())
         .bind(name.as_str())
         .bind(now_ms())
-        .execute(&mut *self.conn().await?)
+        .execute(&mut self.conn().await?)
         .await?;
         self.album_by_name(owner, name)
             .await?
@@ -65,7 +65,7 @@ impl Catalog {
     pub async fn album(&self, id: &AlbumId) -> Result<Option<Album>> {
         sqlx::query("SELECT * FROM albums WHERE id = $1")
             .bind(id.as_str())
-            .fetch_optional(&mut *self.conn().await?)
+            .fetch_optional(&mut self.conn().await?)
             .await?
             .map(|r| Album::from_row(&r))
             .transpose()
@@ -75,7 +75,7 @@ impl Catalog {
     pub async fn albums(&self, owner: &UserId) -> Result<Vec<Album>> {
         let rows = sqlx::query("SELECT * FROM albums WHERE owner_id = $1 ORDER BY created_ms, id")
             .bind(owner.as_str())
-            .fetch_all(&mut *self.conn().await?)
+            .fetch_all(&mut self.conn().await?)
             .await?;
         rows.iter().map(Album::from_row).collect()
     }
@@ -101,7 +101,7 @@ impl Catalog {
         .bind(description)
         .bind(default_visibility.as_str())
         .bind(now_ms())
-        .execute(&mut *self.conn().await?)
+        .execute(&mut self.conn().await?)
         .await
         .map_err(conflict("album"))?;
         self.album(&id).await?.ok_or(CatalogError::NotFound)
@@ -120,7 +120,7 @@ impl Catalog {
             .bind(description.unwrap_or(&current.description))
             .bind(default_visibility.unwrap_or(current.default_visibility).as_str())
             .bind(id.as_str())
-            .execute(&mut *self.conn().await?)
+            .execute(&mut self.conn().await?)
             .await?;
         self.album(id).await?.ok_or(CatalogError::NotFound)
     }

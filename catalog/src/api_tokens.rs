@@ -19,7 +19,7 @@ impl Catalog {
         .bind(&t.token_hash)
         .bind(t.scopes.join(","))
         .bind(now)
-        .execute(&mut *self.conn().await?)
+        .execute(&mut self.conn().await?)
         .await?;
         Ok(ApiToken {
             id: t.id.clone(),
@@ -35,7 +35,7 @@ impl Catalog {
     pub async fn api_token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
         sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_ms IS NULL")
             .bind(hash)
-            .fetch_optional(&mut *self.conn().await?)
+            .fetch_optional(&mut self.conn().await?)
             .await?
             .map(|r| ApiToken::from_row(&r))
             .transpose()
@@ -44,7 +44,7 @@ impl Catalog {
     pub async fn api_tokens(&self, user: &UserId) -> Result<Vec<ApiToken>> {
         let rows = sqlx::query("SELECT * FROM api_tokens WHERE user_id = $1 ORDER BY created_ms DESC")
             .bind(user.as_str())
-            .fetch_all(&mut *self.conn().await?)
+            .fetch_all(&mut self.conn().await?)
             .await?;
         rows.iter().map(ApiToken::from_row).collect()
     }
@@ -57,7 +57,7 @@ impl Catalog {
         .bind(now_ms())
         .bind(id)
         .bind(user.as_str())
-        .execute(&mut *self.conn().await?)
+        .execute(&mut self.conn().await?)
         .await?
         .rows_affected();
         Ok(n > 0)

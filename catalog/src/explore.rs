@@ -16,7 +16,7 @@ impl Catalog {
              ORDER BY p.created_ms DESC, p.id DESC LIMIT $1"
         ))
         .bind(limit)
-        .fetch_all(&mut *self.conn().await?)
+        .fetch_all(&mut self.conn().await?)
         .await?;
         rows.iter().map(Photo::from_row).collect()
     }
@@ -27,7 +27,7 @@ impl Catalog {
             "SELECT photo_id, COUNT(*) AS n FROM favorites WHERE created_ms >= $1 GROUP BY photo_id",
         )
         .bind(since_ms)
-        .fetch_all(&mut *self.conn().await?)
+        .fetch_all(&mut self.conn().await?)
         .await?;
         rows.iter()
             .map(|r| Ok((parse(get::<String>(r, "photo_id")?)?, get::<i64>(r, "n")?)))
@@ -38,7 +38,7 @@ impl Catalog {
     pub async fn following_ids(&self, user: &UserId) -> Result<Vec<UserId>> {
         let rows = sqlx::query("SELECT followee_id FROM follows WHERE follower_id = $1")
             .bind(user.as_str())
-            .fetch_all(&mut *self.conn().await?)
+            .fetch_all(&mut self.conn().await?)
             .await?;
         rows.iter().map(|r| parse(get::<String>(r, "followee_id")?)).collect()
     }

@@ -49,7 +49,7 @@ impl Catalog {
     }
 
     pub async fn group(&self, id: &str) -> Result<Option<Group>> {
-        let Some(r) = sqlx::query("SELECT * FROM groups_ WHERE id = $1").bind(id).fetch_optional(&mut *self.conn().await?).await? else {
+        let Some(r) = sqlx::query("SELECT * FROM groups_ WHERE id = $1").bind(id).fetch_optional(&mut self.conn().await?).await? else {
             return Ok(None);
         };
         Ok(Some(Group {
@@ -69,7 +69,7 @@ impl Catalog {
         .bind(group)
         .bind(user.as_str())
         .bind(now_ms())
-        .execute(&mut *self.conn().await?)
+        .execute(&mut self.conn().await?)
         .await?;
         Ok(())
     }
@@ -95,7 +95,7 @@ impl Catalog {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1 AND user_id = $2")
             .bind(group)
             .bind(user.as_str())
-            .fetch_one(&mut *self.conn().await?)
+            .fetch_one(&mut self.conn().await?)
             .await?;
         Ok(get::<i64>(&r, "n")? > 0)
     }
@@ -103,7 +103,7 @@ impl Catalog {
     pub async fn member_count(&self, group: &str) -> Result<i64> {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1")
             .bind(group)
-            .fetch_one(&mut *self.conn().await?)
+            .fetch_one(&mut self.conn().await?)
             .await?;
         get(&r, "n")
     }
@@ -117,7 +117,7 @@ impl Catalog {
         .bind(photo.as_str())
         .bind(by.as_str())
         .bind(now_ms())
-        .execute(&mut *self.conn().await?)
+        .execute(&mut self.conn().await?)
         .await?;
         Ok(())
     }
@@ -131,7 +131,7 @@ impl Catalog {
         )
         .replace("SELECT p.*,", "SELECT p.*, g.created_ms AS added_ms,");
         sql += &keyset_clause(direction, "g.created_ms", "g.photo_id", limit, &mut binds);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut self.conn().await?).await?;
         let items = rows
             .iter()
             .map(|r| {

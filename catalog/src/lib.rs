@@ -255,7 +255,7 @@ impl Catalog {
 
     /// Reachability check for `/readyz`.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&mut *self.conn().await?).await?;
+        sqlx::query("SELECT 1").execute(&mut self.conn().await?).await?;
         Ok(())
     }
 
@@ -292,7 +292,8 @@ impl Catalog {
     /// A transaction on a connection from the pool, timed like [`conn`](Self::conn).
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         let started = std::time::Instant::now();
-        if let Some(warm) = self.warm.as_ref().filter(|_| self.pool.num_idle() == 0) {
+        let full = self.pool.num_idle() == 0 && self.pool.size() >= self.pool.options().get_max_connections();
+        if let Some(warm) = self.warm.as_ref().filter(|_| full) {
             warm.release_one();
         }
         let tx = self.pool.begin().await;

@@ -28,7 +28,7 @@ impl Catalog {
             // (its planner prefers the index that matches ORDER BY).
             Dialect::Sqlite => Ok(Vec::new()),
             Dialect::Postgres => {
-                let row = sqlx::query("SELECT current_setting('autovacuum') AS on_off").fetch_one(&mut *conn).await?;
+                let row = sqlx::query("SELECT current_setting('autovacuum') AS on_off").fetch_one(&mut conn).await?;
                 if get::<String>(&row, "on_off")? != "off" {
                     return Ok(Vec::new());
                 }
@@ -36,7 +36,7 @@ impl Catalog {
                     "SELECT CAST(relname AS TEXT) AS relname, n_mod_since_analyze AS changed, n_live_tup AS live
                      FROM pg_stat_user_tables WHERE schemaname = current_schema()",
                 )
-                .fetch_all(&mut *conn)
+                .fetch_all(&mut conn)
                 .await?;
                 let mut analysed = Vec::new();
                 for row in &rows {
@@ -46,7 +46,7 @@ impl Catalog {
                         // The name comes from the server's own catalog;
                         // quoting keeps any name a plain identifier.
                         let quoted = format!("\"{}\"", table.replace('"', "\"\""));
-                        sqlx::query(&format!("ANALYZE {quoted}")).execute(&mut *conn).await?;
+                        sqlx::query(&format!("ANALYZE {quoted}")).execute(&mut conn).await?;
                         analysed.push(table);
                     }
                 }

@@ -119,7 +119,7 @@ impl Catalog {
              WHERE n.user_id = $1"
             .to_string();
         sql += &keyset_clause(direction, "n.created_ms", "n.id", limit, &mut binds);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut self.conn().await?).await?;
         let items = rows.iter().map(Notification::from_row).collect::<Result<Vec<_>>>()?;
         Ok(finish_page(items, direction, limit))
     }
@@ -132,7 +132,7 @@ impl Catalog {
                 sqlx::query("UPDATE notifications SET read_ms = $1 WHERE user_id = $2 AND read_ms IS NULL")
                     .bind(now)
                     .bind(user.as_str())
-                    .execute(&mut *self.conn().await?)
+                    .execute(&mut self.conn().await?)
                     .await?;
             }
             Some(ids) => {
@@ -141,7 +141,7 @@ impl Catalog {
                         .bind(now)
                         .bind(user.as_str())
                         .bind(id)
-                        .execute(&mut *self.conn().await?)
+                        .execute(&mut self.conn().await?)
                         .await?;
                 }
             }

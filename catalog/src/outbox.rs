@@ -47,7 +47,7 @@ impl Catalog {
     pub async fn outbox_pending(&self, limit: i64) -> Result<Vec<OutboxEntry>> {
         let rows = sqlx::query("SELECT * FROM outbox ORDER BY created_ms, id LIMIT $1")
             .bind(limit)
-            .fetch_all(&mut *self.conn().await?)
+            .fetch_all(&mut self.conn().await?)
             .await?;
         rows.iter()
             .map(|r| {
@@ -64,7 +64,7 @@ impl Catalog {
 
     /// How many records wait to be relayed.
     pub async fn outbox_count(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox").fetch_one(&mut *self.conn().await?).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox").fetch_one(&mut self.conn().await?).await?;
         get(&row, "n")
     }
 
@@ -85,7 +85,7 @@ impl Catalog {
             for id in chunk {
                 q = q.bind(id.as_str());
             }
-            q.execute(&mut *self.conn().await?).await?;
+            q.execute(&mut self.conn().await?).await?;
         }
         Ok(())
     }

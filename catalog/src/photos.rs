@@ -157,7 +157,7 @@ impl Catalog {
     pub async fn photo(&self, id: &PhotoId) -> Result<Option<Photo>> {
         sqlx::query(&format!("{SELECT_PHOTO} WHERE p.id = $1"))
             .bind(id.as_str())
-            .fetch_optional(&mut *self.conn().await?)
+            .fetch_optional(&mut self.conn().await?)
             .await?
             .map(|r| Photo::from_row(&r))
             .transpose()
@@ -172,7 +172,7 @@ impl Catalog {
         let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
         let binds: Vec<Bind> = ids.iter().map(|id| Bind::Text(id.to_string())).collect();
         let sql = format!("{SELECT_PHOTO} WHERE p.id IN ({})", marks.join(", "));
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut self.conn().await?).await?;
         let mut found = rows.iter().map(Photo::from_row).collect::<Result<Vec<_>>>()?;
         found.sort_by_key(|p| ids.iter().position(|id| *id == p.id));
         Ok(found)
@@ -184,7 +184,7 @@ impl Catalog {
             "{SELECT_PHOTO} WHERE p.original_key = $1 OR p.thumbnail_key = $1 OR p.display_key = $1"
         ))
         .bind(key)
-        .fetch_optional(&mut *self.conn().await?)
+        .fetch_optional(&mut self.conn().await?)
         .await?
         .map(|r| Photo::from_row(&r))
         .transpose()
@@ -195,7 +195,7 @@ impl Catalog {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM photos WHERE album_id = $1 AND file_stem = $2")
             .bind(album.as_str())
             .bind(stem)
-            .fetch_one(&mut *self.conn().await?)
+            .fetch_one(&mut self.conn().await?)
             .await?;
         Ok(get::<i64>(&row, "n")? > 0)
     }
@@ -208,7 +208,7 @@ impl Catalog {
              WHERE (original_key = $1 OR thumbnail_key = $1 OR display_key = $1) AND deleted_ms IS NULL",
         )
         .bind(key)
-        .fetch_one(&mut *self.conn().await?)
+        .fetch_one(&mut self.conn().await?)
         .await?;
         Ok(get::<i64>(&row, "n")? > 0)
     }
@@ -301,7 +301,7 @@ impl Catalog {
                 )
                 .bind(&me)
                 .bind(FEED_BRANCHES as i64)
-                .fetch_all(&mut *conn)
+                .fetch_all(&mut conn)
                 .await?;
                 if followed.len() < FEED_BRANCHES {
                     let keyset = keyset_clause(direction, "p.created_ms", "p.id", limit, &mut binds);
@@ -335,7 +335,7 @@ impl Catalog {
             }
         };
 
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *conn).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut conn).await?;
         let photos = rows.iter().map(Photo::from_row).collect::<Result<Vec<_>>>()?;
         Ok(finish_page(photos, direction, limit))
     }
@@ -348,7 +348,7 @@ impl Catalog {
         ))
         .bind(after.map_or("", |a| a.as_str()))
         .bind(limit)
-        .fetch_all(&mut *self.conn().await?)
+        .fetch_all(&mut self.conn().await?)
         .await?;
         rows.iter().map(Photo::from_row).collect()
     }
@@ -356,7 +356,7 @@ impl Catalog {
     /// How many live photos there are.
     pub async fn photo_count(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM photos WHERE deleted_ms IS NULL")
-            .fetch_one(&mut *self.conn().await?)
+            .fetch_one(&mut self.conn().await?)
             .await?;
         get(&row, "n")
     }

@@ -173,14 +173,14 @@ impl Catalog {
                 ))
                 .bind(id.as_str())
                 .bind(limit)
-                .fetch_all(&mut *self.conn().await?)
+                .fetch_all(&mut self.conn().await?)
                 .await?,
                 None => {
                     sqlx::query(&format!(
                         "{select} ORDER BY a.created_ms DESC, a.id DESC LIMIT $1"
                     ))
                     .bind(limit)
-                    .fetch_all(&mut *self.conn().await?)
+                    .fetch_all(&mut self.conn().await?)
                     .await?
                 }
             };
@@ -192,7 +192,7 @@ impl Catalog {
         sqlx::query("UPDATE users SET watermark_default = $1 WHERE id = $2")
             .bind(on as i64)
             .bind(user.as_str())
-            .execute(&mut *self.conn().await?)
+            .execute(&mut self.conn().await?)
             .await?;
         self.user_by_id(user).await?.ok_or(CatalogError::NotFound)
     }

@@ -16,7 +16,7 @@ impl Catalog {
             .bind(user.as_str())
             .bind(now_ms())
             .bind(expires_ms)
-            .execute(&mut *self.conn().await?)
+            .execute(&mut self.conn().await?)
             .await?;
         Ok(id)
     }
@@ -31,7 +31,7 @@ impl Catalog {
         .bind(id.as_str())
         .bind(user.as_str())
         .bind(now_ms())
-        .fetch_optional(&mut *self.conn().await?)
+        .fetch_optional(&mut self.conn().await?)
         .await?;
         row.as_ref().map(User::from_row).transpose()
     }
@@ -42,7 +42,7 @@ impl Catalog {
             .bind(now_ms())
             .bind(id.as_str())
             .bind(user.as_str())
-            .execute(&mut *self.conn().await?)
+            .execute(&mut self.conn().await?)
             .await?
             .rows_affected();
         Ok(n > 0)
@@ -74,7 +74,7 @@ impl Catalog {
     pub async fn delete_expired_sessions(&self) -> Result<u64> {
         let n = sqlx::query("DELETE FROM sessions WHERE expires_ms < $1")
             .bind(now_ms() - 86_400_000)
-            .execute(&mut *self.conn().await?)
+            .execute(&mut self.conn().await?)
             .await?
             .rows_affected();
         Ok(n)

@@ -74,7 +74,7 @@ impl Catalog {
              WHERE c.id = $1 AND c.deleted_ms IS NULL",
         )
         .bind(id)
-        .fetch_optional(&mut *self.conn().await?)
+        .fetch_optional(&mut self.conn().await?)
         .await?
         .map(|r| Comment::from_row(&r))
         .transpose()
@@ -86,7 +86,7 @@ impl Catalog {
              WHERE c.photo_id = $1 AND c.deleted_ms IS NULL AND c.status = 'visible'"
             .to_string();
         sql += &keyset_clause(direction, "c.created_ms", "c.id", limit, &mut binds);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut self.conn().await?).await?;
         let comments = rows.iter().map(Comment::from_row).collect::<Result<Vec<_>>>()?;
         Ok(finish_page(comments, direction, limit))
     }
@@ -95,7 +95,7 @@ impl Catalog {
         let n = sqlx::query("UPDATE comments SET deleted_ms = $1 WHERE id = $2 AND deleted_ms IS NULL")
             .bind(now_ms())
             .bind(id)
-            .execute(&mut *self.conn().await?)
+            .execute(&mut self.conn().await?)
             .await?
             .rows_affected();
         Ok(n > 0)
@@ -105,7 +105,7 @@ impl Catalog {
     pub async fn commenters(&self, photo: &PhotoId) -> Result<Vec<UserId>> {
         let rows = sqlx::query("SELECT DISTINCT author_id FROM comments WHERE photo_id = $1 AND deleted_ms IS NULL")
             .bind(photo.as_str())
-            .fetch_all(&mut *self.conn().await?)
+            .fetch_all(&mut self.conn().await?)
             .await?;
         rows.iter().map(|r| parse(get::<String>(r, "author_id")?)).collect()
     }
@@ -113,7 +113,7 @@ impl Catalog {
     pub async fn comment_count(&self, photo: &PhotoId) -> Result<i64> {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM comments WHERE photo_id = $1 AND deleted_ms IS NULL AND status = 'visible'")
             .bind(photo.as_str())
-            .fetch_one(&mut *self.conn().await?)
+            .fetch_one(&mut self.conn().await?)
             .await?;
         get(&r, "n")
     }
@@ -154,7 +154,7 @@ impl Catalog {
         sqlx::query("DELETE FROM favorites WHERE user_id = $1 AND photo_id = $2")
             .bind(user.as_str())
             .bind(photo.as_str())
-            .execute(&mut *self.conn().await?)
+            .execute(&mut self.conn().await?)
             .await?;
         Ok(())
     }
@@ -162,7 +162,7 @@ impl Catalog {
     pub async fn favorite_count(&self, photo: &PhotoId) -> Result<i64> {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM favorites WHERE photo_id = $1")
             .bind(photo.as_str())
-            .fetch_one(&mut *self.conn().await?)
+            .fetch_one(&mut self.conn().await?)
             .await?;
         get(&r, "n")
     }
@@ -177,7 +177,7 @@ impl Catalog {
         )
         .replace("SELECT p.*,", "SELECT p.*, f.created_ms AS fav_ms,");
         sql += &keyset_clause(direction, "f.created_ms", "f.photo_id", limit, &mut binds);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut self.conn().await?).await?;
         let items = rows
             .iter()
             .map(|r| {
@@ -206,7 +206,7 @@ impl Catalog {
         sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
             .bind(follower.as_str())
             .bind(followee.as_str())
-            .execute(&mut *self.conn().await?)
+            .execute(&mut self.conn().await?)
             .await?;
         Ok(())
     }
@@ -220,7 +220,7 @@ impl Catalog {
              WHERE f.{mine} = $1"
         );
         sql += &keyset_clause(direction, "f.created_ms", &format!("f.{theirs}"), limit, &mut binds);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut self.conn().await?).await?;
         let items = rows
             .iter()
             .map(|r| {
@@ -243,7 +243,7 @@ impl Catalog {
         .bind(user.as_str())
         .bind(after.map_or("", |a| a.as_str()))
         .bind(limit)
-        .fetch_all(&mut *self.conn().await?)
+        .fetch_all(&mut self.conn().await?)
         .await?;
         rows.iter().map(|r| parse(get::<String>(r, "follower_id")?)).collect()
     }
@@ -263,7 +263,7 @@ impl Catalog {
         let one = |sql: &'static str| {
             let owner = owner.to_string();
             async move {
-                let r = sqlx::query(sql).bind(owner).fetch_one(&mut *self.conn().await?).await?;
+                let r = sqlx::query(sql).bind(owner).fetch_one(&mut self.conn().await?).await?;
                 get::<i64>(&r, "n")
             }
         };

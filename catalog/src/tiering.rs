@@ -32,7 +32,7 @@ impl Catalog {
         .bind(now_ms)
         .bind(id.as_str())
         .bind(now_ms - READ_RECORD_GRANULARITY_MS)
-        .execute(&mut *self.conn().await?)
+        .execute(&mut self.conn().await?)
         .await?
         .rows_affected();
         Ok(n > 0)
@@ -53,7 +53,7 @@ impl Catalog {
             .bind(to.as_str())
             .bind(id.as_str())
             .bind(from.as_str())
-            .execute(&mut *self.conn().await?)
+            .execute(&mut self.conn().await?)
             .await?
             .rows_affected();
         Ok(n > 0)
@@ -79,7 +79,7 @@ impl Catalog {
         .bind(after.map_or("", |a| a.as_str()))
         .bind(read_before_ms)
         .bind(limit)
-        .fetch_all(&mut *self.conn().await?)
+        .fetch_all(&mut self.conn().await?)
         .await?;
         rows.iter().map(Photo::from_row).collect()
     }
@@ -90,7 +90,7 @@ impl Catalog {
             "SELECT storage_tier, COUNT(*) AS objects, CAST(COALESCE(SUM(byte_size), 0) AS BIGINT) AS bytes
              FROM photos WHERE deleted_ms IS NULL GROUP BY storage_tier",
         )
-        .fetch_all(&mut *self.conn().await?)
+        .fetch_all(&mut self.conn().await?)
         .await?;
         rows.iter()
             .map(|r| {
@@ -116,7 +116,7 @@ impl Catalog {
         ))
         .bind(owner.as_str())
         .bind(sha256)
-        .fetch_all(&mut *self.conn().await?)
+        .fetch_all(&mut self.conn().await?)
         .await?;
         rows.iter().map(Photo::from_row).collect()
     }

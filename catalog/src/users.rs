@@ -91,7 +91,7 @@ impl Catalog {
     pub async fn user_by_username(&self, username: &Username) -> Result<Option<User>> {
         sqlx::query("SELECT * FROM users WHERE username = $1")
             .bind(username.as_str())
-            .fetch_optional(&mut *self.conn().await?)
+            .fetch_optional(&mut self.conn().await?)
             .await?
             .map(|r| User::from_row(&r))
             .transpose()
@@ -100,7 +100,7 @@ impl Catalog {
     pub async fn user_by_id(&self, id: &UserId) -> Result<Option<User>> {
         sqlx::query("SELECT * FROM users WHERE id = $1")
             .bind(id.as_str())
-            .fetch_optional(&mut *self.conn().await?)
+            .fetch_optional(&mut self.conn().await?)
             .await?
             .map(|r| User::from_row(&r))
             .transpose()
@@ -111,7 +111,7 @@ impl Catalog {
         let n = sqlx::query("UPDATE users SET role = $1 WHERE username = $2")
             .bind(role)
             .bind(username.as_str())
-            .execute(&mut *self.conn().await?)
+            .execute(&mut self.conn().await?)
             .await?
             .rows_affected();
         Ok(n > 0)

@@ -13,7 +13,7 @@ impl Catalog {
              WHERE v.photo_id = $1 ORDER BY u.username",
         )
         .bind(photo.as_str())
-        .fetch_all(&mut *self.conn().await?)
+        .fetch_all(&mut self.conn().await?)
         .await?;
         rows.iter()
             .map(|r| {

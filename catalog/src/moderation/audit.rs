@@ -93,7 +93,7 @@ impl Catalog {
              ORDER BY CASE WHEN status = 'pending' THEN 0 ELSE 1 END, created_ms DESC LIMIT 1",
         )
         .bind(photo.as_str())
-        .fetch_optional(&mut *self.conn().await?)
+        .fetch_optional(&mut self.conn().await?)
         .await?;
         let item = match row {
             Some(r) => get::<String>(&r, "id")?,
@@ -129,7 +129,7 @@ impl Catalog {
             sql += &format!(" AND m.action = ${}", binds.len());
         }
         sql += &keyset_clause(direction, "m.created_ms", "m.id", limit, &mut binds);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut self.conn().await?).await?;
         let items = rows.iter().map(AuditEntry::from_row).collect::<Result<Vec<_>>>()?;
         Ok(finish_page(items, direction, limit))
     }
@@ -141,7 +141,7 @@ impl Catalog {
             "SELECT MAX(created_ms) AS at FROM moderation_audit WHERE photo_id = $1 AND actor_id IS NOT NULL AND comment_id IS NULL",
         )
         .bind(photo.as_str())
-        .fetch_one(&mut *self.conn().await?)
+        .fetch_one(&mut self.conn().await?)
         .await?;
         get(&row, "at")
     }

@@ -25,7 +25,7 @@ impl Catalog {
             "SELECT hash, photo_id, updated_ms, removed_ms FROM phash_blocklist WHERE updated_ms >= $1 ORDER BY updated_ms",
         )
         .bind(since_ms)
-        .fetch_all(&mut *self.conn().await?)
+        .fetch_all(&mut self.conn().await?)
         .await?;
         rows.iter()
             .map(|r| {
@@ -45,7 +45,7 @@ impl Catalog {
         sqlx::query("UPDATE photos SET phash = $1 WHERE id = $2")
             .bind(hash as i64)
             .bind(photo.as_str())
-            .execute(&mut *self.conn().await?)
+            .execute(&mut self.conn().await?)
             .await?;
         Ok(())
     }

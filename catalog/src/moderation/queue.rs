@@ -66,7 +66,7 @@ impl Catalog {
     pub async fn moderation_item(&self, id: &str) -> Result<Option<ModerationItem>> {
         sqlx::query("SELECT * FROM moderation_items WHERE id = $1")
             .bind(id)
-            .fetch_optional(&mut *self.conn().await?)
+            .fetch_optional(&mut self.conn().await?)
             .await?
             .map(|r| ModerationItem::from_row(&r))
             .transpose()
@@ -77,7 +77,7 @@ impl Catalog {
     pub async fn pending_item_of(&self, photo: &PhotoId) -> Result<Option<String>> {
         let row = sqlx::query("SELECT id FROM moderation_items WHERE photo_id = $1 AND status = 'pending' LIMIT 1")
             .bind(photo.as_str())
-            .fetch_optional(&mut *self.conn().await?)
+            .fetch_optional(&mut self.conn().await?)
             .await?;
         row.map(|r| get::<String>(&r, "id")).transpose()
     }
@@ -87,7 +87,7 @@ impl Catalog {
         let mut binds = vec![Bind::Text(status.to_string())];
         let mut sql = "SELECT * FROM moderation_items WHERE status = $1".to_string();
         sql += &keyset_clause_ordered(direction, "created_ms", "id", limit, &mut binds, true);
-        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut *self.conn().await?).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&mut self.conn().await?).await?;
         let items = rows.iter().map(ModerationItem::from_row).collect::<Result<Vec<_>>>()?;
         Ok(finish_page(items, direction, limit))
     }
@@ -96,7 +96,7 @@ impl Catalog {
         let stats = sqlx::query_as(
             "SELECT COUNT(*) AS pending, MIN(created_ms) AS oldest_ms FROM moderation_items WHERE status = 'pending'",
         )
-        .fetch_one(&mut *self.conn().await?)
+        .fetch_one(&mut self.conn().await?)
         .await?;
         Ok(stats)
     }

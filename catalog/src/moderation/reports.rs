@@ -27,7 +27,7 @@ impl Catalog {
         let mut conn = self.conn().await?;
         let row = sqlx::query("SELECT created_ms FROM users WHERE id = $1")
             .bind(reporter.as_str())
-            .fetch_optional(&mut *conn)
+            .fetch_optional(&mut conn)
             .await?
             .ok_or(CatalogError::NotFound)?;
         let created: i64 = get(&row, "created_ms")?;
@@ -39,7 +39,7 @@ impl Catalog {
              WHERE r.reporter_id = $1 AND i.decided_ms IS NOT NULL",
         )
         .bind(reporter.as_str())
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut conn)
         .await?;
         Ok((created, get(&row, "upheld")?, get(&row, "dismissed")?))
     }
