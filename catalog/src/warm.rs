@@ -65,10 +65,10 @@ pub(crate) fn note_error(e: &sqlx::Error) {
 }
 
 pub(crate) struct Warm {
-    idle: Mutex<Vec<(PoolConnection<Any>, Instant)>>,
+    /// Idle connections, each with when it came back and the [`BROKEN`]
+    /// value it was kept under.
+    idle: Mutex<Vec<(PoolConnection<Any>, Instant, u64)>>,
     permits: Arc<Semaphore>,
-    /// The [`BROKEN`] value the idle connections were kept under.
-    kept_at: AtomicU64,
     /// Set by [`drain`](Self::drain): nothing is kept any more.
     closed: AtomicBool,
 }
@@ -79,7 +79,6 @@ impl Warm {
         Arc::new(Self {
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(permits.max(1))),
-            kept_at: AtomicU64::new(BROKEN.load(Ordering::Relaxed)),
             closed: AtomicBool::new(false),
         })
     }
@@ -139,17 +138,19 @@ impl Warm {
         Ok(self.wrap(conn, permit))
     }
 
+    /// The most recently returned idle connection kept under the current
+    /// [`BROKEN`] value; older ones (a connection may have broken since
+    /// they were kept) go back through sqlx.
     fn take(&self) -> Option<(PoolConnection<Any>, Instant)> {
-        let mut idle = self.idle.lock().expect("warm cache lock");
         let broken = BROKEN.load(Ordering::Relaxed);
-        if self.kept_at.swap(broken, Ordering::Relaxed) != broken {
-            // A connection may have broken since these were kept.
-            let stale = std::mem::take(&mut *idle);
-            drop(idle);
-            drop(stale);
-            return None;
-        }
-        idle.pop()
+        let mut stale = Vec::new();
+        let found = {
+            let mut idle = self.idle.lock().expect("warm cache lock");
+            stale.extend(idle.extract_if(.., |(_, _, kept_at)| *kept_at != broken));
+            idle.pop()
+        };
+        drop(stale);
+        found.map(|(conn, since, _)| (conn, since))
     }
 
     fn wrap(self: &Arc<Self>, conn: PoolConnection<Any>, permit: OwnedSemaphorePermit) -> Conn {
@@ -163,7 +164,7 @@ impl Warm {
             drop(idle);
             return; // dropped: back through sqlx, which tests it
         }
-        idle.push((conn, Instant::now()));
+        idle.push((conn, Instant::now(), kept_at));
     }
 }
 
