@@ -251,6 +251,9 @@ pub struct ProcessorConfig {
     /// Records the thumbnailer, moderation and the purger each handle at
     /// once (each with its own outcome; records of one photo in order).
     pub concurrency: usize,
+    /// MiB of originals the thumbnailer and moderation hold in memory at
+    /// once, together (`processors::originals`).
+    pub originals_memory_mb: u64,
 }
 
 impl Default for Config {
@@ -331,7 +334,8 @@ impl Default for ProcessorConfig {
             sweep_grace_secs: 3600,
             sweep_interval_secs: 3600,
             catalog_pool: 6,
-            concurrency: 4,
+            concurrency: 16,
+            originals_memory_mb: 256,
         }
     }
 }

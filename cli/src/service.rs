@@ -9,7 +9,7 @@ use photostream_api::{ApiConfig, AppState, AuthKeys};
 use photostream_media::Limits;
 use photostream_pipeline::Topic;
 use photostream_processors::{
-    report_lag, run_processor_with_stats, AnalyticsRecorder, Concurrent, Moderator, Notifier, OrphanSweeper, OutboxRelay, Processor, ProcessorStats, Purger,
+    report_lag, run_processor_with_stats, AnalyticsRecorder, Concurrent, Moderator, Notifier, OriginalsBudget, OrphanSweeper, OutboxRelay, Processor, ProcessorStats, Purger,
     RunnerConfig, SearchIndexer, Thumbnailer,
 };
 use photostream_types::metric;
@@ -212,6 +212,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             max_backoff: Duration::from_millis(config.processors.max_backoff_ms),
         };
         let n = config.processors.concurrency;
+        let originals = Arc::new(OriginalsBudget::new(config.processors.originals_memory_mb.saturating_mul(1024 * 1024)));
         let processors: Vec<Arc<dyn Processor>> = vec![
             Arc::new(Concurrent::new(
                 Thumbnailer::new(
@@ -221,7 +222,8 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
                     limits,
                 )
                 .with_mark_style(config.watermark.style().map_err(anyhow::Error::msg)?)
-                .with_cold_store(backends.cold_objects.clone()),
+                .with_cold_store(backends.cold_objects.clone())
+                .with_originals_budget(originals.clone()),
                 n,
             )),
             Arc::new(SearchIndexer::new(backends.pipeline_catalog.clone(), backends.search.clone())),
@@ -233,7 +235,8 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             )),
             Arc::new(Notifier::new(backends.pipeline_catalog.clone())),
             Arc::new(Concurrent::new(
-                Moderator::new(backends.pipeline_catalog.clone(), backends.objects.clone(), checks, limits),
+                Moderator::new(backends.pipeline_catalog.clone(), backends.objects.clone(), checks, limits)
+                    .with_originals_budget(originals),
                 n,
             )),
         ];

@@ -10,6 +10,8 @@
 //!   follows, new photos).
 //! - [`moderator`]: the moderation checks on uploads, edits and comments.
 //! - [`purger`]: removes a deleted photo's files.
+//! - [`originals`]: the budget for originals the thumbnailer and moderation
+//!   hold in memory at once.
 //! - [`sweeper`]: removes blobs no catalog row refers to (left by a crash
 //!   between storing an original and committing its row).
 //!
@@ -20,6 +22,7 @@ pub mod dlq;
 pub mod indexer;
 pub mod moderator;
 pub mod notifier;
+pub mod originals;
 pub mod purger;
 pub mod relay;
 pub mod runner;
@@ -37,6 +40,7 @@ pub use analytics_recorder::AnalyticsRecorder;
 pub use indexer::SearchIndexer;
 pub use moderator::Moderator;
 pub use notifier::Notifier;
+pub use originals::OriginalsBudget;
 pub use purger::Purger;
 pub use relay::OutboxRelay;
 pub use runner::{report_lag, run_processor, run_processor_with_stats, ProcessorStats, RunnerConfig};

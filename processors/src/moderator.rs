@@ -30,13 +30,15 @@ use photostream_types::metric;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
-use crate::{ProcessError, Processor};
+use crate::{OriginalsBudget, ProcessError, Processor};
 
 pub struct Moderator {
     catalog: Catalog,
     objects: Arc<dyn ObjectStore>,
     checks: Arc<Checks>,
     limits: Limits,
+    /// Shared with the thumbnailer: originals held in memory at once.
+    originals: Arc<OriginalsBudget>,
     /// Creation time of the newest blocklist entry loaded so far.
     loaded_until: Mutex<Option<i64>>,
 }
@@ -47,7 +49,14 @@ const CLOCK_SLACK_MS: i64 = 60_000;
 
 impl Moderator {
     pub fn new(catalog: Catalog, objects: Arc<dyn ObjectStore>, checks: Arc<Checks>, limits: Limits) -> Self {
-        Self { catalog, objects, checks, limits, loaded_until: Mutex::new(None) }
+        Self { catalog, objects, checks, limits, originals: Arc::new(OriginalsBudget::default()), loaded_until: Mutex::new(None) }
+    }
+
+    /// The budget for originals in memory, shared with the thumbnailer
+    /// (config `processors.originals_memory_mb`).
+    pub fn with_originals_budget(mut self, budget: Arc<OriginalsBudget>) -> Self {
+        self.originals = budget;
+        self
     }
 
     /// Applies blocklist changes (blocks and reversals) since the last refresh.
@@ -69,6 +78,7 @@ impl Moderator {
     /// The image checks; the caller refreshes the blocklist first.
     async fn image_findings(&self, photo: &Photo) -> Result<(u64, Vec<Finding>), ProcessError> {
         let key = Path::parse(&photo.original_key).map_err(ProcessError::permanent)?;
+        let _held = self.originals.hold(photo.byte_size).await?;
         let bytes = self
             .objects
             .get(&key)

@@ -29,7 +29,7 @@ use photostream_pipeline::{Envelope, Record};
 use photostream_types::ObjectKey;
 use tracing::debug;
 
-use crate::{ProcessError, Processor};
+use crate::{OriginalsBudget, ProcessError, Processor};
 
 pub struct Thumbnailer {
     catalog: Catalog,
@@ -39,6 +39,8 @@ pub struct Thumbnailer {
     width: u32,
     limits: Limits,
     mark_style: MarkStyle,
+    /// Shared with moderation: originals held in memory at once.
+    originals: Arc<OriginalsBudget>,
 }
 
 /// The display rendition's long edge, in pixels (API.md).
@@ -53,6 +55,7 @@ impl Thumbnailer {
             width,
             limits,
             mark_style: MarkStyle::default(),
+            originals: Arc::new(OriginalsBudget::default()),
         }
     }
 
@@ -61,6 +64,13 @@ impl Thumbnailer {
     /// rethumb` re-renders a cold photo without moving it back.
     pub fn with_cold_store(mut self, cold: Option<Arc<dyn ObjectStore>>) -> Self {
         self.cold = cold;
+        self
+    }
+
+    /// The budget for originals in memory, shared with moderation
+    /// (config `processors.originals_memory_mb`).
+    pub fn with_originals_budget(mut self, budget: Arc<OriginalsBudget>) -> Self {
+        self.originals = budget;
         self
     }
 
@@ -156,6 +166,7 @@ impl Thumbnailer {
     /// from one decode, and stores them; returns their keys (the caller
     /// marks the catalog).
     async fn make(&self, photo: &Photo, with_thumbnail: bool) -> Result<(String, Option<String>), ProcessError> {
+        let held = self.originals.hold(photo.byte_size).await?;
         let bytes = self.read_original(photo).await?;
         let (width, limits) = (self.width, self.limits);
         let mark = photo.watermark.then(|| Watermark::for_owner(photo.owner.as_str(), self.mark_style));
@@ -168,6 +179,7 @@ impl Thumbnailer {
         .await
         .map_err(ProcessError::transient)?
         .map_err(ProcessError::permanent)?;
+        drop(held);
         // Next to the original, whatever album the photo is in now.
         let unexpected = || ProcessError::permanent(anyhow::anyhow!("unexpected original key {}", photo.original_key));
         let original = ObjectKey::parse(&photo.original_key).ok_or_else(unexpected)?;
