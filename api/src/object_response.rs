@@ -75,9 +75,15 @@ pub async fn serve_thumbnail(st: &AppState, grant: Grant, key: &str, headers: &H
         None => {
             let path = object_store::path::Path::parse(key).map_err(|_| ApiError::not_found())?;
             let b = st.objects.get(&path).await?.bytes().await?;
-            if let Err(e) = st.thumbnail_cache.put(key, b.clone()).await {
-                tracing::warn!(error = %e, "thumbnail cache write failed");
-            }
+            // Filled behind the response: a miss never waits for the cache
+            // (a round trip to Redis). Access was decided before the cache
+            // was asked, so a late fill never serves what a caller may not see.
+            let (cache, key, fill) = (st.thumbnail_cache.clone(), key.to_string(), b.clone());
+            tokio::spawn(async move {
+                if let Err(e) = cache.put(&key, fill).await {
+                    tracing::warn!(error = %e, "thumbnail cache write failed");
+                }
+            });
             b
         }
     };
