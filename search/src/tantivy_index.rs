@@ -16,6 +16,10 @@ use tantivy::schema::{
 };
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
+/// The index writer's memory arena: enough for a batch of 500 documents
+/// (`processors::indexer`), at tantivy's minimum per thread.
+const WRITER_MEMORY_BYTES: usize = 15_000_000;
+
 use crate::{words, IndexChange, Result, SearchDoc, SearchError, SearchHits, SearchIndex, SearchQuery, Searcher};
 
 #[derive(Clone, Copy)]
@@ -78,7 +82,19 @@ impl TantivyIndex {
     }
 
     fn from_index(index: Index, fields: Fields) -> Result<Self> {
-        let writer = index.writer(32 * 1024 * 1024).map_err(backend)?;
+        // One indexing thread and one merge thread: the index takes a
+        // trickle of documents beside a read-heavy API on the same cores,
+        // and every commit starts a segment whose term table (4 MB at this
+        // budget) is allocated and zeroed per indexing thread; with
+        // tantivy's defaults (a thread per core, four merge threads) that
+        // zeroing and the merges' bursts were 19 % of the server's CPU at
+        // 10 uploads/s (docs/benchmarks.md).
+        let options = tantivy::indexer::IndexWriterOptions::builder()
+            .num_worker_threads(1)
+            .num_merge_threads(1)
+            .memory_budget_per_thread(WRITER_MEMORY_BYTES)
+            .build();
+        let writer = index.writer_with_options(options).map_err(backend)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
