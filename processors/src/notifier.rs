@@ -28,6 +28,11 @@ const BATCH_RECORDS: usize = 64;
 /// A batch whose fan-out grows past this many rows is written in several
 /// commits (bounds the memory of one batch; each write is idempotent).
 const MAX_ROWS_PER_COMMIT: usize = 5_000;
+/// Records whose notifications are worked out at once: a record costs a few
+/// catalog reads (the photo, its followers), which overlap. A batch holds at
+/// most this many records' fan-outs (each at most [`FANOUT_LIMIT`] rows)
+/// beside [`MAX_ROWS_PER_COMMIT`] rows waiting for their commit.
+const PLANNED_AT_ONCE: usize = 8;
 
 pub struct Notifier {
     catalog: Catalog,
@@ -47,6 +52,15 @@ impl Notifier {
         };
         let access = PhotoAccess { status, ..access_of(photo, viewers, false) };
         can_view(&Viewer::User { id: user.clone(), moderator: false }, &access)
+    }
+
+    /// Who a photo is shared with: asked of the catalog only for `shared`
+    /// photos, the only ones whose access it decides.
+    async fn viewers(&self, photo: &Photo) -> Result<Vec<UserId>, ProcessError> {
+        match photo.visibility {
+            Visibility::Shared => self.catalog.viewer_ids(photo).await.map_err(ProcessError::transient),
+            _ => Ok(Vec::new()),
+        }
     }
 
     async fn live_photo(&self, id: &PhotoId) -> Result<Option<Photo>, ProcessError> {
@@ -92,7 +106,7 @@ impl Notifier {
         match &envelope.record {
             Record::CommentAdded(r) => {
                 let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(()) };
-                let viewers = self.catalog.viewer_ids(&photo).await.map_err(ProcessError::transient)?;
+                let viewers = self.viewers(&photo).await?;
                 let mut recipients = vec![photo.owner_id.clone()];
                 for c in self.catalog.commenters(&photo.id).await.map_err(ProcessError::transient)? {
                     if !recipients.contains(&c) {
@@ -119,7 +133,7 @@ impl Notifier {
                 if photo.visibility == Visibility::Private {
                     return Ok(());
                 }
-                let viewers = self.catalog.viewer_ids(&photo).await.map_err(ProcessError::transient)?;
+                let viewers = self.viewers(&photo).await?;
                 let mut after: Option<UserId> = None;
                 let mut sent = 0usize;
                 loop {
@@ -140,6 +154,9 @@ impl Notifier {
                     if sent >= FANOUT_LIMIT {
                         tracing::info!(owner = %photo.owner_id, "fan-out limit reached; followers see it in their feed");
                         break;
+                    }
+                    if page.len() < FANOUT_PAGE as usize {
+                        break; // the last page: no need to ask for an empty one
                     }
                     after = page.last().cloned();
                 }
@@ -170,10 +187,14 @@ impl Processor for Notifier {
         std::time::Duration::from_millis(50)
     }
 
+    /// Records are planned [`PLANNED_AT_ONCE`] at a time (their catalog
+    /// reads overlap), in order.
     async fn handle_batch(&self, envelopes: &[Envelope]) -> Result<(), ProcessError> {
         let mut planned = Planned::default();
-        for envelope in envelopes {
-            self.plan(envelope, &mut planned).await?;
+        for round in envelopes.chunks(PLANNED_AT_ONCE) {
+            for one in futures::future::join_all(round.iter().map(|envelope| self.plan_one(envelope))).await {
+                planned.0.extend(one?.0);
+            }
             if planned.0.len() >= MAX_ROWS_PER_COMMIT {
                 self.write(&mut planned).await?;
             }
@@ -183,6 +204,13 @@ impl Processor for Notifier {
 }
 
 impl Notifier {
+    /// What one record should notify.
+    async fn plan_one(&self, envelope: &Envelope) -> Result<Planned, ProcessError> {
+        let mut one = Planned::default();
+        self.plan(envelope, &mut one).await?;
+        Ok(one)
+    }
+
     /// Writes what is planned in one commit. Stamped with the time of the
     /// write, not of the event, so the live stream, which follows insertion
     /// order, never misses a late-processed event.
