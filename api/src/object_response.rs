@@ -77,7 +77,10 @@ pub async fn serve_thumbnail(st: &AppState, grant: Grant, key: &str, headers: &H
             let b = st.objects.get(&path).await?.bytes().await?;
             // Filled behind the response: a miss never waits for the cache
             // (a round trip to Redis). Access was decided before the cache
-            // was asked, so a late fill never serves what a caller may not see.
+            // was asked, so a late fill never serves what a caller may not
+            // see; one that lands after a deletion's purge leaves bytes no
+            // one can reach (a deleted photo's key is never reused:
+            // `file_stem_taken` counts deleted rows) until the cache's TTL.
             let (cache, key, fill) = (st.thumbnail_cache.clone(), key.to_string(), b.clone());
             tokio::spawn(async move {
                 if let Err(e) = cache.put(&key, fill).await {

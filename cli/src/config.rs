@@ -380,6 +380,9 @@ impl Config {
             ));
         }
         self.watermark.style()?;
+        if self.processors.originals_memory_mb == 0 {
+            return Err("processors.originals_memory_mb must be at least 1: the thumbnailer and moderation read originals within it".into());
+        }
         let s = &self.signals;
         if s.trending_window_secs % s.trending_hop_secs.max(1) != 0 || s.abuse_window_secs % s.abuse_hop_secs.max(1) != 0 {
             return Err("signals: a window's size must be a whole number of hops".into());

@@ -194,9 +194,11 @@ impl Processor for Notifier {
         for round in envelopes.chunks(PLANNED_AT_ONCE) {
             for one in futures::future::join_all(round.iter().map(|envelope| self.plan_one(envelope))).await {
                 planned.0.extend(one?.0);
-            }
-            if planned.0.len() >= MAX_ROWS_PER_COMMIT {
-                self.write(&mut planned).await?;
+                // After each record, as before: a commit holds at most one
+                // record's fan-out past the limit.
+                if planned.0.len() >= MAX_ROWS_PER_COMMIT {
+                    self.write(&mut planned).await?;
+                }
             }
         }
         self.write(&mut planned).await
