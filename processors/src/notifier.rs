@@ -54,15 +54,6 @@ impl Notifier {
         can_view(&Viewer::User { id: user.clone(), moderator: false }, &access)
     }
 
-    /// Who a photo is shared with: asked of the catalog only for `shared`
-    /// photos, the only ones whose access it decides.
-    async fn viewers(&self, photo: &Photo) -> Result<Vec<UserId>, ProcessError> {
-        match photo.visibility {
-            Visibility::Shared => self.catalog.viewer_ids(photo).await.map_err(ProcessError::transient),
-            _ => Ok(Vec::new()),
-        }
-    }
-
     async fn live_photo(&self, id: &PhotoId) -> Result<Option<Photo>, ProcessError> {
         Ok(self
             .catalog
@@ -106,7 +97,7 @@ impl Notifier {
         match &envelope.record {
             Record::CommentAdded(r) => {
                 let Some(photo) = self.live_photo(&r.photo_id).await? else { return Ok(()) };
-                let viewers = self.viewers(&photo).await?;
+                let viewers = self.catalog.viewer_ids(&photo).await.map_err(ProcessError::transient)?;
                 let mut recipients = vec![photo.owner_id.clone()];
                 for c in self.catalog.commenters(&photo.id).await.map_err(ProcessError::transient)? {
                     if !recipients.contains(&c) {
@@ -133,7 +124,7 @@ impl Notifier {
                 if photo.visibility == Visibility::Private {
                     return Ok(());
                 }
-                let viewers = self.viewers(&photo).await?;
+                let viewers = self.catalog.viewer_ids(&photo).await.map_err(ProcessError::transient)?;
                 let mut after: Option<UserId> = None;
                 let mut sent = 0usize;
                 loop {
