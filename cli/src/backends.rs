@@ -108,12 +108,13 @@ impl Backends {
 
     pub fn describe(&self) -> String {
         format!(
-            "catalog={:?} stream={} search={} analytics={} cache={} signals={} objects={} cold_objects={}",
+            "catalog={:?} stream={} search={} analytics={} cache={} thumbnail_cache={} signals={} objects={} cold_objects={}",
             self.catalog.dialect(),
             self.stream.kind(),
             self.search.kind(),
             self.analytics.kind(),
             self.limiter.kind(),
+            self.thumbnail_cache.kind(),
             self.signals.kind(),
             self.objects,
             self.cold_objects
@@ -203,6 +204,21 @@ pub async fn stream(config: &Config) -> anyhow::Result<Arc<dyn EventLog>> {
     }
 }
 
+/// Whether `objects` (an [`objects`] URL) names files on this machine.
+fn objects_are_local(url: &str) -> bool {
+    url == "local" || url.starts_with("file://")
+}
+
+/// The limiter, the hot-thumbnail cache and the rate limits of `cache`.
+///
+/// With Redis, the slots and rate limits are shared so they hold across API
+/// instances. The thumbnail cache goes to Redis only when the objects are
+/// remote (S3), where a shared hit saves a request to the store; over local
+/// files it stays in the process, because a miss (most thumbnail reads at
+/// scale) would spend a network round trip to save a page-cache read. Keeping
+/// it per process is safe: access is decided before the cache is asked and a
+/// deleted photo's keys are never reused, so an entry the purger of another
+/// process cannot remove is unreachable and only waits for eviction.
 async fn cache(config: &Config) -> anyhow::Result<(Arc<dyn ConcurrencyLimiter>, Arc<dyn BlobCache>, Arc<dyn RateLimiter>)> {
     match config.cache.as_str() {
         "memory" => Ok((
@@ -215,11 +231,17 @@ async fn cache(config: &Config) -> anyhow::Result<(Arc<dyn ConcurrencyLimiter>, 
             let limiter = RedisLimiter::connect(u, prefix, Duration::from_secs(3600))
                 .await
                 .context("connecting to Redis")?;
-            let blobs = RedisBlobCache::connect(u, prefix, Duration::from_secs(3600))
-                .await
-                .context("connecting to Redis")?;
+            let blobs: Arc<dyn BlobCache> = if objects_are_local(&config.objects) {
+                Arc::new(MemoryBlobCache::new(config.cache_max_bytes))
+            } else {
+                Arc::new(
+                    RedisBlobCache::connect(u, prefix, Duration::from_secs(3600))
+                        .await
+                        .context("connecting to Redis")?,
+                )
+            };
             let rate_limits = RedisRateLimiter::connect(u, prefix).await.context("connecting to Redis")?;
-            Ok((Arc::new(limiter), Arc::new(blobs), Arc::new(rate_limits)))
+            Ok((Arc::new(limiter), blobs, Arc::new(rate_limits)))
         }
         other => bail!("unsupported cache backend {other:?}: use \"memory\" or redis://host:6379"),
     }
@@ -271,4 +293,32 @@ fn s3(rest: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
         };
     }
     Ok(Arc::new(builder.build().context("configuring the S3 object store")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Needs the Redis of `scripts/services` (or `TEST_REDIS_URL`).
+    #[tokio::test]
+    async fn thumbnails_are_cached_in_redis_only_in_front_of_a_remote_store() {
+        let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let kinds = |objects: &str| {
+            let config = Config {
+                cache: redis.clone(),
+                objects: objects.into(),
+                ..Config::default()
+            };
+            async move {
+                let (limiter, thumbnails, rate_limits) = cache(&config).await.expect("Redis is up");
+                (limiter.kind(), thumbnails.kind(), rate_limits.kind())
+            }
+        };
+        assert_eq!(kinds("local").await, ("redis", "in-process", "redis"));
+        assert_eq!(kinds("file:///srv/photos").await, ("redis", "in-process", "redis"));
+        assert_eq!(kinds("s3://photos?endpoint=http://127.0.0.1:5000").await, ("redis", "redis", "redis"));
+        let memory = Config::default();
+        let (limiter, thumbnails, _) = cache(&memory).await.unwrap();
+        assert_eq!((limiter.kind(), thumbnails.kind()), ("in-process", "in-process"));
+    }
 }

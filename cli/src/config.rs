@@ -66,7 +66,8 @@ pub struct Config {
     pub search_key: String,
     /// `embedded` (SQLite under the data dir) or `clickhouse+http://host:8123[/db]`.
     pub analytics: String,
-    /// Per-user limits and hot-thumbnail cache: `memory` or `redis://host:6379`.
+    /// Per-user limits and hot-thumbnail cache: `memory` or `redis://host:6379`
+    /// (thumbnails go to Redis only in front of S3; see `backends::cache`).
     pub cache: String,
     /// In-process thumbnail cache size.
     pub cache_max_bytes: u64,

@@ -211,6 +211,10 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             base_backoff: Duration::from_millis(config.processors.base_backoff_ms),
             max_backoff: Duration::from_millis(config.processors.max_backoff_ms),
         };
+        // New thumbnails warm the cache the API reads: this process's own
+        // (role all) or a shared one; a processors-only instance's
+        // in-process cache serves no reads.
+        let thumbnails_read_here = config.role == Role::All || backends.thumbnail_cache.kind() != "in-process";
         let n = config.processors.concurrency;
         let originals = Arc::new(OriginalsBudget::new(config.processors.originals_memory_mb.saturating_mul(1024 * 1024)));
         let processors: Vec<Arc<dyn Processor>> = vec![
@@ -223,7 +227,8 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
                 )
                 .with_mark_style(config.watermark.style().map_err(anyhow::Error::msg)?)
                 .with_cold_store(backends.cold_objects.clone())
-                .with_originals_budget(originals.clone()),
+                .with_originals_budget(originals.clone())
+                .with_cache(thumbnails_read_here.then(|| backends.thumbnail_cache.clone())),
                 n,
             )),
             Arc::new(SearchIndexer::new(backends.pipeline_catalog.clone(), backends.search.clone())),

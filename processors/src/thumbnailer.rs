@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use object_store::{path::Path, ObjectStore, PutPayload};
+use photostream_cache::BlobCache;
 use photostream_catalog::{Catalog, Photo, RenditionMark};
 use photostream_media::{Limits, MarkStyle, MediaError, Watermark};
 use photostream_pipeline::{Envelope, Record};
@@ -41,6 +42,9 @@ pub struct Thumbnailer {
     mark_style: MarkStyle,
     /// Shared with moderation: originals held in memory at once.
     originals: Arc<OriginalsBudget>,
+    /// The hot-thumbnail cache the API reads, when this process can reach
+    /// it: new thumbnails go in as they are stored.
+    cache: Option<Arc<dyn BlobCache>>,
 }
 
 /// The display rendition's long edge, in pixels (API.md).
@@ -56,7 +60,17 @@ impl Thumbnailer {
             limits,
             mark_style: MarkStyle::default(),
             originals: Arc::new(OriginalsBudget::default()),
+            cache: None,
         }
+    }
+
+    /// Puts each new thumbnail into the API's hot-thumbnail cache as it is
+    /// stored: the newest photos are what feeds and photostreams show, so
+    /// their first reads are usually hits. Access is decided before the
+    /// cache is asked, so an entry is served only to whoever may see it.
+    pub fn with_cache(mut self, cache: Option<Arc<dyn BlobCache>>) -> Self {
+        self.cache = cache;
+        self
     }
 
     /// The cold store (config `storage.cold`): originals of photos tiered
@@ -190,9 +204,20 @@ impl Thumbnailer {
         };
         match (thumb, &thumb_key) {
             (Some(thumb), Some(key)) => {
-                futures::try_join!(self.put(&display_key, display.bytes), self.put(key, thumb.bytes))?;
+                let bytes = bytes::Bytes::from(thumb.bytes);
+                futures::try_join!(self.put(&display_key, display.bytes.into()), self.put(key, bytes.clone()))?;
+                if let Some(cache) = self.cache.clone() {
+                    // Only a warm-up, never waited for (a cache outage must
+                    // not slow the pipeline): a read that misses fills it.
+                    let key = key.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = cache.put(&key, bytes).await {
+                            tracing::warn!(error = %e, "thumbnail cache write failed");
+                        }
+                    });
+                }
             }
-            _ => self.put(&display_key, display.bytes).await?,
+            _ => self.put(&display_key, display.bytes.into()).await?,
         }
         debug!(photo = %photo.id, ?thumb_key, display_key, ms = started.elapsed().as_millis() as u64, "renditions stored");
         Ok((display_key, thumb_key))
@@ -221,7 +246,7 @@ impl Thumbnailer {
         Err(ProcessError::transient(last.expect("at least the hot store was asked")))
     }
 
-    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), ProcessError> {
+    async fn put(&self, key: &str, bytes: bytes::Bytes) -> Result<(), ProcessError> {
         let path = Path::parse(key).map_err(ProcessError::permanent)?;
         self.objects.put(&path, PutPayload::from(bytes)).await.map_err(ProcessError::transient)?;
         Ok(())

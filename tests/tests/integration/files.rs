@@ -102,15 +102,78 @@ async fn a_client_thumbnail_of_another_picture_is_replaced_by_the_servers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_thumbnail_is_in_the_hot_cache_before_its_first_read() {
+    use photostream_cache::BlobCache;
+    let server = TestServer::start().await;
+    let alice = server.api().signed_up("alice").await;
+    let cache = server.service().backends.thumbnail_cache.clone();
+    let key_of = |ready: &serde_json::Value| {
+        let url = ready["urls"]["thumbnail"].as_str().unwrap();
+        url.strip_prefix("/media/").unwrap().split('?').next().unwrap().to_string()
+    };
+
+    // The thumbnailer stored it and put the same bytes in the cache.
+    let p = alice.upload_ok(png(300, 200, 4), "warm.png", Upload::default()).await;
+    let id = p["id"].as_str().unwrap();
+    let key = key_of(&alice.wait_ready(id, Duration::from_secs(30)).await);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let cached = loop {
+        // The warm-up is not waited for: it may land just after `ready`.
+        if let Some(b) = cache.get(&key).await.unwrap() {
+            break b;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the thumbnailer never warmed the cache");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let r = alice.get(&format!("/v1/photos/{id}/thumbnail")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), cached);
+    let stored = std::fs::read(server.objects_dir().join(&key)).unwrap();
+    assert_eq!(&stored[..], &cached[..]);
+
+    // A kept client thumbnail is not made by the thumbnailer: its first
+    // read misses and fills the cache behind the response.
+    let client_thumb = png(50, 25, 9);
+    let p = alice
+        .upload_ok(png(400, 200, 9), "kept.png", Upload { thumbnail: Some(client_thumb.clone()), ..Default::default() })
+        .await;
+    let id = p["id"].as_str().unwrap();
+    let key = key_of(&alice.wait_ready(id, Duration::from_secs(30)).await);
+    assert!(cache.get(&key).await.unwrap().is_none());
+    let r = alice.get(&format!("/v1/photos/{id}/thumbnail")).send().await.unwrap();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &client_thumb[..]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while cache.get(&key).await.unwrap().is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "the miss never filled the cache");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Deleting the photo purges the entry (the API answers 404 before the
+    // cache is asked either way).
+    let r = alice.http.delete(alice.url(&format!("/v1/photos/{id}")))
+        .bearer_auth(alice.token.as_ref().unwrap()).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while cache.get(&key).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the purger never removed the entry");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_exposed_in_prometheus_format() {
     let server = TestServer::start().await;
     let alice = server.api().signed_up("alice").await;
-    let p = alice.upload_ok(png(30, 20, 1), "m.png", Upload::default()).await;
+    // A kept client thumbnail is not warmed by the thumbnailer: its first
+    // read misses the hot cache and fills it behind the response; a later
+    // one hits.
+    let p = alice
+        .upload_ok(png(400, 200, 9), "m.png", Upload { thumbnail: Some(png(50, 25, 9)), ..Default::default() })
+        .await;
     alice.wait_ready(p["id"].as_str().unwrap(), Duration::from_secs(30)).await;
     let r = alice.upload(b"not an image".to_vec(), "x.jpg", Upload::default()).await;
     assert_eq!(r.status(), 415);
-    // The first read misses the hot cache and fills it behind the response;
-    // a later one hits.
     let hit = r#"photostream_cache_requests_total{cache="thumbnail",result="hit"}"#;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let text = loop {
