@@ -67,7 +67,20 @@ async fn contract(c: Catalog) {
     let dup = new_photo(&alice.id, &default.id, "p0", vec![]);
     assert!(matches!(c.insert_photo(&dup, &outbox()).await, Err(CatalogError::Conflict(_))));
     assert_eq!(c.outbox_pending(100).await.unwrap().len(), 5, "a failed insert leaves no outbox row");
-    assert!(c.file_stem_taken(&default.id, "p0").await.unwrap());
+    let key = |album: &str, file: &str| photostream_types::ObjectKey::new("u", album, photostream_types::Resolution::Original, file);
+    assert!(c.file_stem_taken(&alice.id, &default.id, "p0", &key("default", "p0.jpg")).await.unwrap());
+    assert!(!c.file_stem_taken(&alice.id, &default.id, "p9", &key("default", "p9.png")).await.unwrap());
+    // Moved to another album, a photo keeps its keys: its old album's
+    // names stay taken (its renditions would be overwritten), the new
+    // album's name as well; another album's are free.
+    let elsewhere = c.ensure_album(&alice.id, &AlbumName::parse("elsewhere").unwrap()).await.unwrap();
+    let patch = PhotoPatch { album_id: Some(elsewhere.id.clone()), ..Default::default() };
+    c.update_photo(&ids[1], &patch, &outbox()).await.unwrap();
+    assert!(c.file_stem_taken(&alice.id, &default.id, "p1", &key("default", "p1.jpg")).await.unwrap());
+    assert!(c.file_stem_taken(&alice.id, &elsewhere.id, "p1", &key("elsewhere", "p1.png")).await.unwrap());
+    assert!(!c.file_stem_taken(&bob.id, &default.id, "p1", &key("default", "p1.png")).await.unwrap(), "another owner's");
+    let back = PhotoPatch { album_id: Some(default.id.clone()), ..Default::default() };
+    c.update_photo(&ids[1], &back, &outbox()).await.unwrap();
     for e in c.outbox_pending(100).await.unwrap() {
         c.outbox_remove(&e.id).await.unwrap();
     }

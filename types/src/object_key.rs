@@ -71,6 +71,14 @@ impl ObjectKey {
         self.resolution
     }
 
+    /// Whether this original's renditions would be stored under the same
+    /// keys as `other`'s: renditions are named by the user, the album
+    /// segment and the file's stem, not by the extension.
+    pub fn renditions_collide(&self, other: &ObjectKey) -> bool {
+        let ((user, album, _), (other_user, other_album, _)) = (self.parts(), other.parts());
+        user == other_user && album == other_album && self.stem() == other.stem()
+    }
+
     /// `(user, album, file)`.
     fn parts(&self) -> (&str, &str, &str) {
         let mut parts = self.key.splitn(4, '/');

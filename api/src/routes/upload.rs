@@ -295,12 +295,13 @@ async fn accept_upload(
     let id = PhotoId::new();
     let suffix = &id.as_str()[id.as_str().len() - 8..];
     let mut name = FileName::sanitise(form.file_name.as_deref());
-    if st.catalog.file_stem_taken(&album.id, name.stem()).await? {
-        name = name.with_suffix(suffix);
-    }
     let key_for = |resolution: Resolution, file: &str| {
         ObjectKey::new(user.username.as_str(), album.name.as_str(), resolution, file)
     };
+    let wanted = key_for(Resolution::Original, &name.with_ext(probe.format.ext()));
+    if st.catalog.file_stem_taken(&user.id, &album.id, name.stem(), &wanted).await? {
+        name = name.with_suffix(suffix);
+    }
 
     // Two attempts: the second, with a unique suffix, only after a race lost
     // to a concurrent upload of the same name.

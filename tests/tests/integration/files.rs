@@ -162,6 +162,41 @@ async fn a_new_thumbnail_is_in_the_hot_cache_before_its_first_read() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_freed_by_a_move_does_not_reuse_the_moved_photos_files() {
+    let server = TestServer::start().await;
+    let alice = server.api().signed_up("alice").await;
+    let anon = server.api();
+    // A public photo, then moved: its files keep their keys in the old album.
+    let a = alice.upload_ok(fixture("jpeg-exif-gps-phone.jpg"), "swans.jpg", Upload::default()).await;
+    let a_id = a["id"].as_str().unwrap();
+    let a_ready = alice.wait_ready(a_id, Duration::from_secs(30)).await;
+    let a_thumb = anon.get(&format!("/v1/photos/{a_id}/thumbnail")).send().await.unwrap().bytes().await.unwrap();
+    let r = alice.post("/v1/albums").json(&serde_json::json!({"name": "kept"})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let r = alice.http.patch(alice.url(&format!("/v1/photos/{a_id}"))).bearer_auth(alice.token.as_ref().unwrap())
+        .json(&serde_json::json!({"album": "kept"})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Another picture by the same stem (another extension) into the old
+    // album, private: it gets names of its own, and the moved photo still
+    // shows its own picture at every URL it had.
+    let b = alice
+        .upload_ok(png(300, 200, 7), "swans.png", Upload { visibility: Some("private".into()), ..Default::default() })
+        .await;
+    let b_id = b["id"].as_str().unwrap();
+    let b_ready = alice.wait_ready(b_id, Duration::from_secs(30)).await;
+    for rendition in ["original", "thumbnail", "display"] {
+        assert_ne!(b_ready["urls"][rendition], a_ready["urls"][rendition], "{rendition}: {b_ready}");
+    }
+    let r = anon.get(&format!("/v1/photos/{a_id}/thumbnail")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), a_thumb);
+    let r = anon.get(a_ready["urls"]["thumbnail"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(r.bytes().await.unwrap(), a_thumb);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_exposed_in_prometheus_format() {
     let server = TestServer::start().await;
     let alice = server.api().signed_up("alice").await;
