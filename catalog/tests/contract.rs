@@ -176,7 +176,7 @@ async fn contract(c: Catalog) {
     ));
     let summer = c.update_album(&summer.id, Some("Summer!"), None, Some(Visibility::Shared)).await.unwrap();
     assert_eq!((summer.title.as_str(), summer.default_visibility), ("Summer!", Visibility::Shared));
-    assert_eq!(c.albums(&alice.id).await.unwrap().len(), 2);
+    assert_eq!(c.albums(&alice.id).await.unwrap().len(), 3, "default, elsewhere and summer");
     assert!(c.set_role(&Username::parse("bob").unwrap(), "moderator").await.unwrap());
     assert_eq!(c.user_by_id(&bob.id).await.unwrap().unwrap().role, "moderator");
     let t = c
