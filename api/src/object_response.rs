@@ -81,12 +81,7 @@ pub async fn serve_thumbnail(st: &AppState, grant: Grant, key: &str, headers: &H
             // see; one that lands after a deletion's purge leaves bytes no
             // one can reach (a deleted photo's key is never reused:
             // `file_stem_taken` counts deleted rows) until the cache's TTL.
-            let (cache, key, fill) = (st.thumbnail_cache.clone(), key.to_string(), b.clone());
-            tokio::spawn(async move {
-                if let Err(e) = cache.put(&key, fill).await {
-                    tracing::warn!(error = %e, "thumbnail cache write failed");
-                }
-            });
+            photostream_cache::put_behind(st.thumbnail_cache.clone(), key.to_string(), b.clone());
             b
         }
     };

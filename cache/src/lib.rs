@@ -89,6 +89,21 @@ pub trait BlobCache: Send + Sync + 'static {
     async fn put(&self, key: &str, value: Bytes) -> Result<(), CacheError>;
     async fn remove(&self, key: &str) -> Result<(), CacheError>;
     fn kind(&self) -> &'static str;
+    /// Whether other processes read these entries too (Redis), or only this
+    /// one (in-process).
+    fn shared(&self) -> bool;
+}
+
+/// Puts `value` under `key` behind the caller: nothing waits for the cache
+/// (a Redis round trip, or an outage), and a failed put is only logged,
+/// since a later read that misses fills it again. For warm-ups and fills,
+/// never for anything a reader relies on.
+pub fn put_behind(cache: std::sync::Arc<dyn BlobCache>, key: String, value: Bytes) {
+    tokio::spawn(async move {
+        if let Err(e) = cache.put(&key, value).await {
+            tracing::warn!(error = %e, key = %key, "thumbnail cache write failed");
+        }
+    });
 }
 
 /// Sliding-window rate limits: an event is allowed when every key it names

@@ -74,6 +74,10 @@ impl BlobCache for MemoryBlobCache {
     fn kind(&self) -> &'static str {
         "in-process"
     }
+
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// Sliding windows in this process (one API instance).

@@ -142,6 +142,10 @@ impl BlobCache for RedisBlobCache {
     fn kind(&self) -> &'static str {
         "redis"
     }
+
+    fn shared(&self) -> bool {
+        true
+    }
 }
 
 /// Sliding windows as sorted sets of event times (`ZADD`), trimmed and

@@ -217,12 +217,16 @@ impl Catalog {
                         sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
                         sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
                         sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                        // Reads through a memory map instead of a pread and a
-                        // copy per page (9 % of the server's CPU at 1,000
-                        // reads/s), with an 8 MB page cache per connection.
-                        // The map is the OS page cache, shared by every
-                        // connection, not memory of this process's own.
-                        sqlx::query("PRAGMA mmap_size = 268435456").execute(&mut *conn).await?;
+                        // No memory map (`mmap_size` 0): in WAL mode every
+                        // commit makes each other connection drop its page
+                        // cache at its next read, and with a map SQLite also
+                        // unmaps the whole file then (`unixUnfetch`), so each
+                        // read after a write paid a munmap (a TLB shootdown
+                        // on every core running this process) and page faults
+                        // to map its pages back: 15 % of the embedded server's
+                        // CPU with 10 uploads/s beside 1,000 reads/s, against
+                        // a pread per page without it (docs/benchmarks.md).
+                        sqlx::query("PRAGMA mmap_size = 0").execute(&mut *conn).await?;
                         sqlx::query("PRAGMA cache_size = -8192").execute(&mut *conn).await?;
                     } else {
                         // Every catalog query is a short indexed lookup: JIT

@@ -311,6 +311,7 @@ mod tests {
             };
             async move {
                 let (limiter, thumbnails, rate_limits) = cache(&config).await.expect("Redis is up");
+                assert_eq!(thumbnails.shared(), thumbnails.kind() == "redis");
                 (limiter.kind(), thumbnails.kind(), rate_limits.kind())
             }
         };
@@ -320,5 +321,6 @@ mod tests {
         let memory = Config::default();
         let (limiter, thumbnails, _) = cache(&memory).await.unwrap();
         assert_eq!((limiter.kind(), thumbnails.kind()), ("in-process", "in-process"));
+        assert!(!thumbnails.shared(), "an in-process cache is this process's alone");
     }
 }

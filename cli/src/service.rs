@@ -214,7 +214,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
         // New thumbnails warm the cache the API reads: this process's own
         // (role all) or a shared one; a processors-only instance's
         // in-process cache serves no reads.
-        let thumbnails_read_here = config.role == Role::All || backends.thumbnail_cache.kind() != "in-process";
+        let thumbnails_read_here = config.role == Role::All || backends.thumbnail_cache.shared();
         let n = config.processors.concurrency;
         let originals = Arc::new(OriginalsBudget::new(config.processors.originals_memory_mb.saturating_mul(1024 * 1024)));
         let processors: Vec<Arc<dyn Processor>> = vec![

@@ -207,14 +207,9 @@ impl Thumbnailer {
                 let bytes = bytes::Bytes::from(thumb.bytes);
                 futures::try_join!(self.put(&display_key, display.bytes.into()), self.put(key, bytes.clone()))?;
                 if let Some(cache) = self.cache.clone() {
-                    // Only a warm-up, never waited for (a cache outage must
-                    // not slow the pipeline): a read that misses fills it.
-                    let key = key.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = cache.put(&key, bytes).await {
-                            tracing::warn!(error = %e, "thumbnail cache write failed");
-                        }
-                    });
+                    // Only a warm-up (a cache outage must not slow the
+                    // pipeline): a read that misses fills it.
+                    photostream_cache::put_behind(cache, key.clone(), bytes);
                 }
             }
             _ => self.put(&display_key, display.bytes.into()).await?,
