@@ -67,6 +67,7 @@ mod pagination;
 mod photos;
 mod premium;
 mod sessions;
+pub mod sqlite_memory;
 mod social;
 mod tiering;
 mod users;
@@ -187,6 +188,7 @@ impl Catalog {
     /// [`connect`](Self::connect) with a pool of its own.
     pub async fn connect_with(url: &str, settings: PoolSettings) -> Result<Self> {
         sqlx::any::install_default_drivers();
+        sqlite_memory::install();
         let dialect = if url.starts_with("sqlite:") {
             Dialect::Sqlite
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {

@@ -135,6 +135,8 @@ pub fn main() -> anyhow::Result<()> {
     // Both rustls providers are in the dependency tree; pick one explicitly.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
+    // Before anything opens a SQLite database (the catalog, analytics).
+    photostream_catalog::sqlite_memory::install();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
