@@ -329,15 +329,20 @@ impl Catalog {
                         .chain(others)
                         .map(|owner| {
                             let n = next(Bind::Text(owner), &mut binds);
-                            format!("SELECT * FROM (SELECT p.* FROM photos p WHERE p.owner_id = {n} AND {sql}{keyset})")
+                            format!("SELECT * FROM (SELECT p.id, p.created_ms FROM photos p WHERE p.owner_id = {n} AND {sql}{keyset})")
                         })
                         .collect();
+                    // As on PostgreSQL, the merge carries only the keyset
+                    // columns and the page's rows are read whole once
+                    // chosen (CROSS JOIN: SQLite keeps the chosen keys as
+                    // the outer loop, a primary-key lookup each).
                     format!(
                         "SELECT p.*, u.username AS owner_username, a.name AS album_name
-                         FROM ({}) p
+                         FROM (SELECT id, created_ms FROM ({}) ORDER BY created_ms {order}, id {order} LIMIT ${limit}) k
+                         CROSS JOIN photos p ON p.id = k.id
                          JOIN users u ON u.id = p.owner_id
                          JOIN albums a ON a.id = p.album_id
-                         ORDER BY p.created_ms {order}, p.id {order} LIMIT ${limit}",
+                         ORDER BY p.created_ms {order}, p.id {order}",
                         branches.join(" UNION ALL ")
                     )
                 } else {
