@@ -36,6 +36,8 @@
 //! - [`acl`]: a photo row's access facts ([`access_of`]) for the pure
 //!   decision in `photostream_types::acl`, and `viewer_ids`.
 //! - `maintenance`: planner statistics, kept current as the catalog grows.
+//! - [`sqlite_memory`]: SQLite's allocations through the Rust global
+//!   allocator, set once per process before the first database opens.
 //! - `warm`: connections handed from statement to statement without sqlx's
 //!   release ping (which made a busy pool look exhausted), bounded, and
 //!   emptied after any error that means a connection broke.
