@@ -69,6 +69,13 @@ impl EmbeddedLog {
     /// Opens (creating if needed) the log rooted at `dir`.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StreamError> {
         let dir = dir.into();
+        // create_dir_all on a path that is a file says only "File exists".
+        if dir.exists() && !dir.is_dir() {
+            return Err(StreamError::Io(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a directory: move it away or choose another data dir", dir.display()),
+            )));
+        }
         std::fs::create_dir_all(&dir)?;
         Ok(Self {
             dir,
@@ -223,6 +230,19 @@ mod tests {
             Record::PhotoUploaded(r) => r.bytes,
             _ => unreachable!(),
         }
+    }
+
+    /// A data dir holding a file where the log's directory belongs is
+    /// refused with a message that names it.
+    #[test]
+    fn a_file_where_the_log_belongs_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        std::fs::write(&path, b"not a log").unwrap();
+        let err = EmbeddedLog::open(&path).err().expect("a file is not a log directory").to_string();
+        assert!(err.contains("exists and is not a directory"), "{err}");
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"not a log", "left as it was");
     }
 
     /// What every group has passed gives its disk blocks back; positions
