@@ -51,6 +51,7 @@ struct Opts {
     label: String,
     /// Only this endpoint in the mixed phase (for diagnosis).
     only: Option<String>,
+    after_seed: Option<String>,
 }
 
 /// `photostream-bench load`'s options (`scripts/load-bench` passes them on).
@@ -89,6 +90,13 @@ pub struct Args {
     /// Only this endpoint in the mixed phase (for diagnosis).
     #[arg(long)]
     only: Option<String>,
+    /// A shell command run once every processor has caught up, before the
+    /// mixed phase: `scripts/load-bench --distributed` runs PostgreSQL's
+    /// VACUUM ANALYZE there, as pgbench does after loading, so the mixed
+    /// phase does not open on autovacuum's pass over the freshly seeded
+    /// tables.
+    #[arg(long)]
+    after_seed: Option<String>,
 }
 
 fn parse(args: Args) -> anyhow::Result<Opts> {
@@ -104,6 +112,7 @@ fn parse(args: Args) -> anyhow::Result<Opts> {
         peer_nginx: args.peer_nginx.map(|p| p.trim_end_matches('/').to_string()),
         label: args.label,
         only: args.only,
+        after_seed: args.after_seed,
     };
     for u in std::iter::once(&o.url).chain(o.peer_nginx.as_ref()) {
         let host = u.trim_start_matches("http://").split([':', '/']).next().unwrap_or("");
@@ -178,7 +187,13 @@ async fn upload(http: &reqwest::Client, url: &str, user: &User, n: usize, bytes:
 struct Stats {
     lat: BTreeMap<&'static str, Vec<u64>>,
     errors: BTreeMap<&'static str, BTreeMap<String, usize>>,
+    /// Per second of the phase (by when a read was due): reads over
+    /// [`SLOW_MICROS`] and the slowest, to tell a stall from a spread.
+    slow: BTreeMap<u64, (usize, u64)>,
 }
+
+/// A read slower than this (the p99 target) counts as slow.
+const SLOW_MICROS: u64 = 25_000;
 
 impl Stats {
     fn record(&mut self, what: &'static str, micros: u64, outcome: Result<u16, String>) {
@@ -187,6 +202,13 @@ impl Stats {
             Ok(s) => *self.errors.entry(what).or_default().entry(s.to_string()).or_default() += 1,
             Err(e) => *self.errors.entry(what).or_default().entry(e).or_default() += 1,
         }
+    }
+
+    /// Notes a read due `second` seconds into the phase that took `micros`.
+    fn timeline(&mut self, second: u64, micros: u64) {
+        let (slow, max) = self.slow.entry(second).or_default();
+        *slow += usize::from(micros > SLOW_MICROS);
+        *max = (*max).max(micros);
     }
 }
 
@@ -353,6 +375,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         drained.as_secs_f64() / accepted.as_secs_f64()
     );
     let ids: Arc<Vec<String>> = Arc::new(ids.into_iter().map(|(_, id)| id).collect());
+    if let Some(cmd) = &o.after_seed {
+        let t = Instant::now();
+        let status = tokio::process::Command::new("sh").arg("-c").arg(cmd).status().await?;
+        if !status.success() {
+            bail!("the after-seed command failed ({status}): {cmd}");
+        }
+        println!("after the seed: `{cmd}` took {:.1}s", t.elapsed().as_secs_f64());
+    }
 
     // ---- Mixed reads while uploads continue ----
     let stats = Arc::new(Mutex::new(Stats::default()));
@@ -478,6 +508,7 @@ async fn reads(
             (_, Req::Feed) => format!("{url}/v1/feed?limit=20"),
         };
         let auth = matches!(kind, Req::Feed).then(|| user.token.clone());
+        let second = i as u64 / rate;
         let (http, stats) = (http.clone(), stats.clone());
         handles.push(tokio::spawn(async move {
             let mut rb = http.get(&target);
@@ -496,7 +527,9 @@ async fn reads(
             };
             // From the scheduled start, not the actual send.
             let micros = due.elapsed().as_micros() as u64;
-            stats.lock().unwrap().record(kind.name(), micros, outcome);
+            let mut stats = stats.lock().unwrap();
+            stats.timeline(second, micros);
+            stats.record(kind.name(), micros, outcome);
         }));
     }
     for h in handles {
@@ -533,6 +566,25 @@ fn report(stats: &Stats, elapsed: Duration) -> Option<f64> {
         if *name == "thumbnail" {
             thumb = Some(pct(&l, 99.0));
         }
+    }
+    // Where the slow reads fell: a few bad seconds are a stall, the same
+    // few in every second a spread.
+    let mut worst: Vec<(&u64, &(usize, u64))> = stats.slow.iter().filter(|(_, (n, _))| *n > 0).collect();
+    if !worst.is_empty() {
+        let total: usize = worst.iter().map(|(_, (n, _))| n).sum();
+        worst.sort_by_key(|(s, (n, _))| (std::cmp::Reverse(*n), **s));
+        let shown: Vec<String> = worst
+            .iter()
+            .take(5)
+            .map(|(s, (n, max))| format!("{s}s: {n} (max {:.0} ms)", *max as f64 / 1000.0))
+            .collect();
+        println!(
+            "reads over {} ms: {total} in {} of {} seconds; the worst seconds of the phase: {}",
+            SLOW_MICROS / 1000,
+            worst.len(),
+            stats.slow.len(),
+            shown.join(", ")
+        );
     }
     thumb
 }
