@@ -279,7 +279,7 @@ impl Default for Config {
             search_key: String::new(),
             analytics: "embedded".into(),
             cache: "memory".into(),
-            cache_max_bytes: 64 * 1024 * 1024,
+            cache_max_bytes: 256 * 1024 * 1024,
             objects: "local".into(),
             storage: StorageConfig::default(),
             auth: AuthConfig::default(),
