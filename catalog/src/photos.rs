@@ -294,13 +294,13 @@ impl Catalog {
                 // whole rows: docs/benchmarks.md).
                 let keyset = keyset_clause(direction, "p.created_ms", "p.id", limit, &mut binds);
                 let order = if matches!(direction, Direction::Before(_)) { "ASC" } else { "DESC" };
-                let limit = binds.len();
+                let limit = limit + 1;
                 format!(
                     "SELECT p.*, u.username AS owner_username, a.name AS album_name
                      FROM (SELECT q.id, q.created_ms FROM ({owners}) o
                            CROSS JOIN LATERAL (SELECT p.id, p.created_ms FROM photos p
                                WHERE p.owner_id = o.owner_id AND {sql}{keyset}) q
-                           ORDER BY q.created_ms {order}, q.id {order} LIMIT ${limit}) k
+                           ORDER BY q.created_ms {order}, q.id {order} LIMIT {limit}) k
                      JOIN photos p ON p.id = k.id
                      JOIN users u ON u.id = p.owner_id
                      JOIN albums a ON a.id = p.album_id
@@ -323,7 +323,7 @@ impl Catalog {
                 if followed.len() < FEED_BRANCHES {
                     let keyset = keyset_clause(direction, "p.created_ms", "p.id", limit, &mut binds);
                     let order = if matches!(direction, Direction::Before(_)) { "ASC" } else { "DESC" };
-                    let limit = binds.len();
+                    let limit = limit + 1;
                     let others = followed.into_iter().filter(|f| *f != me);
                     let branches: Vec<String> = std::iter::once(me.clone())
                         .chain(others)
@@ -338,7 +338,7 @@ impl Catalog {
                     // the outer loop, a primary-key lookup each).
                     format!(
                         "SELECT p.*, u.username AS owner_username, a.name AS album_name
-                         FROM (SELECT id, created_ms FROM ({}) ORDER BY created_ms {order}, id {order} LIMIT ${limit}) k
+                         FROM (SELECT id, created_ms FROM ({}) ORDER BY created_ms {order}, id {order} LIMIT {limit}) k
                          CROSS JOIN photos p ON p.id = k.id
                          JOIN users u ON u.id = p.owner_id
                          JOIN albums a ON a.id = p.album_id
