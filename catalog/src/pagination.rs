@@ -88,8 +88,22 @@ pub(crate) fn keyset_clause_ordered(
     // looked dearer than its custom plans and every execution was planned
     // afresh (a quarter of PostgreSQL's CPU at 1,000 reads/s:
     // docs/benchmarks.md). One statement per page size, cached as any other.
-    sql += &format!(" ORDER BY {created} {order}, {id} {order} LIMIT {}", limit + 1);
+    sql += &format!(" ORDER BY {created} {order}, {id} {order} LIMIT {}", page_rows(limit));
     sql
+}
+
+/// The rows a page of `limit` fetches: one more, to learn whether more
+/// exist. A statement that wraps a keyset clause (the feeds' merges) limits
+/// its outer query to the same count.
+pub(crate) fn page_rows(limit: i64) -> i64 {
+    limit + 1
+}
+
+/// The order a newest-first page is fetched in (`Before` pages are fetched
+/// oldest-first and turned around by [`finish_page`]), for a statement that
+/// wraps a keyset clause.
+pub(crate) fn newest_first_order(direction: &Direction) -> &'static str {
+    if matches!(direction, Direction::Before(_)) { "ASC" } else { "DESC" }
 }
 
 /// Trims the extra row, restores newest-first order, reports whether more exist.

@@ -17,7 +17,7 @@ use photostream_types::{
 };
 use sqlx::any::AnyRow;
 
-use crate::pagination::{bind_all, finish_page, keyset_clause, Bind, Direction, Keyset};
+use crate::pagination::{bind_all, finish_page, keyset_clause, newest_first_order, page_rows, Bind, Direction, Keyset};
 use crate::parse;
 use crate::{get, get_name, Catalog, CatalogError, Result};
 
@@ -293,14 +293,13 @@ impl Catalog {
                 // read whole once chosen (a third less time than merging
                 // whole rows: docs/benchmarks.md).
                 let keyset = keyset_clause(direction, "p.created_ms", "p.id", limit, &mut binds);
-                let order = if matches!(direction, Direction::Before(_)) { "ASC" } else { "DESC" };
-                let limit = limit + 1;
+                let (order, rows) = (newest_first_order(direction), page_rows(limit));
                 format!(
                     "SELECT p.*, u.username AS owner_username, a.name AS album_name
                      FROM (SELECT q.id, q.created_ms FROM ({owners}) o
                            CROSS JOIN LATERAL (SELECT p.id, p.created_ms FROM photos p
                                WHERE p.owner_id = o.owner_id AND {sql}{keyset}) q
-                           ORDER BY q.created_ms {order}, q.id {order} LIMIT {limit}) k
+                           ORDER BY q.created_ms {order}, q.id {order} LIMIT {rows}) k
                      JOIN photos p ON p.id = k.id
                      JOIN users u ON u.id = p.owner_id
                      JOIN albums a ON a.id = p.album_id
@@ -322,8 +321,7 @@ impl Catalog {
                 .await?;
                 if followed.len() < FEED_BRANCHES {
                     let keyset = keyset_clause(direction, "p.created_ms", "p.id", limit, &mut binds);
-                    let order = if matches!(direction, Direction::Before(_)) { "ASC" } else { "DESC" };
-                    let limit = limit + 1;
+                    let (order, rows) = (newest_first_order(direction), page_rows(limit));
                     let others = followed.into_iter().filter(|f| *f != me);
                     let branches: Vec<String> = std::iter::once(me.clone())
                         .chain(others)
@@ -338,7 +336,7 @@ impl Catalog {
                     // the outer loop, a primary-key lookup each).
                     format!(
                         "SELECT p.*, u.username AS owner_username, a.name AS album_name
-                         FROM (SELECT id, created_ms FROM ({}) ORDER BY created_ms {order}, id {order} LIMIT {limit}) k
+                         FROM (SELECT id, created_ms FROM ({}) ORDER BY created_ms {order}, id {order} LIMIT {rows}) k
                          CROSS JOIN photos p ON p.id = k.id
                          JOIN users u ON u.id = p.owner_id
                          JOIN albums a ON a.id = p.album_id

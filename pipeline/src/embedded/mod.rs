@@ -69,14 +69,7 @@ impl EmbeddedLog {
     /// Opens (creating if needed) the log rooted at `dir`.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StreamError> {
         let dir = dir.into();
-        // create_dir_all on a path that is a file says only "File exists".
-        if dir.exists() && !dir.is_dir() {
-            return Err(StreamError::Io(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                format!("{} exists and is not a directory: move it away or choose another data dir", dir.display()),
-            )));
-        }
-        std::fs::create_dir_all(&dir)?;
+        create_dirs(&dir)?;
         Ok(Self {
             dir,
             topics: Mutex::new(HashMap::new()),
@@ -108,9 +101,24 @@ impl EmbeddedLog {
     }
 }
 
+/// `create_dir_all(dir)`, whose error names the path in the way when a
+/// file sits where one of the directories belongs: on its own the error
+/// says only "File exists" or "Not a directory".
+fn create_dirs(dir: &Path) -> Result<(), StreamError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        match dir.ancestors().find(|a| a.exists() && !a.is_dir()) {
+            Some(file) => StreamError::Io(std::io::Error::new(
+                e.kind(),
+                format!("{} exists and is not a directory: move it away or choose another data dir", file.display()),
+            )),
+            None => StreamError::Io(e),
+        }
+    })
+}
+
 impl TopicLog {
     fn open(dir: &Path) -> Result<Self, StreamError> {
-        std::fs::create_dir_all(dir.join("groups"))?;
+        create_dirs(&dir.join("groups"))?;
         let path = dir.join("log");
         let mut file = OpenOptions::new()
             .read(true)
@@ -243,6 +251,20 @@ mod tests {
         assert!(err.contains("exists and is not a directory"), "{err}");
         assert!(err.contains(&path.display().to_string()), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), b"not a log", "left as it was");
+    }
+
+    /// So is a file where a topic's directory belongs, found when the
+    /// topic is first used.
+    #[test]
+    fn a_file_where_a_topic_belongs_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(Topic::photos().as_str());
+        std::fs::write(&path, b"not a topic").unwrap();
+        let log = EmbeddedLog::open(dir.path()).unwrap();
+        let err = log.end_position(&Topic::photos()).err().expect("a file is not a topic directory").to_string();
+        assert!(err.contains("exists and is not a directory"), "{err}");
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"not a topic", "left as it was");
     }
 
     /// What every group has passed gives its disk blocks back; positions
