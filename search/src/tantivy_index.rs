@@ -41,6 +41,16 @@ pub struct TantivyIndex {
     reader: IndexReader,
     writer: Arc<Mutex<IndexWriter>>,
     fields: Fields,
+    /// Searches running at once (one per core): each is CPU-bound on a
+    /// blocking thread, so more than the cores only adds runnable threads
+    /// that take time from the async workers serving every other request;
+    /// the rest wait here, in order, without holding a thread.
+    searching: Arc<tokio::sync::Semaphore>,
+}
+
+/// How many searches may run at once: the machine's cores.
+fn search_slots() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 fn schema() -> (Schema, Fields) {
@@ -104,6 +114,7 @@ impl TantivyIndex {
             reader,
             writer: Arc::new(Mutex::new(writer)),
             fields,
+            searching: Arc::new(tokio::sync::Semaphore::new(search_slots())),
         })
     }
 
@@ -236,7 +247,9 @@ impl SearchIndex for TantivyIndex {
         let searcher = self.reader.searcher();
         let id_field = self.fields.id;
         let (offset, limit) = (q.offset, q.limit.max(1));
+        let slot = self.searching.clone().acquire_owned().await.map_err(backend)?;
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let top = TopDocs::with_limit(limit + 1).and_offset(offset);
             let hits = searcher.search(&query, &top).map_err(backend)?;
             let mut ids = Vec::with_capacity(hits.len());

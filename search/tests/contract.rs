@@ -145,6 +145,39 @@ async fn tantivy_in_memory_meets_the_contract() {
     contract(&TantivyIndex::in_memory().unwrap()).await;
 }
 
+/// Searches beyond the ones the index runs at once (one per core) wait
+/// their turn and each still gets its own answer; a search abandoned while
+/// waiting (a client gone) gives its turn up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tantivy_answers_more_searches_than_it_runs_at_once() {
+    let index = std::sync::Arc::new(TantivyIndex::in_memory().unwrap());
+    let alice = UserId::new();
+    let river = doc(&alice, "Swans on the river", Visibility::Public, 1);
+    let meadow = doc(&alice, "Geese in the meadow", Visibility::Public, 2);
+    index.apply(vec![IndexChange::Upsert(river.clone()), IndexChange::Upsert(meadow.clone())]).await.unwrap();
+
+    let abandoned: Vec<_> = (0..16)
+        .map(|_| {
+            let index = index.clone();
+            tokio::spawn(async move { index.search(&query("river", Searcher::Anonymous)).await })
+        })
+        .collect();
+    for a in &abandoned {
+        a.abort();
+    }
+    let searches: Vec<_> = (0..64)
+        .map(|i| {
+            let index = index.clone();
+            let (word, want) = if i % 2 == 0 { ("river", river.id.clone()) } else { ("meadow", meadow.id.clone()) };
+            tokio::spawn(async move { (index.search(&query(word, Searcher::Anonymous)).await.unwrap().ids, want) })
+        })
+        .collect();
+    for s in searches {
+        let (ids, want) = s.await.unwrap();
+        assert_eq!(ids, vec![want]);
+    }
+}
+
 /// Runs against Meilisearch when `MEILI_URL` (and `MEILI_KEY`, if the
 /// server has a master key) are set; says so plainly when it did not run.
 #[tokio::test]
