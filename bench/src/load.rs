@@ -52,6 +52,7 @@ struct Opts {
     /// Only this endpoint in the mixed phase (for diagnosis).
     only: Option<String>,
     after_seed: Option<String>,
+    warmup: Duration,
 }
 
 /// `photostream-bench load`'s options (`scripts/load-bench` passes them on).
@@ -97,6 +98,13 @@ pub struct Args {
     /// tables.
     #[arg(long)]
     after_seed: Option<String>,
+    /// Seconds of the same read mix before the measured phase, reported
+    /// on their own: the seed leaves the read path idle for minutes (on
+    /// this machine the kernel's proactive reclaim pages out file pages
+    /// left untouched for 60 s), and the first second of reads after that
+    /// is a cold start, not the steady state the phase measures. 0: none.
+    #[arg(long, default_value_t = 5)]
+    warmup: u64,
 }
 
 fn parse(args: Args) -> anyhow::Result<Opts> {
@@ -113,6 +121,7 @@ fn parse(args: Args) -> anyhow::Result<Opts> {
         label: args.label,
         only: args.only,
         after_seed: args.after_seed,
+        warmup: Duration::from_secs(args.warmup),
     };
     for u in std::iter::once(&o.url).chain(o.peer_nginx.as_ref()) {
         let host = u.trim_start_matches("http://").split([':', '/']).next().unwrap_or("");
@@ -190,7 +199,16 @@ struct Stats {
     /// Per second of the phase (by when a read was due): reads over
     /// [`SLOW_MICROS`] and the slowest, to tell a stall from a spread.
     slow: BTreeMap<u64, (usize, u64)>,
+    /// The same slow reads by second and endpoint: a stall that is one
+    /// endpoint's (searches queueing) reads differently from one that is
+    /// every endpoint's (the process or the machine).
+    slow_by: BTreeMap<(u64, &'static str), usize>,
 }
+
+/// The read schedule's random sequences: the phase's is the same in every
+/// run; the warm-up's differs from it.
+const PHASE_SEED: u64 = 7;
+const WARMUP_SEED: u64 = 8;
 
 /// A read slower than this (the p99 target) counts as slow.
 const SLOW_MICROS: u64 = 25_000;
@@ -205,10 +223,23 @@ impl Stats {
     }
 
     /// Notes a read due `second` seconds into the phase that took `micros`.
-    fn timeline(&mut self, second: u64, micros: u64) {
+    fn timeline(&mut self, second: u64, what: &'static str, micros: u64) {
         let (slow, max) = self.slow.entry(second).or_default();
         *slow += usize::from(micros > SLOW_MICROS);
         *max = (*max).max(micros);
+        if micros > SLOW_MICROS {
+            *self.slow_by.entry((second, what)).or_default() += 1;
+        }
+    }
+
+    /// `photo JSON 12, search 40, …`: the slow reads of one second by endpoint.
+    fn slow_endpoints(&self, second: u64) -> String {
+        self.slow_by
+            .range((second, "")..)
+            .take_while(|((s, _), _)| *s == second)
+            .map(|((_, what), n)| format!("{what} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -384,6 +415,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!("after the seed: `{cmd}` took {:.1}s", t.elapsed().as_secs_f64());
     }
 
+    // ---- Warm-up: the same reads, reported on their own ----
+    if !o.warmup.is_zero() {
+        let warm = Arc::new(Mutex::new(Stats::default()));
+        // Another sequence than the phase's, so the phase's first reads are
+        // not the very photos the warm-up just read.
+        reads(&http, &o.url, &users, &ids, o.rate, o.warmup, warm.clone(), Mode::Api(o.only.clone()), WARMUP_SEED).await;
+        println!();
+        println!("warm-up (not in the figures below): {}/s for {}s, the first reads after the seed", o.rate, o.warmup.as_secs());
+        report(&warm.lock().unwrap(), o.warmup);
+    }
+
     // ---- Mixed reads while uploads continue ----
     let stats = Arc::new(Mutex::new(Stats::default()));
     let usage_before = o.server_pid.and_then(proc_usage);
@@ -412,7 +454,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             }
         })
     };
-    let sent = reads(&http, &o.url, &users, &ids, o.rate, o.duration, stats.clone(), Mode::Api(o.only.clone())).await;
+    let sent = reads(&http, &o.url, &users, &ids, o.rate, o.duration, stats.clone(), Mode::Api(o.only.clone()), PHASE_SEED).await;
     uploader.await.ok();
     let elapsed = phase.elapsed();
     let usage_after = o.server_pid.and_then(proc_usage);
@@ -449,7 +491,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let peer_stats = Arc::new(Mutex::new(Stats::default()));
         let duration = o.duration.min(Duration::from_secs(30));
         let rate = o.rate * 30 / 100;
-        reads(&http, peer, &users, &Arc::new(paths), rate, duration, peer_stats.clone(), Mode::StaticPaths).await;
+        reads(&http, peer, &users, &Arc::new(paths), rate, duration, peer_stats.clone(), Mode::StaticPaths, PHASE_SEED).await;
         println!();
         println!("peer: nginx static files, the same thumbnails at {rate}/s (photostream's thumbnail share) for {}s", duration.as_secs());
         let peer_p99 = report(&peer_stats.lock().unwrap(), duration);
@@ -478,10 +520,11 @@ async fn reads(
     duration: Duration,
     stats: Arc<Mutex<Stats>>,
     mode: Mode,
+    seed: u64,
 ) -> usize {
     let total = (rate as f64 * duration.as_secs_f64()) as usize;
     let start = tokio::time::Instant::now();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut handles = Vec::with_capacity(total);
     for i in 0..total {
         let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
@@ -528,7 +571,7 @@ async fn reads(
             // From the scheduled start, not the actual send.
             let micros = due.elapsed().as_micros() as u64;
             let mut stats = stats.lock().unwrap();
-            stats.timeline(second, micros);
+            stats.timeline(second, kind.name(), micros);
             stats.record(kind.name(), micros, outcome);
         }));
     }
@@ -576,7 +619,9 @@ fn report(stats: &Stats, elapsed: Duration) -> Option<f64> {
         let shown: Vec<String> = worst
             .iter()
             .take(5)
-            .map(|(s, (n, max))| format!("{s}s: {n} (max {:.0} ms)", *max as f64 / 1000.0))
+            .map(|(s, (n, max))| {
+                format!("{s}s: {n} (max {:.0} ms; {})", *max as f64 / 1000.0, stats.slow_endpoints(**s))
+            })
             .collect();
         println!(
             "reads over {} ms: {total} in {} of {} seconds; the worst seconds of the phase: {}",
