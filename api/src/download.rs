@@ -114,30 +114,40 @@ impl Recheck {
     }
 }
 
-/// `stream`, re-checking `held.recheck` every [`DOWNLOAD_RECHECK`] and
-/// ending with an error (the connection is cut) when access ended or the
-/// download outlived [`DOWNLOAD_MAX`]. `held` moves into the stream: the slot
-/// is released when the body finishes or the client goes away.
+/// `stream` (a body of `len` bytes), re-checking `held.recheck` every
+/// [`DOWNLOAD_RECHECK`] and ending with an error (the connection is cut)
+/// when access ended or the download outlived [`DOWNLOAD_MAX`]. `held`
+/// moves into the stream. The slot is released before the chunk that
+/// completes the body is handed on, so a client that starts its next
+/// download the moment this one's last byte arrives finds the slot free
+/// (dropped with the body instead, the release trailed the last byte);
+/// a body that ends early or a client that goes away releases it on drop.
 pub fn guarded(
     stream: impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
     held: Held,
+    len: u64,
 ) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
     let started = tokio::time::Instant::now();
-    let held = Arc::new(held);
-    let mut checked = started;
+    let Held { slot, recheck } = held;
+    let (mut slot, recheck) = (Some(slot), Arc::new(recheck));
+    let (mut checked, mut sent) = (started, 0u64);
     stream.and_then(move |chunk| {
         let due = checked.elapsed() >= DOWNLOAD_RECHECK;
         if due {
             checked = tokio::time::Instant::now();
         }
-        let held = held.clone();
+        sent = sent.saturating_add(chunk.len() as u64);
+        let last = if sent >= len { slot.take() } else { None };
+        let recheck = recheck.clone();
         async move {
-            let _slot = &held.slot;
             if started.elapsed() >= DOWNLOAD_MAX {
                 return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the download took too long"));
             }
-            if due && !held.recheck.still_allowed().await {
+            if due && !recheck.still_allowed().await {
                 return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "access to the photo ended"));
+            }
+            if let Some(slot) = last {
+                slot.release().await;
             }
             Ok(chunk)
         }

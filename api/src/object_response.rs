@@ -167,7 +167,7 @@ pub async fn serve_object(
     let stream = result.into_stream().map_err(std::io::Error::other);
     let body = match held {
         None => Body::from_stream(stream),
-        Some(held) => Body::from_stream(guarded(stream, held)),
+        Some(held) => Body::from_stream(guarded(stream, held, len)),
     };
     Ok((status, resp_headers, body).into_response())
 }

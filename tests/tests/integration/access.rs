@@ -545,6 +545,14 @@ async fn one_download_and_one_upload_in_flight_per_user() {
         total += c.len();
     }
     assert_eq!(total, big.len());
+    // Back to back: a download read to its last byte has already freed the
+    // slot, so the next one starts at once (the slot is released before
+    // the final chunk is sent, not when the server drops the body after).
+    for i in 0..20 {
+        let r = alice.get(&format!("/v1/photos/{id}/original")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "download {i} right after the one before");
+        assert_eq!(r.bytes().await.unwrap().len(), big.len());
+    }
     let r = alice.get(&format!("/v1/photos/{id}/original")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     // A client that disconnects mid-body also frees the slot.
