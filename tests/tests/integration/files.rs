@@ -103,7 +103,6 @@ async fn a_client_thumbnail_of_another_picture_is_replaced_by_the_servers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_thumbnail_is_in_the_hot_cache_before_its_first_read() {
-    use photostream_cache::BlobCache;
     let server = TestServer::start().await;
     let alice = server.api().signed_up("alice").await;
     let cache = server.service().backends.thumbnail_cache.clone();
