@@ -251,6 +251,33 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
+/// The server's own count of GET requests per route: (finished within
+/// 25 ms, all), read from the request-duration histogram at `/metrics`
+/// (loopback may scrape it). It times each handler from routing to its
+/// response, so what it leaves out — waiting in the kernel's queues, for
+/// a runtime worker to be scheduled, and the client's own side — is the
+/// difference from what the generator measured.
+async fn handler_times(http: &reqwest::Client, url: &str) -> Option<BTreeMap<String, (u64, u64)>> {
+    let text = http.get(format!("{url}/metrics")).send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
+    let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("photostream_http_request_duration_seconds_bucket{") else { continue };
+        let Some((labels, value)) = rest.split_once("} ") else { continue };
+        let label = |k: &str| {
+            labels.split(',').find_map(|kv| kv.strip_prefix(k)?.strip_prefix("=\"")?.strip_suffix('"'))
+        };
+        let (Some("GET"), Some(route), Some(le)) = (label("method"), label("route"), label("le")) else { continue };
+        let Ok(n) = value.trim().parse::<f64>() else { continue };
+        let e = out.entry(route.to_string()).or_default();
+        match le {
+            "0.025" => e.0 += n as u64,
+            "+Inf" => e.1 += n as u64,
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
 /// CPU seconds (user+system) and resident memory (MiB) of a process.
 fn proc_usage(pid: u32) -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -271,6 +298,19 @@ enum Req {
 }
 
 impl Req {
+    const ALL: [Req; 5] = [Req::Photo, Req::Thumbnail, Req::Photostream, Req::Search, Req::Feed];
+
+    /// The route template the server labels this read's metrics with.
+    fn route(self) -> &'static str {
+        match self {
+            Req::Photo => "/v1/photos/{id}",
+            Req::Thumbnail => "/v1/photos/{id}/thumbnail",
+            Req::Photostream => "/v1/users/{username}/photos",
+            Req::Search => "/v1/search",
+            Req::Feed => "/v1/feed",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Req::Photo => "photo JSON",
@@ -429,6 +469,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // ---- Mixed reads while uploads continue ----
     let stats = Arc::new(Mutex::new(Stats::default()));
     let usage_before = o.server_pid.and_then(proc_usage);
+    let handled_before = handler_times(&http, &o.url).await;
     let phase = Instant::now();
     let uploader = {
         let (http, url, users, images, rate, duration) =
@@ -458,6 +499,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     uploader.await.ok();
     let elapsed = phase.elapsed();
     let usage_after = o.server_pid.and_then(proc_usage);
+    let handled_after = handler_times(&http, &o.url).await;
 
     println!();
     println!(
@@ -476,6 +518,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             elapsed.as_secs_f64(),
             rss
         );
+    }
+    if let (Some(before), Some(after)) = (handled_before, handled_after) {
+        let over = |r: Req| {
+            let (f0, n0) = before.get(r.route()).copied().unwrap_or_default();
+            let (f1, n1) = after.get(r.route()).copied().unwrap_or_default();
+            let n = n1.saturating_sub(n0);
+            (n - (f1.saturating_sub(f0)).min(n), n)
+        };
+        let parts: Vec<String> = Req::ALL
+            .iter()
+            .map(|&r| {
+                let (slow, n) = over(r);
+                format!("{} {slow} of {n}", r.name())
+            })
+            .collect();
+        println!("server side (handler time, from its /metrics): reads over 25 ms: {}", parts.join(", "));
     }
 
     // ---- Peer: nginx serving the same thumbnails as static files ----
