@@ -159,7 +159,7 @@ fn object_store_at(url: &str, local_root: &Path) -> anyhow::Result<Arc<dyn Objec
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     let store = LocalFileSystem::new_with_prefix(&root)
         .with_context(|| format!("opening object store at {}", root.display()))?;
-    Ok(Arc::new(store))
+    Ok(Arc::new(crate::durable_objects::DurableLocal::new(store)))
 }
 
 async fn search(config: &Config) -> anyhow::Result<Arc<dyn SearchIndex>> {

@@ -15,6 +15,7 @@
 
 pub mod backends;
 pub mod config;
+pub mod durable_objects;
 pub mod entry;
 pub mod progress;
 pub mod premium_admin;
