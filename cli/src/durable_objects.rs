@@ -18,7 +18,6 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -31,12 +30,12 @@ use object_store::{
 
 #[derive(Debug)]
 pub struct DurableLocal {
-    inner: Arc<LocalFileSystem>,
+    inner: LocalFileSystem,
 }
 
 impl DurableLocal {
     pub fn new(inner: LocalFileSystem) -> Self {
-        Self { inner: Arc::new(inner) }
+        Self { inner }
     }
 
     /// Syncs the object at `location` and the directory that names it.
