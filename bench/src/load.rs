@@ -14,11 +14,15 @@
 //!    is measured from each request's *scheduled* start, so a stalled
 //!    server cannot hide behind a slowed-down generator (no coordinated
 //!    omission). Prints p50/p99/p99.9/max and throughput per endpoint, and
-//!    the server's CPU and memory (from /proc, `--server-pid`).
+//!    the server's CPU and memory (from /proc, `--server-pid`), its own
+//!    count of slow handlers and slow catalog-connection waits (from its
+//!    `/metrics`), and what the machine's disk did (from `/proc/vmstat`
+//!    and `/proc/stat`: read, written, and idle time waiting on it).
 //! 3. **Peer**: the same thumbnail bytes served as static files by nginx
 //!    (Debian's `nginx`), when `--peer-nginx` is given, at the same rate in
 //!    the same run: the ratio says what the ACL check, catalog lookup and
-//!    object read cost over a static file server.
+//!    object read cost over a static file server. The disk line is
+//!    printed for its run too.
 //!
 //! `scripts/load-bench` starts the server (embedded defaults, or the
 //! distributed backends with `--distributed`) and runs this.
@@ -251,31 +255,104 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
-/// The server's own count of GET requests per route: (finished within
-/// 25 ms, all), read from the request-duration histogram at `/metrics`
-/// (loopback may scrape it). It times each handler from routing to its
-/// response, so what it leaves out — waiting in the kernel's queues, for
-/// a runtime worker to be scheduled, and the client's own side — is the
-/// difference from what the generator measured.
-async fn handler_times(http: &reqwest::Client, url: &str) -> Option<BTreeMap<String, (u64, u64)>> {
+/// What the server's `/metrics` says about its requests (loopback may
+/// scrape it), read before and after the phase.
+#[derive(Default)]
+struct Scrape {
+    /// Per GET route: (finished within 25 ms, all), from the
+    /// request-duration histogram. It times each handler from routing to
+    /// its response, so what it leaves out — waiting in the kernel's
+    /// queues, for a runtime worker to be scheduled, and the client's own
+    /// side — is the difference from what the generator measured.
+    handled: BTreeMap<String, (u64, u64)>,
+    /// Per catalog pool: (acquired within 5 ms, all), from
+    /// `photostream_catalog_acquire_seconds`: a read slow in its handler
+    /// because it waited for a connection shows up here.
+    acquired: BTreeMap<String, (u64, u64)>,
+}
+
+async fn scrape(http: &reqwest::Client, url: &str) -> Option<Scrape> {
     let text = http.get(format!("{url}/metrics")).send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
-    let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut out = Scrape::default();
     for line in text.lines() {
-        let Some(rest) = line.strip_prefix("photostream_http_request_duration_seconds_bucket{") else { continue };
+        let (map, fast, rest) = if let Some(r) = line.strip_prefix("photostream_http_request_duration_seconds_bucket{") {
+            (&mut out.handled, "0.025", r)
+        } else if let Some(r) = line.strip_prefix("photostream_catalog_acquire_seconds_bucket{") {
+            (&mut out.acquired, "0.005", r)
+        } else {
+            continue;
+        };
         let Some((labels, value)) = rest.split_once("} ") else { continue };
         let label = |k: &str| {
             labels.split(',').find_map(|kv| kv.strip_prefix(k)?.strip_prefix("=\"")?.strip_suffix('"'))
         };
-        let (Some("GET"), Some(route), Some(le)) = (label("method"), label("route"), label("le")) else { continue };
+        let Some(le) = label("le") else { continue };
+        let key = match label("pool") {
+            Some(pool) => pool,
+            None => match (label("method"), label("route")) {
+                (Some("GET"), Some(route)) => route,
+                _ => continue,
+            },
+        };
         let Ok(n) = value.trim().parse::<f64>() else { continue };
-        let e = out.entry(route.to_string()).or_default();
-        match le {
-            "0.025" => e.0 += n as u64,
-            "+Inf" => e.1 += n as u64,
-            _ => {}
+        let e = map.entry(key.to_string()).or_default();
+        if le == fast {
+            e.0 += n as u64;
+        } else if le == "+Inf" {
+            e.1 += n as u64;
         }
     }
     Some(out)
+}
+
+/// (slow, all) for `key` between two readings of a `Scrape` map.
+fn slow_between(before: &BTreeMap<String, (u64, u64)>, after: &BTreeMap<String, (u64, u64)>, key: &str) -> (u64, u64) {
+    let (f0, n0) = before.get(key).copied().unwrap_or_default();
+    let (f1, n1) = after.get(key).copied().unwrap_or_default();
+    let n = n1.saturating_sub(n0);
+    (n - f1.saturating_sub(f0).min(n), n)
+}
+
+/// The machine's disk, from `/proc/vmstat` and `/proc/stat`.
+#[derive(Clone, Copy)]
+struct Disk {
+    /// KiB read in and written out.
+    read_kib: u64,
+    written_kib: u64,
+    /// File pages read back after the kernel had dropped them: a read that
+    /// misses the page cache waits for the disk, however idle the CPUs are.
+    refaults: u64,
+    /// CPU time spent idle with I/O outstanding, in clock ticks (1/100 s).
+    iowait_ticks: u64,
+}
+
+/// Waiting on the disk, not the CPU: with the bytes read and written, the
+/// seconds the machine's cores sat idle with I/O outstanding. A stall with
+/// iowait and idle cores is the disk's (the nginx peer reads the same
+/// files, so it shows there too).
+fn print_disk(what: &str, before: Option<Disk>, after: Option<Disk>) {
+    let (Some(a), Some(b)) = (before, after) else { return };
+    println!(
+        "{what}: {:.1} MiB read from disk ({} file pages read back after the kernel dropped them), {:.1} MiB written, {:.1} core-seconds idle waiting on the disk",
+        b.read_kib.saturating_sub(a.read_kib) as f64 / 1024.0,
+        b.refaults.saturating_sub(a.refaults),
+        b.written_kib.saturating_sub(a.written_kib) as f64 / 1024.0,
+        b.iowait_ticks.saturating_sub(a.iowait_ticks) as f64 / 100.0
+    );
+}
+
+fn disk() -> Option<Disk> {
+    let vm = std::fs::read_to_string("/proc/vmstat").ok()?;
+    let get = |k: &str| vm.lines().find_map(|l| l.strip_prefix(k)?.strip_prefix(' ')?.parse::<u64>().ok());
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    // cpu  user nice system idle iowait …
+    let iowait_ticks = stat.lines().next()?.split_whitespace().nth(5)?.parse().ok()?;
+    Some(Disk {
+        read_kib: get("pgpgin")?,
+        written_kib: get("pgpgout")?,
+        refaults: get("workingset_refault_file")?,
+        iowait_ticks,
+    })
 }
 
 /// CPU seconds (user+system) and resident memory (MiB) of a process.
@@ -469,7 +546,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // ---- Mixed reads while uploads continue ----
     let stats = Arc::new(Mutex::new(Stats::default()));
     let usage_before = o.server_pid.and_then(proc_usage);
-    let handled_before = handler_times(&http, &o.url).await;
+    let scraped_before = scrape(&http, &o.url).await;
+    let disk_before = disk();
     let phase = Instant::now();
     let uploader = {
         let (http, url, users, images, rate, duration) =
@@ -499,7 +577,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     uploader.await.ok();
     let elapsed = phase.elapsed();
     let usage_after = o.server_pid.and_then(proc_usage);
-    let handled_after = handler_times(&http, &o.url).await;
+    let scraped_after = scrape(&http, &o.url).await;
+    let disk_after = disk();
 
     println!();
     println!(
@@ -519,22 +598,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             rss
         );
     }
-    if let (Some(before), Some(after)) = (handled_before, handled_after) {
-        let over = |r: Req| {
-            let (f0, n0) = before.get(r.route()).copied().unwrap_or_default();
-            let (f1, n1) = after.get(r.route()).copied().unwrap_or_default();
-            let n = n1.saturating_sub(n0);
-            (n - (f1.saturating_sub(f0)).min(n), n)
-        };
+    if let (Some(before), Some(after)) = (scraped_before, scraped_after) {
         let parts: Vec<String> = Req::ALL
             .iter()
             .map(|&r| {
-                let (slow, n) = over(r);
+                let (slow, n) = slow_between(&before.handled, &after.handled, r.route());
                 format!("{} {slow} of {n}", r.name())
             })
             .collect();
         println!("server side (handler time, from its /metrics): reads over 25 ms: {}", parts.join(", "));
+        let pools: Vec<String> = after
+            .acquired
+            .keys()
+            .map(|pool| {
+                let (slow, n) = slow_between(&before.acquired, &after.acquired, pool);
+                format!("{pool} {slow} of {n}")
+            })
+            .collect();
+        println!("catalog connections (from its /metrics): waits over 5 ms: {}", pools.join(", "));
     }
+    print_disk("machine during the phase", disk_before, disk_after);
 
     // ---- Peer: nginx serving the same thumbnails as static files ----
     if let Some(peer) = &o.peer_nginx {
@@ -549,10 +632,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let peer_stats = Arc::new(Mutex::new(Stats::default()));
         let duration = o.duration.min(Duration::from_secs(30));
         let rate = o.rate * 30 / 100;
+        let disk_before = disk();
         reads(&http, peer, &users, &Arc::new(paths), rate, duration, peer_stats.clone(), Mode::StaticPaths, PHASE_SEED).await;
+        let disk_after = disk();
         println!();
         println!("peer: nginx static files, the same thumbnails at {rate}/s (photostream's thumbnail share) for {}s", duration.as_secs());
         let peer_p99 = report(&peer_stats.lock().unwrap(), duration);
+        print_disk("machine during the peer's run", disk_before, disk_after);
         if let (Some(ours), Some(theirs)) = (thumb_p99, peer_p99) {
             println!("thumbnail p99: photostream {ours:.2} ms vs nginx {theirs:.2} ms ({:.2}x nginx's latency)", ours / theirs);
         }
